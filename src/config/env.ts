@@ -1,0 +1,100 @@
+/**
+ * System configuration from the environment (and `.env`), validated once at start-up.
+ *
+ * Every variable is documented in `.env.example`. `loadEnv()` reports every problem at once, each
+ * naming the variable, and returns a frozen object: later code receives `config`, never reads
+ * `process.env` itself.
+ */
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+
+/** Development-only secrets: accepted outside production, with a warning, so `npm start` works on a fresh clone. */
+export const DEVELOPMENT_SECRETS = Object.freeze({
+  APP_A_CLIENT_SECRET: 'dev-app-a-secret-change-me-0123456789',
+  APP_B_CLIENT_SECRET: 'dev-app-b-secret-change-me-0123456789',
+  APP_A_SESSION_SECRET: 'dev-app-a-session-secret-change-me-0123456789',
+  APP_B_SESSION_SECRET: 'dev-app-b-session-secret-change-me-0123456789',
+  IDP_COOKIE_SECRET: 'dev-idp-cookie-secret-change-me-0123456789',
+})
+
+const port = z.coerce.number().int().min(0).max(65535)
+const httpUrl = z
+  .string()
+  .url()
+  .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL')
+  .transform((value) => value.replace(/\/+$/, ''))
+const secret = z.string().min(32, 'must be at least 32 characters')
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('data'),
+  POLICY_FILE: z.string().min(1).default('config/policy.json'),
+  USERS_FILE: z.string().min(1).default('config/users.json'),
+
+  IDP_ISSUER: httpUrl.default('http://localhost:9000'),
+  IDP_PORT: port.default(9000),
+  IDP_COOKIE_SECRET: secret.optional(),
+
+  APP_A_URL: httpUrl.default('http://localhost:3993'),
+  APP_A_PORT: port.default(3993),
+  APP_A_CLIENT_ID: z.string().min(1).default('app-a'),
+  APP_A_CLIENT_SECRET: secret.optional(),
+  APP_A_SESSION_SECRET: secret.optional(),
+
+  APP_B_URL: httpUrl.default('http://localhost:3994'),
+  APP_B_PORT: port.default(3994),
+  APP_B_CLIENT_ID: z.string().min(1).default('app-b'),
+  APP_B_CLIENT_SECRET: secret.optional(),
+  APP_B_SESSION_SECRET: secret.optional(),
+})
+
+type RawEnv = z.infer<typeof envSchema>
+type SecretName = keyof typeof DEVELOPMENT_SECRETS
+export type Env = Readonly<Omit<RawEnv, SecretName> & Record<SecretName, string>> & {
+  /** Names of secrets that fell back to their development default. */
+  readonly developmentSecrets: readonly SecretName[]
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  }
+}
+
+/** Reads `.env` (if present) into `process.env` without overriding variables already set. */
+export function loadDotEnv(file = '.env'): void {
+  const path = resolve(file)
+  if (existsSync(path)) process.loadEnvFile(path)
+}
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  // Empty strings count as unset, so `FOO=` in .env means "use the default".
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''))
+  const result = envSchema.safeParse(cleaned)
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    )
+  }
+  const raw = result.data
+  const developmentSecrets: SecretName[] = []
+  const secrets = {} as Record<SecretName, string>
+  const problems: string[] = []
+  for (const name of Object.keys(DEVELOPMENT_SECRETS) as SecretName[]) {
+    const value = raw[name]
+    if (value) {
+      secrets[name] = value
+    } else if (raw.NODE_ENV === 'production') {
+      problems.push(`${name}: required when NODE_ENV=production`)
+    } else {
+      secrets[name] = DEVELOPMENT_SECRETS[name]
+      developmentSecrets.push(name)
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return Object.freeze({ ...raw, ...secrets, developmentSecrets: Object.freeze(developmentSecrets) })
+}

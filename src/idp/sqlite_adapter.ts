@@ -1,0 +1,124 @@
+/**
+ * oidc-provider storage adapter on SQLite (better-sqlite3, WAL): sessions, grants, interactions,
+ * codes and refresh tokens survive an IdP restart. One table for every model; expired rows are
+ * ignored on read and swept periodically.
+ *
+ * Also holds onbehalf's own record of issued JWT access tokens (model `IssuedAccessToken`), see
+ * issued_tokens.ts.
+ */
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+type Payload = Record<string, unknown>
+
+export interface OidcStorage {
+  /** The adapter class oidc-provider instantiates once per model name. */
+  readonly Adapter: new (model: string) => OidcAdapter
+  sweepExpired(): number
+  close(): void
+}
+
+export interface OidcAdapter {
+  upsert(id: string, payload: Payload, expiresIn?: number): Promise<void>
+  find(id: string): Promise<Payload | undefined>
+  findByUserCode(userCode: string): Promise<Payload | undefined>
+  findByUid(uid: string): Promise<Payload | undefined>
+  consume(id: string): Promise<void>
+  destroy(id: string): Promise<void>
+  revokeByGrantId(grantId: string): Promise<void>
+}
+
+export function openOidcStorage(file: string, now: () => number = () => Math.floor(Date.now() / 1000)): OidcStorage {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS oidc_model (
+      model      TEXT NOT NULL,
+      id         TEXT NOT NULL,
+      payload    TEXT NOT NULL,
+      grant_id   TEXT,
+      user_code  TEXT,
+      uid        TEXT,
+      expires_at INTEGER,
+      consumed_at INTEGER,
+      PRIMARY KEY (model, id)
+    );
+    CREATE INDEX IF NOT EXISTS oidc_model_grant ON oidc_model (grant_id);
+    CREATE INDEX IF NOT EXISTS oidc_model_uid ON oidc_model (model, uid);
+    CREATE INDEX IF NOT EXISTS oidc_model_user_code ON oidc_model (model, user_code);
+    CREATE INDEX IF NOT EXISTS oidc_model_expires ON oidc_model (expires_at);
+  `)
+
+  const statements = {
+    upsert: db.prepare(`INSERT INTO oidc_model (model, id, payload, grant_id, user_code, uid, expires_at)
+      VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @expiresAt)
+      ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+        user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = NULL`),
+    find: db.prepare(`SELECT payload, consumed_at FROM oidc_model
+      WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`),
+    findByUid: db.prepare(`SELECT payload, consumed_at FROM oidc_model
+      WHERE model = ? AND uid = ? AND (expires_at IS NULL OR expires_at > ?)`),
+    findByUserCode: db.prepare(`SELECT payload, consumed_at FROM oidc_model
+      WHERE model = ? AND user_code = ? AND (expires_at IS NULL OR expires_at > ?)`),
+    consume: db.prepare('UPDATE oidc_model SET consumed_at = ? WHERE model = ? AND id = ?'),
+    destroy: db.prepare('DELETE FROM oidc_model WHERE model = ? AND id = ?'),
+    revokeByGrantId: db.prepare('DELETE FROM oidc_model WHERE grant_id = ?'),
+    sweep: db.prepare('DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+  }
+
+  function toPayload(row: unknown): Payload | undefined {
+    if (!row) return undefined
+    const { payload, consumed_at: consumedAt } = row as { payload: string; consumed_at: number | null }
+    const parsed = JSON.parse(payload) as Payload
+    return consumedAt ? { ...parsed, consumed: consumedAt } : parsed
+  }
+
+  class SqliteAdapter implements OidcAdapter {
+    constructor(private readonly model: string) {}
+
+    async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+      statements.upsert.run({
+        model: this.model,
+        id,
+        payload: JSON.stringify(payload),
+        grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
+        userCode: typeof payload.userCode === 'string' ? payload.userCode : null,
+        uid: typeof payload.uid === 'string' ? payload.uid : null,
+        expiresAt: expiresIn ? now() + expiresIn : null,
+      })
+    }
+
+    async find(id: string) {
+      return toPayload(statements.find.get(this.model, id, now()))
+    }
+
+    async findByUid(uid: string) {
+      return toPayload(statements.findByUid.get(this.model, uid, now()))
+    }
+
+    async findByUserCode(userCode: string) {
+      return toPayload(statements.findByUserCode.get(this.model, userCode, now()))
+    }
+
+    async consume(id: string): Promise<void> {
+      statements.consume.run(now(), this.model, id)
+    }
+
+    async destroy(id: string): Promise<void> {
+      statements.destroy.run(this.model, id)
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      statements.revokeByGrantId.run(grantId)
+    }
+  }
+
+  return {
+    Adapter: SqliteAdapter,
+    sweepExpired: () => statements.sweep.run(now()).changes,
+    close: () => db.close(),
+  }
+}
