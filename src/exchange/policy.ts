@@ -1,0 +1,207 @@
+/**
+ * The exchange engine's policy: who may exchange toward which target, with which scopes, for how
+ * long (lessons S1, S15, S17). Zod schemas describe the JSON shapes so the config loader
+ * (`src/config/`) can compose them; `createExchangePolicy` validates once, cross-checks references
+ * and returns frozen data. Inconsistencies throw a `TypeError` naming the field, at start-up.
+ *
+ * @example
+ * ```ts
+ * const policy = createExchangePolicy({
+ *   issuer: 'https://idp.example',
+ *   trustedIssuers: ['https://idp.example'],
+ *   targets: { 'app-b': { resourceUris: ['https://b.example'], scopes: ['todos:read'] } },
+ *   clients: { 'app-a': { enabled: true, allowedAudiences: ['app-b'], scopeCeiling: ['todos:read'] } },
+ * })
+ * ```
+ */
+import { z } from 'zod'
+import { isAbsoluteUri } from './parse_request.js'
+import { DEFAULT_REQUEST_LIMITS, type ExchangeMode, type RequestLimits } from './types.js'
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+const identifier = z.string().regex(/^[\x21-\x7E]+$/, 'must be visible ASCII without spaces')
+const scopeToken = z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 scope-token')
+const resourceUri = z
+  .string()
+  .refine(
+    (value) => isAbsoluteUri(value) && !value.includes('#') && !value.includes('?'),
+    'must be an absolute URI without query or fragment',
+  )
+
+/** One target service, keyed by its audience (a client_id) in `targets`. */
+export const targetPolicySchema = z.object({
+  /** RFC 8707 resource URIs that also name this target. */
+  resourceUris: z.array(resourceUri).default([]),
+  /** Every scope this target understands: the target's share of the scope ceiling (S15). */
+  scopes: z.array(scopeToken).default([]),
+})
+
+/** One client's `tokenExchange` block. */
+export const clientExchangePolicySchema = z.object({
+  /** Off unless switched on: a client may exchange only when its policy says so. */
+  enabled: z.boolean().default(false),
+  /** Targets this client may obtain tokens for (S1); each must be a configured target. */
+  allowedAudiences: z.array(identifier).default([]),
+  /** The most scope this client may ever obtain by exchange (S15). */
+  scopeCeiling: z.array(scopeToken).default([]),
+  /** delegation: the new token names the client in `act`; impersonation: only the user. */
+  mode: z.enum(['delegation', 'impersonation']).default('delegation'),
+  /** Cap for tokens issued to this client; the engine-wide cap also applies. */
+  maxLifetimeSeconds: z.number().int().positive().optional(),
+  /** Other `sub` values under which this client's actor tokens may appear (S8). */
+  serviceIdentities: z.array(identifier).default([]),
+})
+
+export const requestLimitsSchema = z.object({
+  maxTokenLength: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxTokenLength),
+  maxParameterLength: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxParameterLength),
+  maxAudiences: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxAudiences),
+  maxScopes: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxScopes),
+})
+
+/** Engine-wide settings; every field has a default, so `{}` is valid. */
+export const exchangeSettingsSchema = z.object({
+  /** Longest lifetime of any exchanged token (S17: also never beyond the subject's `exp`). */
+  maxLifetimeSeconds: z.number().int().positive().default(300),
+  /** Tolerance for `exp`, `nbf` and `iat` of subject and actor tokens. */
+  clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  /** Most nested `act` levels in an issued token (S14). */
+  maxChainDepth: z.number().int().min(1).max(16).default(4),
+  limits: requestLimitsSchema.default(requestLimitsSchema.parse({})),
+})
+
+export const exchangePolicyInputSchema = exchangeSettingsSchema.extend({
+  /** Our own issuer: `iss` of minted tokens and of the requester in `act`. */
+  issuer: z.string().min(1),
+  /** Issuers whose subject and actor tokens are accepted. */
+  trustedIssuers: z.array(z.string().min(1)).min(1),
+  targets: z.record(identifier, targetPolicySchema),
+  clients: z.record(identifier, clientExchangePolicySchema),
+})
+
+export type TargetPolicyInput = z.input<typeof targetPolicySchema>
+export type ClientExchangePolicyInput = z.input<typeof clientExchangePolicySchema>
+export type ExchangePolicyInput = z.input<typeof exchangePolicyInputSchema>
+
+export interface TargetPolicy {
+  readonly audience: string
+  readonly resourceUris: readonly string[]
+  readonly scopes: readonly string[]
+}
+
+export interface ClientExchangePolicy {
+  readonly clientId: string
+  readonly enabled: boolean
+  readonly allowedAudiences: readonly string[]
+  readonly scopeCeiling: readonly string[]
+  readonly mode: ExchangeMode
+  /** Filled with the engine-wide cap when the client sets none. */
+  readonly maxLifetimeSeconds: number
+  readonly serviceIdentities: readonly string[]
+}
+
+export interface ExchangePolicy {
+  readonly issuer: string
+  readonly trustedIssuers: readonly string[]
+  readonly maxLifetimeSeconds: number
+  readonly clockSkewSeconds: number
+  readonly maxChainDepth: number
+  readonly limits: RequestLimits
+  /** Keyed by audience. */
+  readonly targets: ReadonlyMap<string, TargetPolicy>
+  /** Keyed by client_id. */
+  readonly clients: ReadonlyMap<string, ClientExchangePolicy>
+}
+
+export function createExchangePolicy(input: ExchangePolicyInput): ExchangePolicy {
+  const result = exchangePolicyInputSchema.safeParse(input)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    throw new TypeError(`exchange policy: ${formatPath(issue.path)}: ${issue.message}`)
+  }
+  const data = result.data
+
+  const targets = new Map<string, TargetPolicy>()
+  const resourceOwner = new Map<string, string>()
+  for (const [audience, target] of Object.entries(data.targets)) {
+    for (const [index, uri] of target.resourceUris.entries()) {
+      const owner = resourceOwner.get(uri)
+      if (owner !== undefined && owner !== audience) {
+        throw new TypeError(
+          `exchange policy: targets.${audience}.resourceUris[${index}]: ${uri} already names target ${owner}`,
+        )
+      }
+      resourceOwner.set(uri, audience)
+    }
+    targets.set(
+      audience,
+      Object.freeze({
+        audience,
+        resourceUris: Object.freeze([...new Set(target.resourceUris)]),
+        scopes: Object.freeze([...new Set(target.scopes)]),
+      }),
+    )
+  }
+
+  const clients = new Map<string, ClientExchangePolicy>()
+  for (const [clientId, client] of Object.entries(data.clients)) {
+    for (const [index, audience] of client.allowedAudiences.entries()) {
+      if (!targets.has(audience)) {
+        throw new TypeError(
+          `exchange policy: clients.${clientId}.allowedAudiences[${index}]: "${audience}" is not a configured target`,
+        )
+      }
+    }
+    clients.set(
+      clientId,
+      Object.freeze({
+        clientId,
+        enabled: client.enabled,
+        allowedAudiences: Object.freeze([...new Set(client.allowedAudiences)]),
+        scopeCeiling: Object.freeze([...new Set(client.scopeCeiling)]),
+        mode: client.mode,
+        maxLifetimeSeconds: Math.min(
+          client.maxLifetimeSeconds ?? data.maxLifetimeSeconds,
+          data.maxLifetimeSeconds,
+        ),
+        serviceIdentities: Object.freeze([...new Set(client.serviceIdentities)]),
+      }),
+    )
+  }
+
+  return Object.freeze({
+    issuer: data.issuer,
+    trustedIssuers: Object.freeze([...new Set(data.trustedIssuers)]),
+    maxLifetimeSeconds: data.maxLifetimeSeconds,
+    clockSkewSeconds: data.clockSkewSeconds,
+    maxChainDepth: data.maxChainDepth,
+    limits: Object.freeze({ ...data.limits }),
+    targets: freezeMap(targets),
+    clients: freezeMap(clients),
+  })
+}
+
+/** A read-only view: the Map itself is not reachable, so nothing can `set` on it later. */
+function freezeMap<K, V>(map: Map<K, V>): ReadonlyMap<K, V> {
+  const view: ReadonlyMap<K, V> = {
+    get: (key) => map.get(key),
+    has: (key) => map.has(key),
+    get size() {
+      return map.size
+    },
+    forEach: (callback, thisArg) => map.forEach((value, key) => callback.call(thisArg, value, key, view)),
+    keys: () => map.keys(),
+    values: () => map.values(),
+    entries: () => map.entries(),
+    [Symbol.iterator]: () => map[Symbol.iterator](),
+  }
+  return Object.freeze(view)
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, key) =>
+      typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key),
+    '',
+  )
+}
