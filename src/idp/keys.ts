@@ -12,6 +12,12 @@ import { z } from 'zod'
 
 export const SIGNING_ALGORITHM = 'ES256'
 
+/**
+ * How long a retired key stays in the JWKS: longer than the longest-living JWT the IdP signs
+ * (ID tokens, 1 h; access tokens 10 min; refresh tokens are opaque).
+ */
+export const RETIRED_KEY_PUBLISH_SECONDS = 2 * 3600
+
 const storedKeySchema = z.object({
   kid: z.string().min(1),
   alg: z.literal(SIGNING_ALGORITHM),

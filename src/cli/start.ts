@@ -1,0 +1,99 @@
+/**
+ * Launchers: `onbehalf start` runs the IdP, App A and App B on 127.0.0.1 (ports from the
+ * environment), prints where to go and how to sign in, and stops cleanly on Ctrl-C / SIGTERM.
+ */
+import type { FastifyInstance } from 'fastify'
+import { loadDotEnv, loadEnv, type Env } from '../config/env.js'
+import { createLogger, type Logger } from '../log/logger.js'
+import { buildIdp } from '../idp/app.js'
+import { buildAppA } from '../apps/app-a/app.js'
+import { buildAppB } from '../apps/app-b/app.js'
+
+interface Running {
+  name: string
+  app: FastifyInstance
+}
+
+function setup(): { env: Env; logger: Logger } {
+  loadDotEnv()
+  const env = loadEnv()
+  const logger = createLogger({ level: env.LOG_LEVEL, name: 'onbehalf' })
+  if (env.developmentSecrets.length > 0) {
+    logger.warn({ variables: env.developmentSecrets }, 'using development secrets; set them in .env before exposing this anywhere')
+  }
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    logger.warn('Node.js %s: oidc-provider 9 supports Node.js 22+; it works on 20.19+, which onbehalf tests', process.versions.node)
+  }
+  return { env, logger }
+}
+
+async function listenAll(services: Array<{ name: string; port: number; build: () => Promise<FastifyInstance> }>, host: string, logger: Logger): Promise<Running[]> {
+  const running: Running[] = []
+  try {
+    for (const service of services) {
+      const app = await service.build()
+      running.push({ name: service.name, app })
+      await app.listen({ host, port: service.port })
+    }
+  } catch (error) {
+    await closeAll(running, logger)
+    throw error
+  }
+  return running
+}
+
+async function closeAll(running: Running[], logger: Logger): Promise<void> {
+  for (const { name, app } of [...running].reverse()) {
+    try {
+      await app.close()
+    } catch (error) {
+      logger.error({ err: error, service: name }, 'error while stopping')
+    }
+  }
+}
+
+function stopOnSignal(running: Running[], logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) return
+      stopping = true
+      logger.info({ signal }, 'stopping')
+      closeAll(running, logger).then(resolve, resolve)
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+  })
+}
+
+export async function runStack(): Promise<void> {
+  const { env, logger } = setup()
+  const running = await listenAll(
+    [
+      { name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app },
+      { name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) },
+      { name: 'app-a', port: env.APP_A_PORT, build: () => buildAppA({ env, logger }) },
+    ],
+    env.HOST,
+    logger,
+  )
+  process.stdout.write(`
+  onbehalf is running
+
+    App A (start here)   ${env.APP_A_URL}
+    App B                ${env.APP_B_URL}
+    Identity provider    ${env.IDP_ISSUER}
+
+  Sign in as demo, alice or bob — password: changeme
+  Press Ctrl-C to stop.
+
+`)
+  await stopOnSignal(running, logger)
+}
+
+export async function runIdpOnly(): Promise<void> {
+  const { env, logger } = setup()
+  const running = await listenAll([{ name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app }], env.HOST, logger)
+  process.stdout.write(`\n  onbehalf IdP: ${env.IDP_ISSUER} (discovery: ${env.IDP_ISSUER}/.well-known/openid-configuration)\n\n`)
+  await stopOnSignal(running, logger)
+}

@@ -1,0 +1,53 @@
+/**
+ * The IdP's record of the JWT access tokens it issued (by `jti`), each tied to the grant it came
+ * from. A subject token is active only while its record exists and its grant still lives:
+ * logout and refresh-token revocation revoke the grant (oidc-provider deletes every row of that
+ * grant), revoking the access token itself deletes its record. Tokens minted by exchange inherit
+ * the grant of their subject token, so they die with it too.
+ */
+import type { OidcStorage } from './sqlite_adapter.js'
+
+export interface IssuedTokenRecord {
+  jti: string
+  grantId?: string
+  clientId: string
+  sub?: string
+  /** Seconds since the epoch; the record is kept until then. */
+  exp?: number
+}
+
+export interface IssuedTokenRegistry {
+  record(token: IssuedTokenRecord): void
+  find(jti: string): Promise<IssuedTokenRecord | undefined>
+  revoke(jti: string): Promise<void>
+  /** True while the token's record exists and its grant (if any) has not been revoked or expired. */
+  isActive(jti: string): Promise<boolean>
+}
+
+const MODEL = 'IssuedAccessToken'
+
+export function createIssuedTokenRegistry(storage: OidcStorage, now: () => number = () => Math.floor(Date.now() / 1000)): IssuedTokenRegistry {
+  const tokens = new storage.Adapter(MODEL)
+  const grants = new storage.Adapter('Grant')
+
+  async function find(jti: string): Promise<IssuedTokenRecord | undefined> {
+    return (await tokens.find(jti)) as IssuedTokenRecord | undefined
+  }
+
+  return {
+    record(token) {
+      const ttl = token.exp ? token.exp - now() : undefined
+      if (ttl !== undefined && ttl <= 0) return
+      // better-sqlite3 is synchronous: the row exists when this returns, before the token leaves.
+      void tokens.upsert(token.jti, { ...token }, ttl)
+    },
+    find,
+    revoke: (jti) => tokens.destroy(jti),
+    async isActive(jti) {
+      const record = await find(jti)
+      if (!record) return false
+      if (record.grantId === undefined) return true
+      return (await grants.find(record.grantId)) !== undefined
+    },
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The embedded OpenID Provider: oidc-provider 9 configured from the validated policy.
+ *
+ * - Authorization code with PKCE (S256 only), refresh tokens, userinfo, revocation, RP-initiated
+ *   logout, discovery and JWKS come from oidc-provider; nothing of OIDC is hand-rolled here.
+ * - Access tokens are RFC 9068 JWTs (`typ: at+jwt`, ES256), one audience per token: a client's
+ *   login tokens are addressed to its own `loginAudience` only. A client cannot ask the
+ *   authorization endpoint for another service's audience — that is what token exchange is for,
+ *   under the exchange policy.
+ * - The RFC 8693 grant is registered as an extension grant (token_exchange_grant.ts).
+ */
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import type { Logger } from '../log/logger.js'
+import type { IdpPolicy } from '../config/policy_file.js'
+import type { KeyStore } from './keys.js'
+import { SIGNING_ALGORITHM } from './keys.js'
+import type { UserDirectory } from './users.js'
+import type { OidcStorage } from './sqlite_adapter.js'
+import type { IssuedTokenRegistry } from './issued_tokens.js'
+import { GRANT_TYPE_TOKEN_EXCHANGE } from '../exchange/types.js'
+import { renderIdpError, renderLoggedOut, renderLogoutConfirm } from './views.js'
+
+export interface ProviderOptions {
+  issuer: string
+  policy: IdpPolicy
+  keys: KeyStore
+  users: UserDirectory
+  storage: OidcStorage
+  issuedTokens: IssuedTokenRegistry
+  cookieSecret: string
+  logger: Logger
+}
+
+const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email']
+
+export function createProvider(options: ProviderOptions): Provider {
+  const { issuer, policy, keys, users, storage, issuedTokens, logger } = options
+
+  const targetsByResource = new Map<string, { audience: string; scopes: readonly string[] }>()
+  for (const target of policy.exchange.targets.values()) {
+    for (const uri of target.resourceUris) targetsByResource.set(uri, { audience: target.audience, scopes: target.scopes })
+  }
+  const loginResourceOf = (clientId: string): string | undefined => {
+    const audience = policy.clients.get(clientId)?.loginAudience
+    return audience ? policy.exchange.targets.get(audience)?.resourceUris[0] : undefined
+  }
+  const isFirstParty = (clientId: string) => policy.clients.get(clientId)?.firstParty === true
+
+  const clients: NonNullable<Configuration['clients']> = [...policy.clients.values()].map((client) => ({
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+    client_name: client.name,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    response_types: ['code'],
+    grant_types: [
+      'authorization_code',
+      'refresh_token',
+      ...(client.tokenExchange.enabled ? [GRANT_TYPE_TOKEN_EXCHANGE] : []),
+    ],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: SIGNING_ALGORITHM,
+  }))
+
+  const configuration: Configuration = {
+    clients,
+    adapter: storage.Adapter as unknown as Configuration['adapter'],
+    jwks: keys.privateJwks() as Configuration['jwks'],
+    cookies: {
+      keys: [options.cookieSecret],
+      names: { session: 'onbehalf_idp_session', interaction: 'onbehalf_idp_interaction', resume: 'onbehalf_idp_resume' },
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    clientDefaults: { id_token_signed_response_alg: SIGNING_ALGORITHM },
+    enabledJWA: {
+      idTokenSigningAlgValues: [SIGNING_ALGORITHM],
+      userinfoSigningAlgValues: [SIGNING_ALGORITHM],
+    },
+    scopes: OIDC_SCOPES,
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    // ID tokens carry the profile claims: the access token is for the app's own API, not userinfo.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    findAccount: async (_ctx, sub) => {
+      const user = users.findBySub(sub)
+      if (!user) return undefined
+      return {
+        accountId: user.sub,
+        claims: async () => ({
+          sub: user.sub,
+          name: user.name,
+          preferred_username: user.username,
+          email: user.email,
+          email_verified: true,
+        }),
+      }
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // First-party clients get their grant without a consent screen, limited to what they asked
+    // for and what the target allows.
+    loadExistingGrant: async (ctx) => {
+      const { client, session } = ctx.oidc
+      if (!client || !session) return undefined
+      const grantId = ctx.oidc.result?.consent?.grantId || session.grantIdFor(client.clientId)
+      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined
+      if (!isFirstParty(client.clientId) || !session.accountId) return existing
+      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId })
+      const requested = [...ctx.oidc.requestParamScopes]
+      grant.addOIDCScope(requested.filter((scope) => OIDC_SCOPES.includes(scope)).join(' '))
+      for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+        const allowed = new Set(String(resourceServer.scope ?? '').split(' '))
+        grant.addResourceScope(indicator, requested.filter((scope) => allowed.has(scope)).join(' '))
+      }
+      await grant.save()
+      return grant
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.body = renderLogoutConfirm(form)
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.body = renderLoggedOut()
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // A login's access token is for the client's own audience unless it names a resource.
+        defaultResource: async (ctx, client, oneOf) => oneOf ?? (client ? loginResourceOf(client.clientId) : undefined),
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resourceIndicator, client) => {
+          const target = targetsByResource.get(resourceIndicator)
+          // Only the client's own login audience: any other audience must go through token exchange.
+          if (!target || !client || loginResourceOf(client.clientId) !== resourceIndicator) {
+            throw new errors.InvalidTarget()
+          }
+          return {
+            audience: target.audience,
+            scope: target.scopes.join(' '),
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: policy.accessTokenLifetimeSeconds,
+            jwt: { sign: { alg: SIGNING_ALGORITHM } },
+          }
+        },
+      },
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ttl: {
+      AccessToken: policy.accessTokenLifetimeSeconds,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 600,
+      Session: 8 * 3600,
+      Grant: 14 * 24 * 3600,
+      RefreshToken: 8 * 3600,
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html'
+      ctx.body = renderIdpError(String(out.error), String(out.error_description ?? ''))
+    },
+  }
+
+  const provider = new Provider(issuer, configuration)
+
+  // Every JWT access token oidc-provider issues is recorded (jti → grant) so that an exchange can
+  // refuse a subject token whose grant was revoked (logout, refresh token revoked) or that was
+  // itself revoked. JWT access tokens are otherwise not stored by oidc-provider.
+  provider.on('access_token.issued', (token: { jti: string; grantId?: string; clientId: string; accountId?: string; exp?: number }) => {
+    issuedTokens.record({ jti: token.jti, grantId: token.grantId, clientId: token.clientId, sub: token.accountId, exp: token.exp })
+  })
+  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => logger.error({ err: error }, 'idp server error'))
+  provider.on('grant.error', (ctx: KoaContextWithOIDC, error: Error & { error_detail?: string; error?: string }) => {
+    logger.info({ event: 'grant_error', clientId: ctx.oidc.client?.clientId, error: error.error, detail: error.error_detail }, 'grant refused')
+  })
+  return provider
+}
