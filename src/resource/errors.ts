@@ -1,0 +1,120 @@
+/**
+ * Errors a resource server answers to a bearer-token request (RFC 6750 §3.1).
+ *
+ * Public text and private reason are different fields, as in oidc-provider: `description` is one
+ * fixed sentence per code (no oracle telling an expired token from a forged one), `detail` is the
+ * precise reason for logs and audit only, `cause` keeps the jose error. The mapping from jose reads
+ * the error `code`, never its message.
+ *
+ * Misuse of the kit's API (bad options) throws a plain `TypeError` at start-up instead.
+ */
+import type { errors } from 'jose'
+
+export type ResourceAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable'
+
+const STATUS: Readonly<Record<ResourceAuthErrorCode, number>> = {
+  invalid_request: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  // Not an RFC 6750 code: the key set could not be fetched, so no token can be judged right now.
+  temporarily_unavailable: 503,
+}
+
+const DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
+  invalid_request: 'the request is malformed',
+  invalid_token: 'the access token is invalid',
+  insufficient_scope: 'the access token does not grant access to this resource',
+  temporarily_unavailable: 'the access token cannot be checked right now',
+}
+
+const MISSING_CREDENTIALS = 'a bearer access token is required'
+
+export interface ResourceAuthErrorOptions {
+  /** Private reason, for logs and audit; never sent to the client. */
+  readonly detail: string
+  readonly cause?: unknown
+  /** Scopes the resource needs (insufficient_scope only); advertised in `WWW-Authenticate`. */
+  readonly requiredScopes?: readonly string[]
+  /**
+   * False when the request carried no bearer credentials at all: RFC 6750 §3.1 then wants a bare
+   * challenge (401, no error attributes).
+   */
+  readonly credentialsSent?: boolean
+}
+
+export class ResourceAuthError extends Error {
+  override name = 'ResourceAuthError'
+  readonly error: ResourceAuthErrorCode
+  readonly statusCode: number
+  readonly description: string
+  readonly detail: string
+  readonly requiredScopes: readonly string[]
+  readonly credentialsSent: boolean
+
+  constructor(error: ResourceAuthErrorCode, options: ResourceAuthErrorOptions) {
+    const credentialsSent = options.credentialsSent ?? true
+    super(
+      credentialsSent ? DESCRIPTION[error] : MISSING_CREDENTIALS,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    )
+    this.error = error
+    this.credentialsSent = credentialsSent
+    // RFC 6750 §3.1: a request without any credentials is answered 401 whatever the code.
+    this.statusCode = this.credentialsSent ? STATUS[error] : 401
+    this.description = this.credentialsSent ? DESCRIPTION[error] : MISSING_CREDENTIALS
+    this.detail = options.detail
+    this.requiredScopes = Object.freeze([...(options.requiredScopes ?? [])])
+  }
+}
+
+/** Token and key-set faults from jose that say something about the presented token. */
+const TOKEN_FAULTS: ReadonlySet<string> = new Set<errors.JOSEError['code']>([
+  'ERR_JWT_EXPIRED',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED',
+  'ERR_JWT_INVALID',
+  'ERR_JWS_INVALID',
+  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  // Unknown `crit` extensions and unsupported algorithms.
+  'ERR_JOSE_NOT_SUPPORTED',
+  // Unknown `kid`, even after the key set was fetched again.
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+])
+
+function joseCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && code.startsWith('ERR_J') ? code : undefined
+}
+
+/** True for a jose error that condemns the token itself (as opposed to the key set being unreachable). */
+export function isTokenFault(err: unknown): boolean {
+  const code = joseCode(err)
+  return code !== undefined && TOKEN_FAULTS.has(code)
+}
+
+/**
+ * Maps an error thrown while verifying a token to a `ResourceAuthError`. Token faults become
+ * `invalid_token`; anything else (key set unreachable, timed out, malformed) becomes
+ * `temporarily_unavailable`, so a broken JWKS endpoint is never reported as a bad token.
+ */
+export function fromJoseError(err: unknown): ResourceAuthError {
+  if (err instanceof ResourceAuthError) return err
+  const code = joseCode(err)
+  if (code !== undefined && TOKEN_FAULTS.has(code)) {
+    const claim = (err as { claim?: unknown }).claim
+    const reason = (err as { reason?: unknown }).reason
+    const detail =
+      typeof claim === 'string' ? `${code}: claim ${claim} ${String(reason ?? 'invalid')}` : code
+    return new ResourceAuthError('invalid_token', { detail, cause: err })
+  }
+  return new ResourceAuthError('temporarily_unavailable', {
+    detail: `key set unavailable: ${code ?? (err instanceof Error ? err.name : 'unknown error')}`,
+    cause: err,
+  })
+}

@@ -1,0 +1,35 @@
+/**
+ * The resource-server kit: verify RFC 9068 JWT access tokens (delegated ones from RFC 8693
+ * included) and guard Fastify routes with them. App B and later services import from here.
+ */
+export {
+  createAccessTokenVerifier,
+  MAX_TOKEN_LENGTH,
+  type AccessTokenVerifier,
+  type AccessTokenVerifierOptions,
+  type VerifiedAccessToken,
+} from './verifier.js'
+export {
+  ResourceAuthError,
+  fromJoseError,
+  isTokenFault,
+  type ResourceAuthErrorCode,
+  type ResourceAuthErrorOptions,
+} from './errors.js'
+export {
+  checkCallerAllowed,
+  checkScopes,
+  parseActorChain,
+  parseScopes,
+  MAX_ACTOR_CHAIN_DEPTH,
+} from './checks.js'
+export {
+  bearerAuth,
+  buildChallenge,
+  readBearerToken,
+  requireBearer,
+  sendAuthError,
+  type BearerAuthPluginOptions,
+  type BearerHook,
+  type RequireBearerOptions,
+} from './bearer_auth.js'
