@@ -1,0 +1,163 @@
+/**
+ * Starts the real system for a test: the embedded IdP and optionally App A and App B, each on an
+ * ephemeral 127.0.0.1 port, with a fresh temporary data folder. Nothing is mocked.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { loadEnv, type Env } from '../../src/config/env.js'
+import { createLogger } from '../../src/log/logger.js'
+import { buildIdp, type Idp } from '../../src/idp/app.js'
+import { freePort } from './ports.js'
+import { TestBrowser } from './browser.js'
+
+export interface Stack {
+  env: Env
+  idp: Idp
+  appA?: FastifyInstance
+  appB?: FastifyInstance
+  close(): Promise<void>
+}
+
+export interface StackOptions {
+  apps?: boolean
+  /** Extra environment (e.g. LOG_LEVEL=debug while investigating). */
+  env?: Record<string, string>
+  dataDir?: string
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const [idpPort, appAPort, appBPort] = [await freePort(), await freePort(), await freePort()]
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'onbehalf-test-'))
+  const env = loadEnv({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATA_DIR: dataDir,
+    IDP_ISSUER: `http://127.0.0.1:${idpPort}`,
+    IDP_PORT: String(idpPort),
+    APP_A_URL: `http://127.0.0.1:${appAPort}`,
+    APP_A_PORT: String(appAPort),
+    APP_B_URL: `http://127.0.0.1:${appBPort}`,
+    APP_B_PORT: String(appBPort),
+    ...options.env,
+  })
+  const logger = createLogger({ level: env.LOG_LEVEL })
+  const started: FastifyInstance[] = []
+  const idp = await buildIdp({ env, logger })
+  await idp.app.listen({ host: '127.0.0.1', port: idpPort })
+  started.push(idp.app)
+  let appA: FastifyInstance | undefined
+  let appB: FastifyInstance | undefined
+  if (options.apps) {
+    const { buildAppA } = await import('../../src/apps/app-a/app.js')
+    const { buildAppB } = await import('../../src/apps/app-b/app.js')
+    appB = await buildAppB({ env, logger })
+    await appB.listen({ host: '127.0.0.1', port: appBPort })
+    started.push(appB)
+    appA = await buildAppA({ env, logger })
+    await appA.listen({ host: '127.0.0.1', port: appAPort })
+    started.push(appA)
+  }
+  return {
+    env,
+    idp,
+    appA,
+    appB,
+    async close() {
+      for (const app of started.reverse()) await app.close()
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface LoginTokens {
+  access_token: string
+  id_token: string
+  refresh_token?: string
+  expires_in: number
+  scope: string
+}
+
+export function basicAuth(clientId: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`
+}
+
+export function clientSecretOf(env: Env, clientId: string): string {
+  return clientId === 'app-a' ? env.APP_A_CLIENT_SECRET : env.APP_B_CLIENT_SECRET
+}
+
+/**
+ * Logs `username` in at the IdP for `clientId` through the real authorization code + PKCE flow
+ * (the login form included) and redeems the code at the token endpoint.
+ */
+export async function loginForTokens(
+  stack: Stack,
+  { clientId = 'app-a', username = 'demo', password = 'changeme', scope = 'openid profile email todos:read', browser = new TestBrowser() } = {},
+): Promise<LoginTokens> {
+  const redirectUri = `${clientId === 'app-a' ? stack.env.APP_A_URL : stack.env.APP_B_URL}/auth/callback`
+  const verifier = randomBytes(32).toString('base64url')
+  const authorize = new URL(`${stack.idp.issuer}/auth`)
+  authorize.search = new URLSearchParams({
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope,
+    state: randomBytes(8).toString('hex'),
+    nonce: randomBytes(8).toString('hex'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString()
+  const stopAt = (url: string) => url.startsWith(redirectUri)
+  let page = await browser.navigate(authorize.href, {}, { stopAt })
+  if (!stopAt(page.url)) {
+    page = await browser.submitForm(page, { username, password }, '/login')
+    if (!stopAt(page.url)) {
+      const location = page.headers.get('location')
+      if (!location || !stopAt(new URL(location, page.url).href)) throw new Error(`login did not complete: ${page.status} ${page.url}`)
+    }
+  }
+  const code = new URL(page.url).searchParams.get('code')
+  if (!code) throw new Error(`no code in ${page.url}`)
+  const response = await fetch(`${stack.idp.issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(clientId, clientSecretOf(stack.env, clientId)), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
+  })
+  const body = (await response.json()) as LoginTokens & { error?: string }
+  if (!response.ok) throw new Error(`token request failed: ${JSON.stringify(body)}`)
+  return body
+}
+
+export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+  const [header, payload] = token.split('.')
+  return {
+    header: JSON.parse(Buffer.from(header!, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(payload!, 'base64url').toString()),
+  }
+}
+
+export async function exchangeToken(
+  stack: Stack,
+  params: Record<string, string | string[]>,
+  { clientId = 'app-a', secret, authorization }: { clientId?: string; secret?: string; authorization?: string | null } = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, any> }> {
+  const form = new URLSearchParams()
+  form.set('grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange')
+  for (const [key, value] of Object.entries(params)) {
+    for (const item of Array.isArray(value) ? value : [value]) form.append(key, item)
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }
+  const auth = authorization === undefined ? basicAuth(clientId, secret ?? clientSecretOf(stack.env, clientId)) : authorization
+  if (auth) headers.authorization = auth
+  const response = await fetch(`${stack.idp.issuer}/token`, { method: 'POST', headers, body: form })
+  const text = await response.text()
+  let body: Record<string, any>
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = { raw: text }
+  }
+  return { status: response.status, headers: response.headers, body }
+}
