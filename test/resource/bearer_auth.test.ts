@@ -129,7 +129,7 @@ describe('requireBearer', () => {
             host: '127.0.0.1',
             port,
             path: '/api/me',
-            headers: { authorization: [`Bearer ${token}`, `Bearer ${token}`] },
+            headers: ['authorization', `Bearer ${token}`, 'Authorization', `Bearer ${token}`],
           },
           (response) => {
             let body = ''
@@ -220,7 +220,9 @@ describe('bearerAuth plugin options', () => {
   test('when the realm is missing or has a quote then TypeError at registration', async () => {
     for (const realm of ['', 'a"b', undefined]) {
       const bad = Fastify()
-      await assert.rejects(bad.register(bearerAuth, { realm } as never).ready(), TypeError)
+      await assert.rejects(async () => {
+        await bad.register(bearerAuth, { realm } as never)
+      }, TypeError)
       await bad.close()
     }
   })
