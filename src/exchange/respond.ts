@@ -1,0 +1,29 @@
+/**
+ * Stage 6: the RFC 8693 §2.2.1 success body. Never a refresh token (lesson S16). The HTTP edges
+ * send it with `NO_STORE_HEADERS` (RFC 6749 §5.1).
+ *
+ * @example
+ * ```ts
+ * reply.headers(NO_STORE_HEADERS).send(buildExchangeResponse({ accessToken, decision }))
+ * ```
+ */
+import type { ExchangeDecision, ExchangeResponse } from './types.js'
+
+export const NO_STORE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Cache-Control': 'no-store',
+  Pragma: 'no-cache',
+})
+
+export function buildExchangeResponse(input: {
+  readonly accessToken: string
+  readonly decision: ExchangeDecision
+}): ExchangeResponse {
+  const { accessToken, decision } = input
+  return Object.freeze({
+    access_token: accessToken,
+    issued_token_type: decision.issuedTokenType,
+    token_type: 'Bearer',
+    expires_in: decision.exp - decision.iat,
+    scope: decision.scopes.join(' '),
+  })
+}

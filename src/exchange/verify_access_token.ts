@@ -1,0 +1,218 @@
+/**
+ * The one verification path for JWT access tokens presented to the engine (RFC 9068, RFC 8725),
+ * shared by subject and actor tokens. Checks in jose's fixed order, claims read only after the
+ * signature holds: signature (pinned algorithms, our keys) → `typ` is `at+jwt` → not another kind
+ * of JWT (ID token, logout token) → required claims → `iss` trusted → `exp`/`nbf`/`iat` with clock
+ * skew → `act`/`may_act` well-formed → still active (injected status check).
+ *
+ * Every failure is `invalid_request` with one fixed description per role (`subject_token is
+ * invalid`, `actor_token is invalid`); the precise reason is in `detail` (lessons S3, S19, S20).
+ */
+import { ACTOR_TOKEN_INVALID, InvalidRequest, SUBJECT_TOKEN_INVALID } from './errors.js'
+import { JwsVerificationError, type JwsHeader, type JwsVerifier } from './jwt/verify_jws.js'
+import type { ExchangePolicy } from './policy.js'
+import type { ActClaim, JwtClaims, MayActClaim, VerifiedToken } from './types.js'
+
+export type TokenRole = 'subject' | 'actor'
+
+/**
+ * Whether a verified token is still live. For the embedded IdP: the token was issued by us, is not
+ * revoked, and its grant still exists. Return false to refuse; throwing is a server error.
+ */
+export interface TokenStatus {
+  isActive(token: VerifiedToken): Promise<boolean>
+}
+
+export interface TokenValidationDeps {
+  readonly verifier: JwsVerifier
+  readonly subjectStatus: TokenStatus
+  readonly policy: Pick<ExchangePolicy, 'issuer' | 'trustedIssuers' | 'clockSkewSeconds' | 'clients'>
+  /** Current time in whole seconds. */
+  readonly now: number
+}
+
+/** Claims that mark an ID token (OIDC Core §2, §3.1.3.6) or a logout token (OIDC Back-Channel §2.4). */
+const FOREIGN_KIND_CLAIMS = ['events', 'nonce', 'at_hash', 'c_hash', 's_hash'] as const
+const MAX_ACT_NESTING = 32
+
+export function tokenInvalid(role: TokenRole, detail: string, cause?: unknown): InvalidRequest {
+  return new InvalidRequest({
+    description: role === 'subject' ? SUBJECT_TOKEN_INVALID : ACTOR_TOKEN_INVALID,
+    detail: `${role} token ${detail}`,
+    cause,
+  })
+}
+
+export async function verifyAccessToken(
+  compact: string,
+  role: TokenRole,
+  deps: TokenValidationDeps,
+): Promise<VerifiedToken> {
+  let header: JwsHeader
+  let payload: JwtClaims
+  try {
+    ;({ header, payload } = await deps.verifier.verify(compact))
+  } catch (err) {
+    if (err instanceof JwsVerificationError) {
+      throw tokenInvalid(role, `failed JWS verification: ${err.reason}`, err)
+    }
+    throw err
+  }
+  checkAccessTokenType(header, role)
+  checkNotOtherJwtKind(payload, role)
+  const claims = readRequiredClaims(payload, role)
+  checkIssuerTrusted(claims.iss, deps.policy.trustedIssuers, role)
+  checkTokenTimes(payload, deps.now, deps.policy.clockSkewSeconds, role)
+
+  const verified: VerifiedToken = Object.freeze({
+    token: Object.freeze({ ...payload }),
+    sub: claims.sub,
+    iss: claims.iss,
+    aud: claims.aud,
+    clientId: claims.clientId,
+    azp: readOptionalString(payload, 'azp', role),
+    scopes: readScopes(payload, role),
+    exp: claims.exp,
+    jti: claims.jti,
+    act: payload.act === undefined ? undefined : parseActClaim(payload.act, role),
+    mayAct: payload.may_act === undefined ? undefined : parseMayActClaim(payload.may_act, role),
+  })
+  if (!(await deps.subjectStatus.isActive(verified))) {
+    throw tokenInvalid(role, 'is not active (unknown, revoked or its grant ended)')
+  }
+  return verified
+}
+
+/** RFC 9068 §2.1 / §4: `typ` must be `at+jwt` (or `application/at+jwt`); ID tokens carry `JWT`. */
+export function checkAccessTokenType(header: JwsHeader, role: TokenRole): void {
+  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined
+  if (typ !== 'at+jwt' && typ !== 'application/at+jwt') {
+    throw tokenInvalid(role, `has typ ${JSON.stringify(header.typ ?? null)}, expected at+jwt`)
+  }
+}
+
+/** Lesson S3: a logout token (`events`) or ID token (`nonce`, `*_hash`) never passes as an access token. */
+export function checkNotOtherJwtKind(payload: JwtClaims, role: TokenRole): void {
+  for (const claim of FOREIGN_KIND_CLAIMS) {
+    if (payload[claim] !== undefined) {
+      throw tokenInvalid(role, `carries ${claim}: not an access token`)
+    }
+  }
+}
+
+interface RequiredClaims {
+  iss: string
+  sub: string
+  aud: readonly string[]
+  exp: number
+  jti: string
+  clientId: string
+}
+
+/** RFC 9068 §2.2: `iss exp aud sub client_id iat jti` are required. */
+function readRequiredClaims(payload: JwtClaims, role: TokenRole): RequiredClaims {
+  const iss = readString(payload, 'iss', role)
+  const sub = readString(payload, 'sub', role)
+  const aud = readAudience(payload, role)
+  const exp = readNumericDate(payload, 'exp', role)
+  readNumericDate(payload, 'iat', role)
+  const jti = readString(payload, 'jti', role)
+  const clientId = readString(payload, 'client_id', role)
+  return { iss, sub, aud, exp: exp!, jti, clientId }
+}
+
+export function checkIssuerTrusted(iss: string, trusted: readonly string[], role: TokenRole): void {
+  if (!trusted.includes(iss)) throw tokenInvalid(role, 'issuer is not trusted')
+}
+
+/** RFC 7519 §4.1.4–4.1.6 with a clock tolerance; an `iat` in the future is refused too. */
+export function checkTokenTimes(payload: JwtClaims, now: number, skew: number, role: TokenRole): void {
+  const exp = readNumericDate(payload, 'exp', role)!
+  const iat = readNumericDate(payload, 'iat', role)!
+  const nbf = payload.nbf === undefined ? undefined : readNumericDate(payload, 'nbf', role)
+  if (exp <= now - skew) throw tokenInvalid(role, 'expired')
+  if (nbf !== undefined && nbf > now + skew) throw tokenInvalid(role, 'is not yet valid (nbf)')
+  if (iat > now + skew) throw tokenInvalid(role, 'was issued in the future (iat)')
+}
+
+/** RFC 8693 §4.1: `{ sub, iss?, act? }` per level; other members are dropped. */
+export function parseActClaim(value: unknown, role: TokenRole, depth = 1): ActClaim {
+  if (depth > MAX_ACT_NESTING) throw tokenInvalid(role, 'act claim is nested too deeply')
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw tokenInvalid(role, 'act claim is not an object')
+  }
+  const record = value as Record<string, unknown>
+  if (typeof record.sub !== 'string' || record.sub === '') {
+    throw tokenInvalid(role, 'act claim has no sub')
+  }
+  if (record.iss !== undefined && typeof record.iss !== 'string') {
+    throw tokenInvalid(role, 'act claim iss is not a string')
+  }
+  const act: { sub: string; iss?: string; act?: ActClaim } = { sub: record.sub }
+  if (record.iss !== undefined) act.iss = record.iss
+  if (record.act !== undefined) act.act = parseActClaim(record.act, role, depth + 1)
+  return Object.freeze(act)
+}
+
+/** RFC 8693 §4.4: `{ sub?, iss? }`, at least one of them. */
+export function parseMayActClaim(value: unknown, role: TokenRole): MayActClaim {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw tokenInvalid(role, 'may_act claim is not an object')
+  }
+  const record = value as Record<string, unknown>
+  const mayAct: { sub?: string; iss?: string } = {}
+  for (const name of ['sub', 'iss'] as const) {
+    const member = record[name]
+    if (member === undefined) continue
+    if (typeof member !== 'string' || member === '') {
+      throw tokenInvalid(role, `may_act ${name} is not a string`)
+    }
+    mayAct[name] = member
+  }
+  if (mayAct.sub === undefined && mayAct.iss === undefined) {
+    throw tokenInvalid(role, 'may_act claim names nobody')
+  }
+  return Object.freeze(mayAct)
+}
+
+function readString(payload: JwtClaims, name: string, role: TokenRole): string {
+  const value = payload[name]
+  if (value === undefined) throw tokenInvalid(role, `is missing ${name}`)
+  if (typeof value !== 'string' || value === '') throw tokenInvalid(role, `has a malformed ${name}`)
+  return value
+}
+
+function readOptionalString(payload: JwtClaims, name: string, role: TokenRole): string | undefined {
+  return payload[name] === undefined ? undefined : readString(payload, name, role)
+}
+
+function readNumericDate(payload: JwtClaims, name: string, role: TokenRole): number | undefined {
+  const value = payload[name]
+  if (value === undefined) throw tokenInvalid(role, `is missing ${name}`)
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw tokenInvalid(role, `has a malformed ${name}`)
+  }
+  return value
+}
+
+function readAudience(payload: JwtClaims, role: TokenRole): readonly string[] {
+  const value = payload.aud
+  if (value === undefined) throw tokenInvalid(role, 'is missing aud')
+  const list = typeof value === 'string' ? [value] : value
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !list.every((item) => typeof item === 'string' && item !== '')
+  ) {
+    throw tokenInvalid(role, 'has a malformed aud')
+  }
+  return Object.freeze([...(list as string[])])
+}
+
+/** RFC 9068 §2.2.3: `scope` is a space-separated string. */
+function readScopes(payload: JwtClaims, role: TokenRole): readonly string[] {
+  const value = payload.scope
+  if (value === undefined) return Object.freeze([])
+  if (typeof value !== 'string') throw tokenInvalid(role, 'has a malformed scope')
+  return Object.freeze(value.split(' ').filter((scope) => scope !== ''))
+}
