@@ -129,7 +129,11 @@ describe('requireBearer', () => {
             host: '127.0.0.1',
             port,
             path: '/api/me',
-            headers: ['authorization', `Bearer ${token}`, 'Authorization', `Bearer ${token}`],
+            headers: [
+              ['host', `127.0.0.1:${port}`],
+              ['authorization', `Bearer ${token}`],
+              ['Authorization', `Bearer ${token}`],
+            ].flat(),
           },
           (response) => {
             let body = ''
