@@ -1,0 +1,175 @@
+/**
+ * App B's todo list, stored in SQLite (better-sqlite3). Every todo belongs to one user, named by the
+ * `sub` of their token or login, and every statement filters on that owner: no method can read or
+ * change another user's todo, whatever id it is given.
+ *
+ * The schema is versioned with `PRAGMA user_version`; migrations run in order, each in its own
+ * transaction. Statements are prepared once; writes run in transactions. WAL journal, foreign keys on.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+
+export interface Todo {
+  readonly id: number
+  readonly title: string
+  readonly completed: boolean
+  /** ISO 8601. */
+  readonly createdAt: string
+  readonly updatedAt: string
+}
+
+export interface TodoCount {
+  readonly total: number
+  readonly open: number
+}
+
+export interface TodoStore {
+  /** The owner's todos, oldest first. */
+  list(ownerSub: string): Todo[]
+  count(ownerSub: string): TodoCount
+  /** Throws `TodoValidationError` unless the trimmed title has 1–200 characters. */
+  add(ownerSub: string, title: string): Todo
+  /** Flips `completed`; undefined when the owner has no such todo. */
+  toggle(ownerSub: string, id: number): Todo | undefined
+  /** False when the owner has no such todo. */
+  delete(ownerSub: string, id: number): boolean
+  close(): void
+}
+
+export const MAX_TITLE_LENGTH = 200
+
+export class TodoValidationError extends Error {
+  override name = 'TodoValidationError'
+}
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE todos (
+     id INTEGER PRIMARY KEY,
+     owner_sub TEXT NOT NULL CHECK (length(owner_sub) > 0),
+     title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND ${MAX_TITLE_LENGTH}),
+     completed INTEGER NOT NULL DEFAULT 0 CHECK (completed IN (0, 1)),
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX todos_by_owner ON todos (owner_sub, id);`,
+]
+
+interface TodoRow {
+  id: number
+  title: string
+  completed: number
+  created_at: string
+  updated_at: string
+}
+
+const COLUMNS = 'id, title, completed, created_at, updated_at'
+
+function toTodo(row: TodoRow): Todo {
+  return {
+    id: row.id,
+    title: row.title,
+    completed: row.completed === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number
+  if (version > MIGRATIONS.length) {
+    throw new Error(`todo database schema version ${version} is newer than this code (${MIGRATIONS.length})`)
+  }
+  for (let next = version; next < MIGRATIONS.length; next++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[next] as string)
+      db.pragma(`user_version = ${next + 1}`)
+    })()
+  }
+}
+
+function checkOwner(ownerSub: string): string {
+  if (typeof ownerSub !== 'string' || ownerSub.length === 0) {
+    throw new TypeError('ownerSub must be a non-empty string')
+  }
+  return ownerSub
+}
+
+function checkId(id: number): number {
+  return Number.isSafeInteger(id) && id > 0 ? id : -1
+}
+
+/** The trimmed title, or a `TodoValidationError`. Length counts characters, as SQLite does. */
+export function parseTodoTitle(title: unknown): string {
+  if (typeof title !== 'string') throw new TodoValidationError('title must be a string')
+  const trimmed = title.trim()
+  const length = [...trimmed].length
+  if (length < 1 || length > MAX_TITLE_LENGTH) {
+    throw new TodoValidationError(`title must have 1 to ${MAX_TITLE_LENGTH} characters`)
+  }
+  return trimmed
+}
+
+/**
+ * Opens (creating if needed) the store at `path`, e.g. `${DATA_DIR}/app-b.sqlite`; `:memory:` works.
+ *
+ * @example
+ * const store = openTodoStore(join(env.DATA_DIR, 'app-b.sqlite'))
+ * store.add('user-alice', 'water the plants')
+ */
+export function openTodoStore(path: string, options: { now?: () => Date } = {}): TodoStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  const now = () => (options.now?.() ?? new Date()).toISOString()
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    migrate(db)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+
+  const listStmt = db.prepare<[string], TodoRow>(
+    `SELECT ${COLUMNS} FROM todos WHERE owner_sub = ? ORDER BY id`,
+  )
+  const countStmt = db.prepare<[string], { total: number; open: number }>(
+    `SELECT count(*) AS total, coalesce(sum(completed = 0), 0) AS open FROM todos WHERE owner_sub = ?`,
+  )
+  const insertStmt = db.prepare<[string, string, string, string], TodoRow>(
+    `INSERT INTO todos (owner_sub, title, created_at, updated_at) VALUES (?, ?, ?, ?)
+     RETURNING ${COLUMNS}`,
+  )
+  const toggleStmt = db.prepare<[string, number, string], TodoRow>(
+    `UPDATE todos SET completed = 1 - completed, updated_at = ? WHERE id = ? AND owner_sub = ?
+     RETURNING ${COLUMNS}`,
+  )
+  const deleteStmt = db.prepare<[number, string]>(`DELETE FROM todos WHERE id = ? AND owner_sub = ?`)
+
+  const add = db.transaction((ownerSub: string, title: string) => {
+    const at = now()
+    return toTodo(insertStmt.get(ownerSub, title, at, at) as TodoRow)
+  })
+  const toggle = db.transaction((ownerSub: string, id: number) => {
+    const row = toggleStmt.get(now(), id, ownerSub)
+    return row === undefined ? undefined : toTodo(row)
+  })
+  const remove = db.transaction(
+    (ownerSub: string, id: number) => deleteStmt.run(id, ownerSub).changes === 1,
+  )
+
+  return {
+    list: (ownerSub) => listStmt.all(checkOwner(ownerSub)).map(toTodo),
+    count: (ownerSub) => {
+      const { total, open } = countStmt.get(checkOwner(ownerSub)) as TodoCount
+      return { total, open }
+    },
+    add: (ownerSub, title) => add(checkOwner(ownerSub), parseTodoTitle(title)),
+    toggle: (ownerSub, id) => toggle(checkOwner(ownerSub), checkId(id)),
+    delete: (ownerSub, id) => remove(checkOwner(ownerSub), checkId(id)),
+    close: () => {
+      if (db.open) db.close()
+    },
+  }
+}
