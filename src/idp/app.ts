@@ -14,12 +14,12 @@ import type Provider from 'oidc-provider'
 import type { KoaContextWithOIDC } from 'oidc-provider'
 import type { Env } from '../config/env.js'
 import { loadPolicyFile, type IdpPolicy } from '../config/policy_file.js'
-import type { Logger } from '../log/logger.js'
+import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { createJwsSigner } from '../exchange/jwt/sign_jws.js'
 import { createJwsVerifier, type JwsVerifier } from '../exchange/jwt/verify_jws.js'
 import { createTokenExchange } from '../exchange/exchange.js'
 import type { AuditEvent } from '../exchange/audit.js'
-import { registerStylesheet } from '../web/assets.js'
+import { readFileSync } from 'node:fs'
 import { openKeyStore, RETIRED_KEY_PUBLISH_SECONDS, SIGNING_ALGORITHM, type KeyStore } from './keys.js'
 import { loadUserDirectory } from './users.js'
 import { openOidcStorage } from './sqlite_adapter.js'
@@ -57,25 +57,29 @@ function createOwnTokenVerifier(issuer: string, keys: KeyStore): JwsVerifier {
 }
 
 /**
- * RFC 7009 revocation of a JWT access token: oidc-provider does not store JWT access tokens, so its
- * revocation endpoint cannot find them. After it answers, a token this IdP signed for the
- * authenticated client loses its record, and with it the ability to be exchanged.
+ * RFC 7009 revocation of JWT access tokens. oidc-provider does not store JWT access tokens and
+ * answers `unsupported_token_type` for them (RFC 7009 §2.2.1 allows that). onbehalf keeps its own
+ * record of every access token it issued, so it can do better: when the token is one this IdP
+ * signed for the authenticated client, its record is deleted — it can no longer be exchanged —
+ * and the answer becomes the standard 200.
  */
 function revokeJwtAccessTokens(verifier: JwsVerifier, issuedTokens: IssuedTokenRegistry, logger: Logger) {
   return async function revokeJwtAccessToken(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
     await next()
-    if (ctx.oidc?.route !== 'revocation' || ctx.status !== 200) return
+    const body = ctx.body as { error?: string } | undefined
+    if (ctx.oidc?.route !== 'revocation' || ctx.status !== 400 || body?.error !== 'unsupported_token_type') return
     const token = ctx.oidc.params?.token
     const clientId = ctx.oidc.client?.clientId
-    if (typeof token !== 'string' || !clientId || token.split('.').length !== 3) return
+    if (typeof token !== 'string' || !clientId) return
     try {
       const { payload } = await verifier.verify(token)
-      if (payload.client_id === clientId && typeof payload.jti === 'string') {
-        await issuedTokens.revoke(payload.jti)
-        logger.info({ event: 'token_revoked', clientId, jti: payload.jti }, 'access token revoked')
-      }
+      if (payload.client_id !== clientId || typeof payload.jti !== 'string') return
+      await issuedTokens.revoke(payload.jti)
+      logger.info({ event: 'token_revoked', clientId, jti: payload.jti }, 'access token revoked')
+      ctx.status = 200
+      ctx.body = ''
     } catch {
-      // Not one of ours: RFC 7009 §2.2 answers 200 either way.
+      // Not a token this IdP signed: oidc-provider's answer stands.
     }
   }
 }
@@ -100,11 +104,11 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     verifier,
     subjectStatus: { isActive: (subject) => issuedTokens.isActive(subject.jti) },
     minter: {
-      async mint(claims, header) {
-        const token = signer.sign({ typ: 'at+jwt', ...header }, claims)
+      async mint(claims, header, decision) {
+        const token = signer.sign({ ...header, typ: 'at+jwt' }, claims)
         // The exchanged token lives and dies with the grant of the token it was exchanged from.
-        const subjectJti = claims.__subjectJti
-        void subjectJti
+        const subjectRecord = await issuedTokens.find(decision.subjectJti)
+        issuedTokens.record({ jti: claims.jti, grantId: subjectRecord?.grantId, clientId: claims.client_id, sub: claims.sub, exp: claims.exp })
         return token
       },
     },
@@ -120,14 +124,15 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   )
   provider.use(revokeJwtAccessTokens(verifier, issuedTokens, logger))
 
-  const app = Fastify({ loggerInstance: logger.child({ component: 'idp' }), disableRequestLogging: true, bodyLimit: 64 * 1024 })
+  const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
   await app.register(middie)
   const oidcCallback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     if (OWN_PATHS.test(req.url ?? '')) return next()
     oidcCallback(req, res)
   })
-  registerStylesheet(app)
+  const stylesheet = readFileSync(new URL('../web/assets/style.css', import.meta.url), 'utf8')
+  app.get('/assets/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(stylesheet))
   app.get('/healthz', async () => ({ ok: true, issuer }))
   await app.register(interactionRoutes, { provider, users, logger })
   const sweep = setInterval(() => storage.sweepExpired(), 60_000)

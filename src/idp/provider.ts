@@ -53,11 +53,9 @@ export function createProvider(options: ProviderOptions): Provider {
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     response_types: ['code'],
-    grant_types: [
-      'authorization_code',
-      'refresh_token',
-      ...(client.tokenExchange.enabled ? [GRANT_TYPE_TOKEN_EXCHANGE] : []),
-    ],
+    // Every client may *ask* for an exchange; the engine's policy decides (unauthorized_client
+    // when its policy is off), so there is one decision point and the RFC's error code.
+    grant_types: ['authorization_code', 'refresh_token', GRANT_TYPE_TOKEN_EXCHANGE],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: SIGNING_ALGORITHM,
   }))
@@ -174,7 +172,8 @@ export function createProvider(options: ProviderOptions): Provider {
   // Every JWT access token oidc-provider issues is recorded (jti → grant) so that an exchange can
   // refuse a subject token whose grant was revoked (logout, refresh token revoked) or that was
   // itself revoked. JWT access tokens are otherwise not stored by oidc-provider.
-  provider.on('access_token.issued', (token: { jti: string; grantId?: string; clientId: string; accountId?: string; exp?: number }) => {
+  // ('issued' is emitted for tokens that are not stored; the typings list only the stored kind.)
+  ;(provider as unknown as NodeJS.EventEmitter).on('access_token.issued', (token: { jti: string; grantId?: string; clientId: string; accountId?: string; exp?: number }) => {
     issuedTokens.record({ jti: token.jti, grantId: token.grantId, clientId: token.clientId, sub: token.accountId, exp: token.exp })
   })
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => logger.error({ err: error }, 'idp server error'))

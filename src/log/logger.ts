@@ -2,7 +2,8 @@
  * Structured logging (pino). Tokens and secrets never reach a log: known sensitive fields are
  * redacted wherever they appear, and code logs token identifiers (`jti`), never token values.
  */
-import { pino, type Logger, type LoggerOptions } from 'pino'
+import { LogController, type FastifyBaseLogger } from 'fastify'
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
 export type { Logger }
 
@@ -31,11 +32,22 @@ export const redactPaths = SENSITIVE_FIELDS.flatMap((field) => [
   `res.headers["${field}"]`,
 ])
 
-export function createLogger(options: { level?: string; name?: string } & LoggerOptions = {}): Logger {
-  return pino({
-    level: options.level ?? 'info',
-    name: options.name,
-    redact: { paths: redactPaths, censor: '[redacted]' },
+export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const settings: LoggerOptions = {
+    level: 'info',
     ...options,
-  })
+    redact: { paths: redactPaths, censor: '[redacted]' },
+  }
+  return destination ? pino(settings, destination) : pino(settings)
+}
+
+/**
+ * Fastify options for a service: our pino logger (child per component) and no per-request log
+ * lines — request URLs can carry authorization codes and states, which must not reach a log.
+ */
+export function fastifyLogOptions(logger: Logger, component: string): { loggerInstance: FastifyBaseLogger; logController: LogController } {
+  return {
+    loggerInstance: logger.child({ component }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  }
 }

@@ -88,7 +88,12 @@ export class TestBrowser {
   }
 
   /** Submits the first form on the page whose action matches, with its hidden fields plus `fields`. */
-  async submitForm(page: BrowserResponse, fields: Record<string, string>, actionIncludes = ''): Promise<BrowserResponse> {
+  async submitForm(
+    page: BrowserResponse,
+    fields: Record<string, string>,
+    actionIncludes = '',
+    options: { stopAt?: (url: string) => boolean } = {},
+  ): Promise<BrowserResponse> {
     const forms = [...page.body.matchAll(/<form\b[^>]*>([\s\S]*?)<\/form>/g)]
     for (const match of forms) {
       const action = /action="([^"]*)"/.exec(match[0])?.[1]?.replaceAll('&amp;', '&')
@@ -99,7 +104,7 @@ export class TestBrowser {
         const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? ''
         if (name) hidden[name] = value.replaceAll('&amp;', '&').replaceAll('&quot;', '"')
       }
-      return this.navigate(new URL(action, page.url).href, { method: 'POST', form: { ...hidden, ...fields } })
+      return this.navigate(new URL(action, page.url).href, { method: 'POST', form: { ...hidden, ...fields } }, options)
     }
     throw new Error(`no form with action containing "${actionIncludes}" on ${page.url}`)
   }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { loadEnv, type Env } from '../../src/config/env.js'
-import { createLogger } from '../../src/log/logger.js'
+import { createLogger, type Logger } from '../../src/log/logger.js'
 import { buildIdp, type Idp } from '../../src/idp/app.js'
 import { freePort } from './ports.js'
 import { TestBrowser } from './browser.js'
@@ -26,6 +26,8 @@ export interface StackOptions {
   /** Extra environment (e.g. LOG_LEVEL=debug while investigating). */
   env?: Record<string, string>
   dataDir?: string
+  /** A logger to capture log lines (defaults to a silent one). */
+  logger?: Logger
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -43,7 +45,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     APP_B_PORT: String(appBPort),
     ...options.env,
   })
-  const logger = createLogger({ level: env.LOG_LEVEL })
+  const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
   const started: FastifyInstance[] = []
   const idp = await buildIdp({ env, logger })
   await idp.app.listen({ host: '127.0.0.1', port: idpPort })
@@ -53,12 +55,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.apps) {
     const { buildAppA } = await import('../../src/apps/app-a/app.js')
     const { buildAppB } = await import('../../src/apps/app-b/app.js')
-    appB = await buildAppB({ env, logger })
-    await appB.listen({ host: '127.0.0.1', port: appBPort })
-    started.push(appB)
-    appA = await buildAppA({ env, logger })
-    await appA.listen({ host: '127.0.0.1', port: appAPort })
-    started.push(appA)
+    const builtB = await buildAppB({ env, logger })
+    await builtB.listen({ host: '127.0.0.1', port: appBPort })
+    started.push(builtB)
+    const builtA = await buildAppA({ env, logger })
+    await builtA.listen({ host: '127.0.0.1', port: appAPort })
+    started.push(builtA)
+    appA = builtA
+    appB = builtB
   }
   return {
     env,
@@ -112,11 +116,8 @@ export async function loginForTokens(
   const stopAt = (url: string) => url.startsWith(redirectUri)
   let page = await browser.navigate(authorize.href, {}, { stopAt })
   if (!stopAt(page.url)) {
-    page = await browser.submitForm(page, { username, password }, '/login')
-    if (!stopAt(page.url)) {
-      const location = page.headers.get('location')
-      if (!location || !stopAt(new URL(location, page.url).href)) throw new Error(`login did not complete: ${page.status} ${page.url}`)
-    }
+    page = await browser.submitForm(page, { username, password }, '/login', { stopAt })
+    if (!stopAt(page.url)) throw new Error(`login did not complete: ${page.status} ${page.url}`)
   }
   const code = new URL(page.url).searchParams.get('code')
   if (!code) throw new Error(`no code in ${page.url}`)

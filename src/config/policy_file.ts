@@ -1,0 +1,122 @@
+/**
+ * The IdP policy file (config/policy.json): clients, their secrets by environment reference, login
+ * audiences, and each client's token exchange policy. Validated once at start-up; any problem stops
+ * start-up with a message naming the field (e.g. `clients.app-a.tokenExchange.allowedAudiences[0]`).
+ *
+ * `${NAME}` inside a string is replaced by the configuration value NAME (from the validated Env).
+ */
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import {
+  clientExchangePolicySchema,
+  createExchangePolicy,
+  exchangeSettingsSchema,
+  targetPolicySchema,
+  type ExchangePolicy,
+} from '../exchange/policy.js'
+import { ConfigError, type Env } from './env.js'
+
+const clientIdPattern = /^[A-Za-z0-9._-]{1,64}$/
+
+const clientSchema = z.object({
+  name: z.string().min(1),
+  secretEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must name an environment variable, e.g. APP_A_CLIENT_SECRET'),
+  firstParty: z.boolean().default(false),
+  redirectUris: z.array(z.string().url()).min(1),
+  postLogoutRedirectUris: z.array(z.string().url()).default([]),
+  /** The target whose audience this client's login access tokens carry. */
+  loginAudience: z.string().regex(clientIdPattern),
+  tokenExchange: clientExchangePolicySchema,
+})
+
+const policyFileSchema = z.object({
+  $comment: z.string().optional(),
+  accessTokenLifetimeSeconds: z.number().int().min(30).max(86_400).default(600),
+  exchange: exchangeSettingsSchema.default(exchangeSettingsSchema.parse({})),
+  targets: z.record(z.string().regex(clientIdPattern), targetPolicySchema),
+  clients: z.record(z.string().regex(clientIdPattern), clientSchema),
+})
+
+export type PolicyFile = z.infer<typeof policyFileSchema>
+export type IdpClientConfig = z.infer<typeof clientSchema> & { clientId: string; clientSecret: string }
+
+export interface IdpPolicy {
+  readonly accessTokenLifetimeSeconds: number
+  readonly clients: ReadonlyMap<string, Readonly<IdpClientConfig>>
+  readonly exchange: ExchangePolicy
+}
+
+/** Replaces `${NAME}` in every string of `value` with `values[NAME]`; unknown names are reported. */
+function interpolate(value: unknown, values: Readonly<Record<string, unknown>>, path: string, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z0-9_]+)\}/g, (whole, name: string) => {
+      const replacement = values[name]
+      if (typeof replacement === 'string' || typeof replacement === 'number') return String(replacement)
+      problems.push(`${path}: unknown variable \${${name}}`)
+      return whole
+    })
+  }
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, values, `${path}[${index}]`, problems))
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        key === '$comment' ? item : interpolate(item, values, path ? `${path}.${key}` : key, problems),
+      ]),
+    )
+  }
+  return value
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '')
+}
+
+/** Builds the policy from already-parsed JSON (the file's content), resolving secrets from `env`. */
+export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'policy'): IdpPolicy {
+  const problems: string[] = []
+  const interpolated = interpolate(raw, env as unknown as Record<string, unknown>, '', problems)
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`))
+  const result = policyFileSchema.safeParse(interpolated)
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`))
+  }
+  const file = result.data
+  const clients = new Map<string, IdpClientConfig>()
+  for (const [clientId, client] of Object.entries(file.clients)) {
+    const clientSecret = (env as unknown as Record<string, unknown>)[client.secretEnv]
+    if (typeof clientSecret !== 'string' || clientSecret.length < 32) {
+      problems.push(`${source}: clients.${clientId}.secretEnv: ${client.secretEnv} is not set to a secret of at least 32 characters`)
+      continue
+    }
+    if (!file.targets[client.loginAudience]) {
+      problems.push(`${source}: clients.${clientId}.loginAudience: "${client.loginAudience}" is not a configured target`)
+    }
+    clients.set(clientId, Object.freeze({ ...client, clientId, clientSecret }))
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  let exchange: ExchangePolicy
+  try {
+    exchange = createExchangePolicy({
+      issuer,
+      trustedIssuers: [issuer],
+      ...file.exchange,
+      targets: file.targets,
+      clients: Object.fromEntries(Object.entries(file.clients).map(([id, client]) => [id, client.tokenExchange])),
+    })
+  } catch (error) {
+    throw new ConfigError([`${source}: ${(error as Error).message}`])
+  }
+  return Object.freeze({ accessTokenLifetimeSeconds: file.accessTokenLifetimeSeconds, clients, exchange })
+}
+
+export function loadPolicyFile(file: string, env: Env, issuer: string): IdpPolicy {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (cause) {
+    throw new ConfigError([`${file}: cannot be read as JSON (${(cause as Error).message})`])
+  }
+  return parsePolicy(raw, env, issuer, file)
+}
