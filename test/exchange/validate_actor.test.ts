@@ -21,7 +21,8 @@ async function run(
   client: AuthenticatedClient = clientA,
   isActive?: (token: { sub: string }) => boolean,
 ) {
-  const extra = actorToken === undefined ? {} : { actor_token: actorToken, actor_token_type: TOKEN_TYPE.ACCESS_TOKEN }
+  const extra: Record<string, string> =
+    actorToken === undefined ? {} : { actor_token: actorToken, actor_token_type: TOKEN_TYPE.ACCESS_TOKEN }
   const request = parseExchangeRequest(exchangeParams(subjectToken, extra), DEFAULT_REQUEST_LIMITS)
   const deps = tokenDeps(isActive)
   const subject = await validateSubjectToken(request, deps)
