@@ -49,6 +49,12 @@ const envSchema = z.object({
   APP_B_CLIENT_ID: z.string().min(1).default('app-b'),
   APP_B_CLIENT_SECRET: secret.optional(),
   APP_B_SESSION_SECRET: secret.optional(),
+  /** Services allowed to call App B's service API (checked on azp/client_id and the outermost act). */
+  APP_B_ALLOWED_CALLERS: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, 'must be a comma-separated list of client ids')
+    .default('app-a')
+    .transform((value) => Object.freeze(value.split(','))),
 })
 
 type RawEnv = z.infer<typeof envSchema>

@@ -37,7 +37,7 @@ export function createAppBVerifier(env: Env, allowedCallers?: readonly string[])
     issuer: env.IDP_ISSUER,
     audience: env.APP_B_CLIENT_ID,
     jwksUri: `${env.IDP_ISSUER}/jwks`,
-    allowedCallers: allowedCallers ?? [env.APP_A_CLIENT_ID],
+    allowedCallers: allowedCallers ?? env.APP_B_ALLOWED_CALLERS,
     requiredScopes: [SERVICE_API_SCOPE],
   })
 }
