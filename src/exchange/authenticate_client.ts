@@ -43,7 +43,9 @@ export function createClientAuthenticator(
   const digests = new Map<string, Buffer>()
   for (const [clientId, record] of clients) {
     if (record.clientId !== clientId) {
-      throw new TypeError(`createClientAuthenticator: entry ${clientId} has clientId ${record.clientId}`)
+      throw new TypeError(
+        `createClientAuthenticator: entry ${clientId} has clientId ${record.clientId}`,
+      )
     }
     if (record.secretSha256 !== undefined) {
       if (record.secretSha256.length !== 32) {
@@ -96,7 +98,9 @@ export function createClientAuthenticator(
     if (expected === undefined) {
       throw new InvalidClient({
         basicChallenge: basic,
-        detail: clients.has(clientId) ? 'public client: confidential clients only' : 'unknown client',
+        detail: clients.has(clientId)
+          ? 'public client: confidential clients only'
+          : 'unknown client',
       })
     }
     if (!matches) throw new InvalidClient({ basicChallenge: basic, detail: 'wrong client secret' })

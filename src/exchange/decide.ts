@@ -57,7 +57,12 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
   checkSubjectAddressedTo(subject, client.clientId)
   const target = resolveTarget(request, policy, clientPolicy)
   checkTargetAllowed(target, clientPolicy)
-  const scopes = decideScopes(request.scopes, subject.scopes, clientPolicy.scopeCeiling, target.scopes)
+  const scopes = decideScopes(
+    request.scopes,
+    subject.scopes,
+    clientPolicy.scopeCeiling,
+    target.scopes,
+  )
 
   const act =
     clientPolicy.mode === 'delegation'
@@ -134,15 +139,18 @@ export function resolveTarget(
   const resolved = new Set<TargetPolicy>()
   for (const audience of request.audiences) {
     const target = policy.targets.get(audience)
-    if (target === undefined) throw new InvalidTarget({ detail: 'audience is not a configured target' })
+    if (target === undefined)
+      throw new InvalidTarget({ detail: 'audience is not a configured target' })
     resolved.add(target)
   }
   for (const resource of request.resources) {
     const target = findTargetByResource(policy, resource)
-    if (target === undefined) throw new InvalidTarget({ detail: 'resource is not a configured target' })
+    if (target === undefined)
+      throw new InvalidTarget({ detail: 'resource is not a configured target' })
     resolved.add(target)
   }
-  if (resolved.size > 1) throw new InvalidTarget({ detail: `request names ${resolved.size} targets` })
+  if (resolved.size > 1)
+    throw new InvalidTarget({ detail: `request names ${resolved.size} targets` })
   const [only] = resolved
   if (only !== undefined) return only
 

@@ -68,7 +68,8 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   if (typeof subjectStatus?.isActive !== 'function') {
     throw new TypeError('createTokenExchange: subjectStatus.isActive is required')
   }
-  if (typeof minter?.mint !== 'function') throw new TypeError('createTokenExchange: minter is required')
+  if (typeof minter?.mint !== 'function')
+    throw new TypeError('createTokenExchange: minter is required')
   if (typeof audit !== 'function') throw new TypeError('createTokenExchange: audit is required')
   const clock = deps.now ?? (() => Date.now() / 1000)
 
@@ -131,7 +132,12 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
 /** Lesson S6: only confidential clients, authenticated by the caller, reach the engine. */
 function checkClientAuthenticated(client: AuthenticatedClient | undefined): void {
   const method: string | undefined = client?.authMethod
-  if (typeof client?.clientId !== 'string' || client.clientId === '' || !method || method === 'none') {
+  if (
+    typeof client?.clientId !== 'string' ||
+    client.clientId === '' ||
+    !method ||
+    method === 'none'
+  ) {
     throw new InvalidClient({ detail: 'no authenticated confidential client' })
   }
 }

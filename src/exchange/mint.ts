@@ -32,7 +32,9 @@ export interface AccessTokenClaims {
 }
 
 /** RFC 9068 §2.1: the media type of JWT access tokens. */
-export const ACCESS_TOKEN_HEADER: Readonly<Record<string, unknown>> = Object.freeze({ typ: 'at+jwt' })
+export const ACCESS_TOKEN_HEADER: Readonly<Record<string, unknown>> = Object.freeze({
+  typ: 'at+jwt',
+})
 
 export interface TokenMinter {
   /**

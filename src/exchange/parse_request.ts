@@ -30,7 +30,7 @@ const ACCEPTED_TOKEN_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE.ACCESS_TOK
 const KNOWN_TOKEN_TYPES: ReadonlySet<string> = new Set(Object.values(TOKEN_TYPE))
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 /** Visible ASCII, no spaces: client ids and URIs. */
 const AUDIENCE_VALUE = /^[\x21-\x7E]+$/
 
@@ -111,12 +111,20 @@ function readMany(params: ExchangeParams, name: string, limits: RequestLimits): 
   if (raw === undefined || raw === '') return Object.freeze([])
   const values = typeof raw === 'string' ? [raw] : raw
   if (values.length > limits.maxAudiences) {
-    throw malformed(name, 'has too many values', `${values.length} values, limit ${limits.maxAudiences}`)
+    throw malformed(
+      name,
+      'has too many values',
+      `${values.length} values, limit ${limits.maxAudiences}`,
+    )
   }
   for (const value of values) {
     if (value === '') throw malformed(name, 'is malformed', 'empty value among repeated values')
     if (value.length > limits.maxParameterLength) {
-      throw malformed(name, 'is too long', `${value.length} characters, limit ${limits.maxParameterLength}`)
+      throw malformed(
+        name,
+        'is too long',
+        `${value.length} characters, limit ${limits.maxParameterLength}`,
+      )
     }
   }
   return Object.freeze([...new Set(values)])
@@ -147,9 +155,17 @@ export function checkTokenTypeSupported(
 
 /** RFC 8707 §2: an absolute URI without fragment; it also says the URI SHOULD NOT carry a query. */
 export function checkResourceUri(value: string): void {
-  if (value.includes('#') || value.includes('?') || !isAbsoluteUri(value)) {
-    throw malformed('resource', 'is malformed', 'resource is not an absolute URI without query or fragment')
+  if (!isResourceUri(value)) {
+    throw malformed(
+      'resource',
+      'is malformed',
+      'resource is not an absolute URI without query or fragment',
+    )
   }
+}
+
+export function isResourceUri(value: string): boolean {
+  return !value.includes('#') && !value.includes('?') && isAbsoluteUri(value)
 }
 
 export function isAbsoluteUri(value: string): boolean {

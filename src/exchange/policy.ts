@@ -15,18 +15,14 @@
  * ```
  */
 import { z } from 'zod'
-import { isAbsoluteUri } from './parse_request.js'
+import { isResourceUri, SCOPE_TOKEN } from './parse_request.js'
 import { DEFAULT_REQUEST_LIMITS, type ExchangeMode, type RequestLimits } from './types.js'
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 const identifier = z.string().regex(/^[\x21-\x7E]+$/, 'must be visible ASCII without spaces')
 const scopeToken = z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 scope-token')
 const resourceUri = z
   .string()
-  .refine(
-    (value) => isAbsoluteUri(value) && !value.includes('#') && !value.includes('?'),
-    'must be an absolute URI without query or fragment',
-  )
+  .refine(isResourceUri, 'must be an absolute URI without query or fragment')
 
 /** One target service, keyed by its audience (a client_id) in `targets`. */
 export const targetPolicySchema = z.object({
@@ -54,7 +50,11 @@ export const clientExchangePolicySchema = z.object({
 
 export const requestLimitsSchema = z.object({
   maxTokenLength: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxTokenLength),
-  maxParameterLength: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxParameterLength),
+  maxParameterLength: z
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULT_REQUEST_LIMITS.maxParameterLength),
   maxAudiences: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxAudiences),
   maxScopes: z.number().int().positive().default(DEFAULT_REQUEST_LIMITS.maxScopes),
 })
@@ -189,7 +189,8 @@ function freezeMap<K, V>(map: Map<K, V>): ReadonlyMap<K, V> {
     get size() {
       return map.size
     },
-    forEach: (callback, thisArg) => map.forEach((value, key) => callback.call(thisArg, value, key, view)),
+    forEach: (callback, thisArg) =>
+      map.forEach((value, key) => callback.call(thisArg, value, key, view)),
     keys: () => map.keys(),
     values: () => map.values(),
     entries: () => map.entries(),

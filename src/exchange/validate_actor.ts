@@ -67,9 +67,15 @@ export function checkMayAct(
   blame: 'subject' | 'actor',
 ): void {
   if (mayAct.sub !== undefined && mayAct.sub !== acting.sub) {
-    throw tokenInvalid(blame, `${blame === 'actor' ? 'sub' : 'requester'} is not named in may_act.sub`)
+    throw tokenInvalid(
+      blame,
+      `${blame === 'actor' ? 'sub' : 'requester'} is not named in may_act.sub`,
+    )
   }
   if (mayAct.iss !== undefined && mayAct.iss !== acting.iss) {
-    throw tokenInvalid(blame, `${blame === 'actor' ? 'iss' : 'requester issuer'} is not may_act.iss`)
+    throw tokenInvalid(
+      blame,
+      `${blame === 'actor' ? 'iss' : 'requester issuer'} is not may_act.iss`,
+    )
   }
 }

@@ -26,7 +26,10 @@ export interface TokenStatus {
 export interface TokenValidationDeps {
   readonly verifier: JwsVerifier
   readonly subjectStatus: TokenStatus
-  readonly policy: Pick<ExchangePolicy, 'issuer' | 'trustedIssuers' | 'clockSkewSeconds' | 'clients'>
+  readonly policy: Pick<
+    ExchangePolicy,
+    'issuer' | 'trustedIssuers' | 'clockSkewSeconds' | 'clients'
+  >
   /** Current time in whole seconds. */
   readonly now: number
 }
@@ -62,7 +65,13 @@ export async function verifyAccessToken(
   checkNotOtherJwtKind(payload, role)
   const claims = readRequiredClaims(payload, role)
   checkIssuerTrusted(claims.iss, deps.policy.trustedIssuers, role)
-  checkTokenTimes(payload, deps.now, deps.policy.clockSkewSeconds, role)
+  const nbf = payload.nbf === undefined ? undefined : readNumericDate(payload, 'nbf', role)
+  checkTokenTimes(
+    { exp: claims.exp, iat: claims.iat, nbf },
+    deps.now,
+    deps.policy.clockSkewSeconds,
+    role,
+  )
 
   const verified: VerifiedToken = Object.freeze({
     token: Object.freeze({ ...payload }),
@@ -105,6 +114,7 @@ interface RequiredClaims {
   sub: string
   aud: readonly string[]
   exp: number
+  iat: number
   jti: string
   clientId: string
 }
@@ -115,10 +125,10 @@ function readRequiredClaims(payload: JwtClaims, role: TokenRole): RequiredClaims
   const sub = readString(payload, 'sub', role)
   const aud = readAudience(payload, role)
   const exp = readNumericDate(payload, 'exp', role)
-  readNumericDate(payload, 'iat', role)
+  const iat = readNumericDate(payload, 'iat', role)
   const jti = readString(payload, 'jti', role)
   const clientId = readString(payload, 'client_id', role)
-  return { iss, sub, aud, exp: exp!, jti, clientId }
+  return { iss, sub, aud, exp, iat, jti, clientId }
 }
 
 export function checkIssuerTrusted(iss: string, trusted: readonly string[], role: TokenRole): void {
@@ -126,10 +136,13 @@ export function checkIssuerTrusted(iss: string, trusted: readonly string[], role
 }
 
 /** RFC 7519 §4.1.4–4.1.6 with a clock tolerance; an `iat` in the future is refused too. */
-export function checkTokenTimes(payload: JwtClaims, now: number, skew: number, role: TokenRole): void {
-  const exp = readNumericDate(payload, 'exp', role)!
-  const iat = readNumericDate(payload, 'iat', role)!
-  const nbf = payload.nbf === undefined ? undefined : readNumericDate(payload, 'nbf', role)
+export function checkTokenTimes(
+  times: { readonly exp: number; readonly iat: number; readonly nbf: number | undefined },
+  now: number,
+  skew: number,
+  role: TokenRole,
+): void {
+  const { exp, iat, nbf } = times
   if (exp <= now - skew) throw tokenInvalid(role, 'expired')
   if (nbf !== undefined && nbf > now + skew) throw tokenInvalid(role, 'is not yet valid (nbf)')
   if (iat > now + skew) throw tokenInvalid(role, 'was issued in the future (iat)')
@@ -186,7 +199,7 @@ function readOptionalString(payload: JwtClaims, name: string, role: TokenRole): 
   return payload[name] === undefined ? undefined : readString(payload, name, role)
 }
 
-function readNumericDate(payload: JwtClaims, name: string, role: TokenRole): number | undefined {
+function readNumericDate(payload: JwtClaims, name: string, role: TokenRole): number {
   const value = payload[name]
   if (value === undefined) throw tokenInvalid(role, `is missing ${name}`)
   if (typeof value !== 'number' || !Number.isFinite(value)) {

@@ -9,7 +9,10 @@ const secret = 'a secret: with+special/chars%'
 const authenticator = createClientAuthenticator(
   new Map([
     ['app-a', { clientId: 'app-a', secret }],
-    ['app b', { clientId: 'app b', secretSha256: createHash('sha256').update('b-secret').digest() }],
+    [
+      'app b',
+      { clientId: 'app b', secretSha256: createHash('sha256').update('b-secret').digest() },
+    ],
     ['public', { clientId: 'public' }],
   ]),
 )
@@ -31,10 +34,13 @@ test('authenticate when client_secret_basic with form-urlencoded credentials the
 })
 
 test('authenticate when client_secret_post then client', () => {
-  assert.deepEqual(authenticator.authenticate({ body: { client_id: 'app-a', client_secret: secret } }), {
-    clientId: 'app-a',
-    authMethod: 'client_secret_post',
-  })
+  assert.deepEqual(
+    authenticator.authenticate({ body: { client_id: 'app-a', client_secret: secret } }),
+    {
+      clientId: 'app-a',
+      authMethod: 'client_secret_post',
+    },
+  )
 })
 
 test('authenticate when Basic with wrong secret then invalid_client with challenge', () => {
@@ -70,36 +76,59 @@ test('authenticate when public client (no secret) then invalid_client (S6)', () 
 })
 
 test('authenticate when no credentials then invalid_client', () => {
-  assert.throws(() => authenticator.authenticate({}), invalidClient('no client authentication', false))
+  assert.throws(
+    () => authenticator.authenticate({}),
+    invalidClient('no client authentication', false),
+  )
 })
 
 test('authenticate when Basic and client_secret both sent then invalid_request', () => {
   assert.throws(
-    () => authenticator.authenticate({ authorizationHeader: basic('app-a', secret), body: { client_secret: secret } }),
-    oauthError({ error: 'invalid_request', statusCode: 400, detail: 'both Authorization header and client_secret sent' }),
+    () =>
+      authenticator.authenticate({
+        authorizationHeader: basic('app-a', secret),
+        body: { client_secret: secret },
+      }),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      detail: 'both Authorization header and client_secret sent',
+    }),
   )
 })
 
 test('authenticate when body client_id differs from Basic then invalid_request', () => {
   assert.throws(
-    () => authenticator.authenticate({ authorizationHeader: basic('app-a', secret), body: { client_id: 'app b' } }),
+    () =>
+      authenticator.authenticate({
+        authorizationHeader: basic('app-a', secret),
+        body: { client_id: 'app b' },
+      }),
     oauthError({ error: 'invalid_request', statusCode: 400 }),
   )
 })
 
 test('authenticate when Authorization is not Basic then invalid_client with challenge', () => {
-  for (const header of ['Bearer abc', 'Basic !!!', `Basic ${Buffer.from('nocolon').toString('base64')}`]) {
-    assert.throws(() => authenticator.authenticate({ authorizationHeader: header }), (err: unknown) => {
-      assert.ok(err instanceof InvalidClient)
-      assert.ok(err.wwwAuthenticate?.startsWith('Basic'))
-      return true
-    })
+  for (const header of [
+    'Bearer abc',
+    'Basic !!!',
+    `Basic ${Buffer.from('nocolon').toString('base64')}`,
+  ]) {
+    assert.throws(
+      () => authenticator.authenticate({ authorizationHeader: header }),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidClient)
+        assert.ok(err.wwwAuthenticate?.startsWith('Basic'))
+        return true
+      },
+    )
   }
 })
 
 test('authenticate when client_secret repeated then invalid_request', () => {
   assert.throws(
-    () => authenticator.authenticate({ body: { client_id: 'app-a', client_secret: [secret, secret] } }),
+    () =>
+      authenticator.authenticate({ body: { client_id: 'app-a', client_secret: [secret, secret] } }),
     oauthError({ error: 'invalid_request', statusCode: 400 }),
   )
 })

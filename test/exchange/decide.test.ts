@@ -44,10 +44,21 @@ function request(overrides: Partial<ExchangeRequest> = {}): ExchangeRequest {
 }
 
 const decide = (overrides: Partial<DecideInput> = {}) =>
-  decideExchange({ request: request(), client: clientA, subject: subject(), actor: undefined, policy, now: NOW, ...overrides })
+  decideExchange({
+    request: request(),
+    client: clientA,
+    subject: subject(),
+    actor: undefined,
+    policy,
+    now: NOW,
+    ...overrides,
+  })
 
 const chain = (...subs: string[]): ActClaim | undefined =>
-  subs.reduceRight<ActClaim | undefined>((inner, sub) => (inner ? { sub, act: inner } : { sub }), undefined)
+  subs.reduceRight<ActClaim | undefined>(
+    (inner, sub) => (inner ? { sub, act: inner } : { sub }),
+    undefined,
+  )
 
 test('decideExchange when all checks pass then frozen delegation decision', () => {
   const decision = decide()
@@ -70,14 +81,26 @@ test('decideExchange when all checks pass then frozen delegation decision', () =
 test('decideExchange when client has no exchange policy then unauthorized_client', () => {
   assert.throws(
     () => decide({ client: { clientId: 'stranger', authMethod: 'client_secret_post' } }),
-    oauthError({ error: 'unauthorized_client', statusCode: 400, detail: 'client has no token exchange policy' }),
+    oauthError({
+      error: 'unauthorized_client',
+      statusCode: 400,
+      detail: 'client has no token exchange policy',
+    }),
   )
 })
 
 test('decideExchange when client not enabled then unauthorized_client', () => {
   assert.throws(
-    () => decide({ client: { clientId: 'app-c', authMethod: 'client_secret_basic' }, subject: subject({ aud: ['app-c'] }) }),
-    oauthError({ error: 'unauthorized_client', statusCode: 400, detail: 'token exchange is disabled for the client' }),
+    () =>
+      decide({
+        client: { clientId: 'app-c', authMethod: 'client_secret_basic' },
+        subject: subject({ aud: ['app-c'] }),
+      }),
+    oauthError({
+      error: 'unauthorized_client',
+      statusCode: 400,
+      detail: 'token exchange is disabled for the client',
+    }),
   )
 })
 
@@ -94,7 +117,10 @@ test('decideExchange when subject not addressed to requester then invalid_reques
 })
 
 test('decideExchange when subject azp or client_id is the requester then addressed', () => {
-  assert.equal(decide({ subject: subject({ aud: ['api'], clientId: 'other', azp: 'app-a' }) }).sub, 'alice')
+  assert.equal(
+    decide({ subject: subject({ aud: ['api'], clientId: 'other', azp: 'app-a' }) }).sub,
+    'alice',
+  )
   assert.equal(decide({ subject: subject({ aud: ['api'], clientId: 'app-a' }) }).sub, 'alice')
 })
 
@@ -125,24 +151,42 @@ test('decideExchange when audience unknown then invalid_target with the same des
 test('decideExchange when resource unknown then invalid_target', () => {
   assert.throws(
     () => decide({ request: request({ audiences: [], resources: ['https://evil.example/'] }) }),
-    oauthError({ error: 'invalid_target', statusCode: 400, detail: 'resource is not a configured target' }),
+    oauthError({
+      error: 'invalid_target',
+      statusCode: 400,
+      detail: 'resource is not a configured target',
+    }),
   )
 })
 
 test('decideExchange when resource names an allowed target then it is the audience', () => {
-  const decision = decide({ request: request({ audiences: [], resources: ['https://b.example/api'] }) })
+  const decision = decide({
+    request: request({ audiences: [], resources: ['https://b.example/api'] }),
+  })
   assert.equal(decision.audience, 'app-b')
-  const same = decide({ request: request({ audiences: ['app-b'], resources: ['https://b.example/api'] }) })
+  const same = decide({
+    request: request({ audiences: ['app-b'], resources: ['https://b.example/api'] }),
+  })
   assert.equal(same.audience, 'app-b')
 })
 
 test('decideExchange when two targets then invalid_target', () => {
   assert.throws(
-    () => decide({ client: clientB, subject: subject({ aud: ['app-b'] }), request: request({ audiences: ['app-a', 'app-c'] }) }),
+    () =>
+      decide({
+        client: clientB,
+        subject: subject({ aud: ['app-b'] }),
+        request: request({ audiences: ['app-a', 'app-c'] }),
+      }),
     oauthError({ error: 'invalid_target', statusCode: 400, detail: 'request names 2 targets' }),
   )
   assert.throws(
-    () => decide({ client: clientB, subject: subject({ aud: ['app-b'] }), request: request({ audiences: ['app-a'], resources: ['https://c.example/api'] }) }),
+    () =>
+      decide({
+        client: clientB,
+        subject: subject({ aud: ['app-b'] }),
+        request: request({ audiences: ['app-a'], resources: ['https://c.example/api'] }),
+      }),
     oauthError({ error: 'invalid_target', statusCode: 400, detail: 'request names 2 targets' }),
   )
 })
@@ -153,45 +197,84 @@ test('decideExchange when no target requested and one allowed audience then that
 
 test('decideExchange when no target requested and several allowed then invalid_target', () => {
   assert.throws(
-    () => decide({ client: clientB, subject: subject({ aud: ['app-b'] }), request: request({ audiences: [] }) }),
+    () =>
+      decide({
+        client: clientB,
+        subject: subject({ aud: ['app-b'] }),
+        request: request({ audiences: [] }),
+      }),
     oauthError({ error: 'invalid_target', statusCode: 400, detail: /no single default/ }),
   )
 })
 
 test('decideExchange when scope widens beyond the subject then invalid_scope (S15)', () => {
   assert.throws(
-    () => decide({ subject: subject({ scopes: ['openid'] }), request: request({ scopes: ['todos:read'] }) }),
-    oauthError({ error: 'invalid_scope', statusCode: 400, detail: 'scope todos:read is not granted by the subject token' }),
+    () =>
+      decide({
+        subject: subject({ scopes: ['openid'] }),
+        request: request({ scopes: ['todos:read'] }),
+      }),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      detail: 'scope todos:read is not granted by the subject token',
+    }),
   )
 })
 
 test('decideExchange when scope exceeds client ceiling then invalid_scope', () => {
   assert.throws(
     () => decide({ request: request({ scopes: ['todos:write'] }) }),
-    oauthError({ error: 'invalid_scope', statusCode: 400, detail: "scope todos:write exceeds the client's scope ceiling" }),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      detail: "scope todos:write exceeds the client's scope ceiling",
+    }),
   )
 })
 
 test('decideExchange when scope not offered by target then invalid_scope', () => {
   const wide = createExchangePolicy({
     ...policyInput,
-    clients: { ...policyInput.clients, 'app-a': { enabled: true, allowedAudiences: ['app-b'], scopeCeiling: ['todos:read', 'openid'] } },
+    clients: {
+      ...policyInput.clients,
+      'app-a': {
+        enabled: true,
+        allowedAudiences: ['app-b'],
+        scopeCeiling: ['todos:read', 'openid'],
+      },
+    },
   })
   assert.throws(
     () => decide({ policy: wide, request: request({ scopes: ['openid'] }) }),
-    oauthError({ error: 'invalid_scope', statusCode: 400, detail: 'scope openid is not offered by the target' }),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      detail: 'scope openid is not offered by the target',
+    }),
   )
 })
 
 test('decideExchange when no scope requested and intersection empty then invalid_scope', () => {
   assert.throws(
     () => decide({ subject: subject({ scopes: ['openid'] }) }),
-    oauthError({ error: 'invalid_scope', statusCode: 400, detail: 'subject, client ceiling and target share no scope' }),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      detail: 'subject, client ceiling and target share no scope',
+    }),
   )
 })
 
 test('decideExchange when requested scope within all ceilings then granted as requested', () => {
-  assert.deepEqual(decide({ client: clientB, subject: subject({ aud: ['app-b'] }), request: request({ audiences: ['app-c'], scopes: ['todos:write'] }) }).scopes, ['todos:write'])
+  assert.deepEqual(
+    decide({
+      client: clientB,
+      subject: subject({ aud: ['app-b'] }),
+      request: request({ audiences: ['app-c'], scopes: ['todos:write'] }),
+    }).scopes,
+    ['todos:write'],
+  )
 })
 
 test('decideExchange when subject already delegated then chain is extended, not dropped (S18)', () => {
@@ -208,30 +291,50 @@ test('decideExchange when impersonation then no new actor and existing chain kep
   const plain = decide({ client: imp, subject: subject({ aud: ['app-imp'] }) })
   assert.equal(plain.mode, 'impersonation')
   assert.equal(plain.act, undefined)
-  const delegated = decide({ client: imp, subject: subject({ aud: ['app-imp'], act: { sub: 'app-x' } }) })
+  const delegated = decide({
+    client: imp,
+    subject: subject({ aud: ['app-imp'], act: { sub: 'app-x' } }),
+  })
   assert.deepEqual(delegated.act, { sub: 'app-x' })
 })
 
 test('decideExchange when resulting chain deeper than maxChainDepth then invalid_request (S14)', () => {
-  assert.equal(decide({ subject: subject({ act: chain('p1', 'p2', 'p3') }) }).act?.act?.act?.act?.sub, 'p3')
+  assert.equal(
+    decide({ subject: subject({ act: chain('p1', 'p2', 'p3') }) }).act?.act?.act?.act?.sub,
+    'p3',
+  )
   assert.throws(
     () => decide({ subject: subject({ act: chain('p1', 'p2', 'p3', 'p4') }) }),
-    oauthError({ error: 'invalid_request', statusCode: 400, description: 'subject_token is invalid', detail: 'actor chain depth 5 exceeds 4' }),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      description: 'subject_token is invalid',
+      detail: 'actor chain depth 5 exceeds 4',
+    }),
   )
 })
 
 test('decideExchange when requester already in the chain then invalid_request (cycle)', () => {
   assert.throws(
     () => decide({ subject: subject({ act: chain('app-b', 'app-a') }) }),
-    oauthError({ error: 'invalid_request', statusCode: 400, detail: 'actor chain has a cycle: app-a appears twice' }),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      detail: 'actor chain has a cycle: app-a appears twice',
+    }),
   )
 })
 
 test('decideExchange when subject chain repeats a party then invalid_request (cycle)', () => {
   const imp = { clientId: 'app-imp', authMethod: 'client_secret_basic' } as const
   assert.throws(
-    () => decide({ client: imp, subject: subject({ aud: ['app-imp'], act: chain('x', 'y', 'x') }) }),
-    oauthError({ error: 'invalid_request', statusCode: 400, detail: 'actor chain has a cycle: x appears twice' }),
+    () =>
+      decide({ client: imp, subject: subject({ aud: ['app-imp'], act: chain('x', 'y', 'x') }) }),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      detail: 'actor chain has a cycle: x appears twice',
+    }),
   )
 })
 
@@ -249,7 +352,15 @@ test('decideExchange when actor expires sooner then exp is the actor exp', () =>
 test('decideExchange when client lifetime is shorter then it caps exp', () => {
   const short = createExchangePolicy({
     ...policyInput,
-    clients: { ...policyInput.clients, 'app-a': { enabled: true, allowedAudiences: ['app-b'], scopeCeiling: ['todos:read'], maxLifetimeSeconds: 60 } },
+    clients: {
+      ...policyInput.clients,
+      'app-a': {
+        enabled: true,
+        allowedAudiences: ['app-b'],
+        scopeCeiling: ['todos:read'],
+        maxLifetimeSeconds: 60,
+      },
+    },
   })
   assert.equal(decide({ policy: short }).exp, NOW + 60)
 })
@@ -262,5 +373,8 @@ test('decideExchange when no lifetime is left then invalid_request', () => {
 })
 
 test('decideExchange when jwt requested then issuedTokenType is jwt', () => {
-  assert.equal(decide({ request: request({ requestedTokenType: TOKEN_TYPE.JWT }) }).issuedTokenType, TOKEN_TYPE.JWT)
+  assert.equal(
+    decide({ request: request({ requestedTokenType: TOKEN_TYPE.JWT }) }).issuedTokenType,
+    TOKEN_TYPE.JWT,
+  )
 })

@@ -32,7 +32,10 @@ test('errors carry code, status, name and default description', () => {
 })
 
 test('toErrorResponse when OAuthError then body has description and never detail', () => {
-  const err = new InvalidRequest({ description: SUBJECT_TOKEN_INVALID, detail: 'subject token expired' })
+  const err = new InvalidRequest({
+    description: SUBJECT_TOKEN_INVALID,
+    detail: 'subject token expired',
+  })
   const response = toErrorResponse(err)
   assert.deepEqual(response, {
     statusCode: 400,
@@ -43,7 +46,9 @@ test('toErrorResponse when OAuthError then body has description and never detail
 })
 
 test('toErrorResponse when InvalidClient from Basic then WWW-Authenticate header', () => {
-  const response = toErrorResponse(new InvalidClient({ basicChallenge: true, detail: 'wrong secret' }))
+  const response = toErrorResponse(
+    new InvalidClient({ basicChallenge: true, detail: 'wrong secret' }),
+  )
   assert.equal(response.statusCode, 401)
   assert.match(response.headers['WWW-Authenticate'] ?? '', /^Basic /)
   assert.deepEqual(toErrorResponse(new InvalidClient()).headers, {})

@@ -100,7 +100,10 @@ export function signToken(claims: ClaimOverrides, header: ClaimOverrides = {}): 
   return signer.sign({ typ: 'at+jwt', ...header }, payload)
 }
 
-export function exchangeParams(subjectToken: string, extra: Record<string, string | string[]> = {}) {
+export function exchangeParams(
+  subjectToken: string,
+  extra: Record<string, string | string[]> = {},
+) {
   return {
     grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
     subject_token: subjectToken,

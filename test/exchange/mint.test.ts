@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ACCESS_TOKEN_HEADER, buildAccessTokenClaims, createJwsMinter } from '../../src/exchange/mint.js'
+import {
+  ACCESS_TOKEN_HEADER,
+  buildAccessTokenClaims,
+  createJwsMinter,
+} from '../../src/exchange/mint.js'
 import { TOKEN_TYPE, type ExchangeDecision } from '../../src/exchange/types.js'
 import { decodeHeader, decodePayload, ISSUER, NOW, signer, verifier } from './helpers.js'
 
@@ -34,7 +38,10 @@ test('buildAccessTokenClaims when delegation then RFC 9068 claims with act', () 
 })
 
 test('buildAccessTokenClaims when impersonation without chain then no act', () => {
-  const claims = buildAccessTokenClaims({ ...decision, mode: 'impersonation', act: undefined }, { issuer: ISSUER })
+  const claims = buildAccessTokenClaims(
+    { ...decision, mode: 'impersonation', act: undefined },
+    { issuer: ISSUER },
+  )
   assert.equal('act' in claims, false)
 })
 

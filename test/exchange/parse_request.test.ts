@@ -113,10 +113,18 @@ test('parseExchangeRequest when too many audiences then invalid_request', () => 
 })
 
 test('parseExchangeRequest when an audience is empty among repeats then invalid_request', () => {
-  assert.throws(() => parse({ ...base, audience: ['app-b', ''] }), invalidRequest('audience is malformed'))
+  assert.throws(
+    () => parse({ ...base, audience: ['app-b', ''] }),
+    invalidRequest('audience is malformed'),
+  )
 })
 
-for (const resource of ['/relative', 'https://b.example/api#frag', 'https://b.example/api?x=1', 'not a uri']) {
+for (const resource of [
+  '/relative',
+  'https://b.example/api#frag',
+  'https://b.example/api?x=1',
+  'not a uri',
+]) {
   test(`parseExchangeRequest when resource ${JSON.stringify(resource)} then invalid_request`, () => {
     assert.throws(() => parse({ ...base, resource }), invalidRequest('resource is malformed'))
   })
@@ -153,10 +161,18 @@ test('parseExchangeRequest when another parameter oversized then invalid_request
     () => parse({ ...base, audience: 'a'.repeat(1025) }),
     invalidRequest('audience is too long'),
   )
-  assert.throws(() => parse({ ...base, scope: 'a'.repeat(1025) }), invalidRequest('scope is too long'))
+  assert.throws(
+    () => parse({ ...base, scope: 'a'.repeat(1025) }),
+    invalidRequest('scope is too long'),
+  )
 })
 
-for (const type of [TOKEN_TYPE.ID_TOKEN, TOKEN_TYPE.REFRESH_TOKEN, TOKEN_TYPE.SAML1, TOKEN_TYPE.SAML2]) {
+for (const type of [
+  TOKEN_TYPE.ID_TOKEN,
+  TOKEN_TYPE.REFRESH_TOKEN,
+  TOKEN_TYPE.SAML1,
+  TOKEN_TYPE.SAML2,
+]) {
   test(`parseExchangeRequest when subject_token_type ${type.split(':').pop()} then invalid_request`, () => {
     assert.throws(
       () => parse({ ...base, subject_token_type: type }),

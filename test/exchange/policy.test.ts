@@ -47,7 +47,10 @@ test('createExchangePolicy when a resource URI names two targets then TypeError'
     () =>
       createExchangePolicy({
         ...policyInput,
-        targets: { x: { resourceUris: ['https://same.example'] }, y: { resourceUris: ['https://same.example'] } },
+        targets: {
+          x: { resourceUris: ['https://same.example'] },
+          y: { resourceUris: ['https://same.example'] },
+        },
         clients: {},
       }),
     typeError(/targets\.y\.resourceUris\[0\]/),
@@ -60,10 +63,17 @@ test('createExchangePolicy when schema violated then TypeError naming the path',
     typeError(/^exchange policy: maxChainDepth:/),
   )
   assert.throws(
-    () => createExchangePolicy({ ...policyInput, targets: { t: { resourceUris: ['https://x.example/#f'] } } }),
+    () =>
+      createExchangePolicy({
+        ...policyInput,
+        targets: { t: { resourceUris: ['https://x.example/#f'] } },
+      }),
     typeError(/targets\.t\.resourceUris\.0|targets\.t\.resourceUris\[0\]/),
   )
-  assert.throws(() => createExchangePolicy({ ...policyInput, trustedIssuers: [] }), typeError(/trustedIssuers/))
+  assert.throws(
+    () => createExchangePolicy({ ...policyInput, trustedIssuers: [] }),
+    typeError(/trustedIssuers/),
+  )
 })
 
 test('createExchangePolicy when client cap exceeds engine cap then engine cap wins', () => {

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { parseExchangeRequest } from '../../src/exchange/parse_request.js'
-import { DEFAULT_REQUEST_LIMITS, TOKEN_TYPE, type AuthenticatedClient } from '../../src/exchange/types.js'
+import {
+  DEFAULT_REQUEST_LIMITS,
+  TOKEN_TYPE,
+  type AuthenticatedClient,
+} from '../../src/exchange/types.js'
 import { validateActorToken } from '../../src/exchange/validate_actor.js'
 import { validateSubjectToken } from '../../src/exchange/validate_subject.js'
 import {
@@ -22,7 +26,9 @@ async function run(
   isActive?: (token: { sub: string }) => boolean,
 ) {
   const extra: Record<string, string> =
-    actorToken === undefined ? {} : { actor_token: actorToken, actor_token_type: TOKEN_TYPE.ACCESS_TOKEN }
+    actorToken === undefined
+      ? {}
+      : { actor_token: actorToken, actor_token_type: TOKEN_TYPE.ACCESS_TOKEN }
   const request = parseExchangeRequest(exchangeParams(subjectToken, extra), DEFAULT_REQUEST_LIMITS)
   const deps = tokenDeps(isActive)
   const subject = await validateSubjectToken(request, deps)
@@ -30,9 +36,19 @@ async function run(
 }
 
 const actorInvalid = (detail: string | RegExp) =>
-  oauthError({ error: 'invalid_request', statusCode: 400, description: 'actor_token is invalid', detail })
+  oauthError({
+    error: 'invalid_request',
+    statusCode: 400,
+    description: 'actor_token is invalid',
+    detail,
+  })
 const subjectInvalid = (detail: string | RegExp) =>
-  oauthError({ error: 'invalid_request', statusCode: 400, description: 'subject_token is invalid', detail })
+  oauthError({
+    error: 'invalid_request',
+    statusCode: 400,
+    description: 'subject_token is invalid',
+    detail,
+  })
 
 test('validateActorToken when no actor token then undefined', async () => {
   assert.equal(await run(userToken(), undefined), undefined)
@@ -57,7 +73,10 @@ test('validateActorToken when actor is not the authenticated client then invalid
 })
 
 test('validateActorToken when actor token expired then invalid_request', async () => {
-  await assert.rejects(run(userToken(), clientToken('app-a', { exp: NOW - 60 })), actorInvalid('actor token expired'))
+  await assert.rejects(
+    run(userToken(), clientToken('app-a', { exp: NOW - 60 })),
+    actorInvalid('actor token expired'),
+  )
 })
 
 test('validateActorToken when actor token is an ID token then invalid_request', async () => {
@@ -82,7 +101,10 @@ test('validateActorToken when actor token inactive then invalid_request', async 
 })
 
 test('validateActorToken when may_act names the actor then accepted', async () => {
-  const actor = await run(userToken({ may_act: { sub: 'app-a', iss: ISSUER } }), clientToken('app-a'))
+  const actor = await run(
+    userToken({ may_act: { sub: 'app-a', iss: ISSUER } }),
+    clientToken('app-a'),
+  )
   assert.equal(actor?.sub, 'app-a')
 })
 
@@ -95,13 +117,19 @@ test('validateActorToken when may_act sub differs from actor then invalid_reques
 
 test('validateActorToken when may_act iss differs from actor then invalid_request', async () => {
   await assert.rejects(
-    run(userToken({ may_act: { sub: 'app-a', iss: 'https://elsewhere.example' } }), clientToken('app-a')),
+    run(
+      userToken({ may_act: { sub: 'app-a', iss: 'https://elsewhere.example' } }),
+      clientToken('app-a'),
+    ),
     actorInvalid('actor token iss is not may_act.iss'),
   )
 })
 
 test('validateActorToken when may_act and no actor token then the requester must match', async () => {
-  assert.equal(await run(userToken({ may_act: { sub: 'app-a', iss: ISSUER } }), undefined), undefined)
+  assert.equal(
+    await run(userToken({ may_act: { sub: 'app-a', iss: ISSUER } }), undefined),
+    undefined,
+  )
   await assert.rejects(
     run(userToken({ may_act: { sub: 'app-z' } }), undefined),
     subjectInvalid('subject token requester is not named in may_act.sub'),

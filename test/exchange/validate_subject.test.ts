@@ -15,7 +15,10 @@ import {
 } from './helpers.js'
 
 const validate = (token: string, isActive?: () => boolean) =>
-  validateSubjectToken(parseExchangeRequest(exchangeParams(token), DEFAULT_REQUEST_LIMITS), tokenDeps(isActive))
+  validateSubjectToken(
+    parseExchangeRequest(exchangeParams(token), DEFAULT_REQUEST_LIMITS),
+    tokenDeps(isActive),
+  )
 
 const subjectInvalid = (detail: string | RegExp) =>
   oauthError({
@@ -27,7 +30,11 @@ const subjectInvalid = (detail: string | RegExp) =>
 
 test('validateSubjectToken when valid access token then VerifiedSubject', async () => {
   const subject = await validate(
-    userToken({ aud: ['app-a', 'api'], azp: 'app-a', act: { sub: 'app-x', iss: ISSUER, extra: 1 } }),
+    userToken({
+      aud: ['app-a', 'api'],
+      azp: 'app-a',
+      act: { sub: 'app-x', iss: ISSUER, extra: 1 },
+    }),
   )
   assert.equal(subject.sub, 'alice')
   assert.equal(subject.iss, ISSUER)
@@ -47,12 +54,18 @@ test('validateSubjectToken when typ is application/AT+JWT then accepted', async 
 test('validateSubjectToken when signature tampered then invalid_request', async () => {
   const [h, p, s] = userToken().split('.')
   const tampered = `${h}.${p}.${s!.startsWith('A') ? 'B' : 'A'}${s!.slice(1)}`
-  await assert.rejects(validate(tampered), subjectInvalid('subject token failed JWS verification: signature_invalid'))
+  await assert.rejects(
+    validate(tampered),
+    subjectInvalid('subject token failed JWS verification: signature_invalid'),
+  )
 })
 
 test('validateSubjectToken when signed with unknown kid then invalid_request', async () => {
   const token = attackerSigner.sign({ typ: 'at+jwt' }, { iss: ISSUER, sub: 'alice' })
-  await assert.rejects(validate(token), subjectInvalid('subject token failed JWS verification: key_not_found'))
+  await assert.rejects(
+    validate(token),
+    subjectInvalid('subject token failed JWS verification: key_not_found'),
+  )
 })
 
 test('validateSubjectToken when ID token (typ JWT) then invalid_request (S3)', async () => {
@@ -65,13 +78,19 @@ test('validateSubjectToken when no typ then invalid_request', async () => {
 })
 
 test('validateSubjectToken when logout token (typ logout+jwt) then invalid_request (S3)', async () => {
-  const logout = userToken({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' })
+  const logout = userToken(
+    { events: { 'http://schemas.openid.net/event/backchannel-logout': {} } },
+    { typ: 'logout+jwt' },
+  )
   await assert.rejects(validate(logout), subjectInvalid(/typ "logout\+jwt"/))
 })
 
 test('validateSubjectToken when at+jwt carries logout events then invalid_request', async () => {
   const token = userToken({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })
-  await assert.rejects(validate(token), subjectInvalid('subject token carries events: not an access token'))
+  await assert.rejects(
+    validate(token),
+    subjectInvalid('subject token carries events: not an access token'),
+  )
 })
 
 test('validateSubjectToken when at+jwt carries ID token claims then invalid_request', async () => {
@@ -81,15 +100,30 @@ test('validateSubjectToken when at+jwt carries ID token claims then invalid_requ
 
 for (const claim of ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id']) {
   test(`validateSubjectToken when ${claim} missing then invalid_request`, async () => {
-    await assert.rejects(validate(userToken({ [claim]: undefined })), subjectInvalid(`subject token is missing ${claim}`))
+    await assert.rejects(
+      validate(userToken({ [claim]: undefined })),
+      subjectInvalid(`subject token is missing ${claim}`),
+    )
   })
 }
 
 test('validateSubjectToken when claims have wrong types then invalid_request', async () => {
-  await assert.rejects(validate(userToken({ aud: [] })), subjectInvalid('subject token has a malformed aud'))
-  await assert.rejects(validate(userToken({ exp: '9999999999' })), subjectInvalid('subject token has a malformed exp'))
-  await assert.rejects(validate(userToken({ sub: 42 })), subjectInvalid('subject token has a malformed sub'))
-  await assert.rejects(validate(userToken({ scope: ['a'] })), subjectInvalid('subject token has a malformed scope'))
+  await assert.rejects(
+    validate(userToken({ aud: [] })),
+    subjectInvalid('subject token has a malformed aud'),
+  )
+  await assert.rejects(
+    validate(userToken({ exp: '9999999999' })),
+    subjectInvalid('subject token has a malformed exp'),
+  )
+  await assert.rejects(
+    validate(userToken({ sub: 42 })),
+    subjectInvalid('subject token has a malformed sub'),
+  )
+  await assert.rejects(
+    validate(userToken({ scope: ['a'] })),
+    subjectInvalid('subject token has a malformed scope'),
+  )
 })
 
 test('validateSubjectToken when issuer unknown then invalid_request', async () => {
@@ -100,7 +134,10 @@ test('validateSubjectToken when issuer unknown then invalid_request', async () =
 })
 
 test('validateSubjectToken when expired beyond skew then invalid_request', async () => {
-  await assert.rejects(validate(userToken({ exp: NOW - 30 })), subjectInvalid('subject token expired'))
+  await assert.rejects(
+    validate(userToken({ exp: NOW - 30 })),
+    subjectInvalid('subject token expired'),
+  )
 })
 
 test('validateSubjectToken when expired within skew then accepted', async () => {
@@ -108,7 +145,10 @@ test('validateSubjectToken when expired within skew then accepted', async () => 
 })
 
 test('validateSubjectToken when nbf in the future then invalid_request', async () => {
-  await assert.rejects(validate(userToken({ nbf: NOW + 31 })), subjectInvalid('subject token is not yet valid (nbf)'))
+  await assert.rejects(
+    validate(userToken({ nbf: NOW + 31 })),
+    subjectInvalid('subject token is not yet valid (nbf)'),
+  )
   await validate(userToken({ nbf: NOW + 30 }))
 })
 
@@ -134,14 +174,23 @@ test('validateSubjectToken when status check would pass but signature fails then
 })
 
 test('validateSubjectToken when act malformed then invalid_request', async () => {
-  await assert.rejects(validate(userToken({ act: 'app-b' })), subjectInvalid('subject token act claim is not an object'))
-  await assert.rejects(validate(userToken({ act: { iss: ISSUER } })), subjectInvalid('subject token act claim has no sub'))
+  await assert.rejects(
+    validate(userToken({ act: 'app-b' })),
+    subjectInvalid('subject token act claim is not an object'),
+  )
+  await assert.rejects(
+    validate(userToken({ act: { iss: ISSUER } })),
+    subjectInvalid('subject token act claim has no sub'),
+  )
 })
 
 test('validateSubjectToken when may_act present then parsed', async () => {
   const subject = await validate(userToken({ may_act: { sub: 'app-a' } }))
   assert.deepEqual(subject.mayAct, { sub: 'app-a' })
-  await assert.rejects(validate(userToken({ may_act: {} })), subjectInvalid('subject token may_act claim names nobody'))
+  await assert.rejects(
+    validate(userToken({ may_act: {} })),
+    subjectInvalid('subject token may_act claim names nobody'),
+  )
 })
 
 test('validateSubjectToken when every failure then one description (no oracle, S19)', async () => {
@@ -153,7 +202,9 @@ test('validateSubjectToken when every failure then one description (no oracle, S
     attackerSigner.sign({ typ: 'at+jwt' }, {}),
     signToken({ iss: ISSUER }),
   ]) {
-    await validate(token).catch((err: Error & { description: string }) => descriptions.add(err.description))
+    await validate(token).catch((err: Error & { description: string }) =>
+      descriptions.add(err.description),
+    )
   }
   await validate(userToken(), () => false).catch((err) => descriptions.add(err.description))
   assert.deepEqual([...descriptions], ['subject_token is invalid'])

@@ -21,14 +21,19 @@ export interface JwsSigner {
   readonly alg: string
   readonly kid: string
   /** `alg` and `kid` always come from the signer; `headerExtras` cannot override them. */
-  sign(headerExtras: Readonly<Record<string, unknown>>, payload: Readonly<Record<string, unknown>>): string
+  sign(
+    headerExtras: Readonly<Record<string, unknown>>,
+    payload: Readonly<Record<string, unknown>>,
+  ): string
 }
 
 export function createJwsSigner(options: JwsSignerOptions): JwsSigner {
   const { alg, kid, privateKey } = options
   const spec = algorithmSpec(alg)
-  if (spec === undefined) throw new TypeError(`createJwsSigner: algorithm ${JSON.stringify(alg)} is not supported`)
-  if (typeof kid !== 'string' || kid === '') throw new TypeError('createJwsSigner: kid must be a non-empty string')
+  if (spec === undefined)
+    throw new TypeError(`createJwsSigner: algorithm ${JSON.stringify(alg)} is not supported`)
+  if (typeof kid !== 'string' || kid === '')
+    throw new TypeError('createJwsSigner: kid must be a non-empty string')
   if (privateKey?.type !== 'private' || !isKeyForAlgorithm(spec, privateKey)) {
     throw new TypeError(`createJwsSigner: privateKey is not a private key usable with ${alg}`)
   }

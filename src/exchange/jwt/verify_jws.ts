@@ -58,7 +58,9 @@ export interface KeyLookup {
   readonly alg: string
 }
 
-export type KeyResolver = (input: KeyLookup) => KeyObject | undefined | Promise<KeyObject | undefined>
+export type KeyResolver = (
+  input: KeyLookup,
+) => KeyObject | undefined | Promise<KeyObject | undefined>
 
 export interface JwsVerifierOptions {
   readonly algorithms: readonly string[]

@@ -11,10 +11,16 @@ test('sign when header extras try to override alg or kid then the signer wins', 
 })
 
 test('createJwsSigner when key does not fit alg then TypeError', () => {
-  assert.throws(() => createJwsSigner({ alg: 'ES256', kid: 'k1', privateKey: keys.publicKey }), TypeError)
+  assert.throws(
+    () => createJwsSigner({ alg: 'ES256', kid: 'k1', privateKey: keys.publicKey }),
+    TypeError,
+  )
   const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey
   assert.throws(() => createJwsSigner({ alg: 'ES256', kid: 'k1', privateKey: p384 }), TypeError)
-  assert.throws(() => createJwsSigner({ alg: 'HS256', kid: 'k1', privateKey: keys.privateKey }), TypeError)
+  assert.throws(
+    () => createJwsSigner({ alg: 'HS256', kid: 'k1', privateKey: keys.privateKey }),
+    TypeError,
+  )
   const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey
   assert.throws(() => createJwsSigner({ alg: 'RS256', kid: 'k1', privateKey: small }), TypeError)
 })

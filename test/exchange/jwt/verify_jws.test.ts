@@ -26,7 +26,9 @@ function forge(header: object, body: object, signature = 'AAAA'): string {
 }
 
 test('verify when signed by our ES256 signer then returns header and payload', async () => {
-  const { header, payload: verified } = await verifier.verify(signer.sign({ typ: 'at+jwt' }, payload))
+  const { header, payload: verified } = await verifier.verify(
+    signer.sign({ typ: 'at+jwt' }, payload),
+  )
   assert.deepEqual(verified, payload)
   assert.equal(header.alg, 'ES256')
   assert.equal(header.kid, 'k1')
@@ -47,7 +49,10 @@ test('verify when signature tampered then signature_invalid', async () => {
   const body = Buffer.from(JSON.stringify({ ...payload, sub: 'mallory' })).toString('base64url')
   await assert.rejects(verifier.verify(`${h}.${body}.${s}`), rejectsWith('signature_invalid'))
   const flipped = s!.slice(0, -2) + (s!.endsWith('AA') ? 'BA' : 'AA')
-  await assert.rejects(verifier.verify(`${h}.${token.split('.')[1]}.${flipped}`), rejectsWith('signature_invalid'))
+  await assert.rejects(
+    verifier.verify(`${h}.${token.split('.')[1]}.${flipped}`),
+    rejectsWith('signature_invalid'),
+  )
 })
 
 test('verify when alg none (jose UnsecuredJWT) then alg_not_allowed', async () => {
@@ -78,19 +83,26 @@ test('verify when crit header present then crit_unsupported', async () => {
 
 for (const name of ['jku', 'x5u', 'jwk']) {
   test(`verify when ${name} header present then key_header_present`, async () => {
-    const value = name === 'jwk' ? keys.publicKey.export({ format: 'jwk' }) : 'https://evil.example/jwks'
+    const value =
+      name === 'jwk' ? keys.publicKey.export({ format: 'jwk' }) : 'https://evil.example/jwks'
     const token = signer.sign({ [name]: value }, payload)
     await assert.rejects(verifier.verify(token), rejectsWith('key_header_present'))
   })
 }
 
 test('verify when kid unknown then key_not_found', async () => {
-  await assert.rejects(verifier.verify(attackerSigner.sign({}, payload)), rejectsWith('key_not_found'))
+  await assert.rejects(
+    verifier.verify(attackerSigner.sign({}, payload)),
+    rejectsWith('key_not_found'),
+  )
 })
 
 test('verify when attacker key under our kid then signature_invalid', async () => {
   const impostor = createJwsSigner({ alg: 'ES256', kid: 'k1', privateKey: attackerKeys.privateKey })
-  await assert.rejects(verifier.verify(impostor.sign({}, payload)), rejectsWith('signature_invalid'))
+  await assert.rejects(
+    verifier.verify(impostor.sign({}, payload)),
+    rejectsWith('signature_invalid'),
+  )
 })
 
 test('verify when key is on the wrong curve for alg then key_mismatch', async () => {
@@ -121,8 +133,16 @@ for (const [label, token, reason] of [
   ['header an array', forge([] as object, payload), 'header_invalid'],
   ['alg missing', forge({ kid: 'k1' }, payload), 'header_invalid'],
   ['payload an array', forge({ alg: 'ES256', kid: 'k1' }, [1]), 'payload_invalid'],
-  ['payload not JSON', `${forge({ alg: 'ES256' }, {}).split('.')[0]}.${Buffer.from('x').toString('base64url')}.AAAA`, 'payload_invalid'],
-  ['signature wrong length', forge({ alg: 'ES256', kid: 'k1' }, payload, 'AAAA'), 'signature_invalid'],
+  [
+    'payload not JSON',
+    `${forge({ alg: 'ES256' }, {}).split('.')[0]}.${Buffer.from('x').toString('base64url')}.AAAA`,
+    'payload_invalid',
+  ],
+  [
+    'signature wrong length',
+    forge({ alg: 'ES256', kid: 'k1' }, payload, 'AAAA'),
+    'signature_invalid',
+  ],
   ['kid not a string', forge({ alg: 'ES256', kid: 7 }, payload), 'header_invalid'],
 ] as const) {
   test(`verify when ${label} then ${reason}`, async () => {
@@ -157,6 +177,9 @@ for (const [alg, make] of [
 
 test('verify when alg valid but not pinned then alg_not_allowed', async () => {
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  const token = createJwsSigner({ alg: 'RS256', kid: 'k1', privateKey: pair.privateKey }).sign({}, payload)
+  const token = createJwsSigner({ alg: 'RS256', kid: 'k1', privateKey: pair.privateKey }).sign(
+    {},
+    payload,
+  )
   await assert.rejects(verifier.verify(token), rejectsWith('alg_not_allowed'))
 })
