@@ -1,0 +1,239 @@
+/**
+ * The client side of OAuth 2.0 Token Exchange (RFC 8693 §2.1): App A trades the signed-in user's
+ * access token for a token addressed to another service (`audience`), authenticating itself with
+ * `client_secret_basic` (RFC 6749 §2.3.1).
+ *
+ * Faults come back as one typed error, `TokenExchangeError`: `error` is the OAuth code from the
+ * server (RFC 6749 §5.2, RFC 8693 §2.2.2) or `network_error` / `invalid_response` for transport
+ * faults. Tokens are never logged; `claims` is the decoded (not verified) payload, for display.
+ *
+ * @example
+ * const exchanger = createTokenExchangeClient({
+ *   tokenEndpoint: async () => (await oidc.serverMetadata()).token_endpoint!,
+ *   clientId: 'app-a',
+ *   clientSecret,
+ *   cache: new ExchangedTokenCache(),
+ * })
+ * const { accessToken } = await exchanger.exchange({ subjectToken, audience: 'app-b', scope: 'todos:read' })
+ */
+import { decodeJwt } from 'jose'
+import { z } from 'zod'
+import { ExchangedTokenCache, type CachedToken } from './exchanged_token_cache.js'
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt'
+
+export type TokenExchangeErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'server_error'
+  | 'temporarily_unavailable'
+  | 'network_error'
+  | 'invalid_response'
+  | (string & {})
+
+export class TokenExchangeError extends Error {
+  override name = 'TokenExchangeError'
+  readonly error: TokenExchangeErrorCode
+  readonly description: string | undefined
+  /** HTTP status of the token endpoint's answer; undefined for network faults. */
+  readonly status: number | undefined
+
+  constructor(
+    error: TokenExchangeErrorCode,
+    description: string | undefined,
+    status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(description ? `${error}: ${description}` : error, options)
+    this.error = error
+    this.description = description
+    this.status = status
+  }
+}
+
+export interface TokenExchangeClientOptions {
+  /** The IdP's token endpoint, or a function resolving it (e.g. from discovery) per request. */
+  tokenEndpoint: string | (() => Promise<string> | string)
+  clientId: string
+  clientSecret: string
+  fetch?: typeof fetch
+  cache?: ExchangedTokenCache
+  /** Clock in epoch milliseconds. */
+  now?: () => number
+  /** Default 5000. */
+  timeoutMs?: number
+}
+
+export interface ExchangeParams {
+  subjectToken: string
+  /** Logical name of the target service (a client_id at our IdP). */
+  audience: string
+  scope?: string
+}
+
+export interface ExchangeResult extends CachedToken {
+  /** True when served from the cache without a request to the token endpoint. */
+  fromCache: boolean
+  /** Wall time of this call in milliseconds. */
+  durationMs: number
+}
+
+export interface TokenExchangeClient {
+  exchange(params: ExchangeParams): Promise<ExchangeResult>
+}
+
+const successSchema = z.object({
+  access_token: z.string().min(1),
+  issued_token_type: z.string().min(1),
+  token_type: z.string().min(1),
+  expires_in: z.number().int().positive().optional(),
+  scope: z.string().optional(),
+})
+
+const errorSchema = z.object({
+  error: z.string().min(1).max(200),
+  error_description: z.string().max(1000).optional(),
+})
+
+/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before they go into Basic auth. */
+export function basicAuthorization(clientId: string, clientSecret: string): string {
+  const encode = (value: string) => new URLSearchParams([['', value]]).toString().slice(1)
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`
+}
+
+function decodeClaims(token: string): Record<string, unknown> | undefined {
+  try {
+    return decodeJwt(token) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}
+
+export function createTokenExchangeClient(options: TokenExchangeClientOptions): TokenExchangeClient {
+  if (!options.clientId || !options.clientSecret) {
+    throw new TypeError('clientId and clientSecret are required (token exchange needs a confidential client)')
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch
+  const now = options.now ?? Date.now
+  const timeoutMs = options.timeoutMs ?? 5000
+  const authorization = basicAuthorization(options.clientId, options.clientSecret)
+  const tokenEndpoint = options.tokenEndpoint
+
+  async function requestExchange(params: ExchangeParams): Promise<CachedToken> {
+    let endpoint: string
+    try {
+      endpoint = typeof tokenEndpoint === 'string' ? tokenEndpoint : await tokenEndpoint()
+    } catch (cause) {
+      throw new TokenExchangeError('network_error', 'the token endpoint is unknown (IdP unreachable)', undefined, {
+        cause,
+      })
+    }
+    const body = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: params.subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: params.audience,
+    })
+    if (params.scope) body.set('scope', params.scope)
+
+    let response: Response
+    let text: string
+    try {
+      response = await fetchImpl(endpoint, {
+        method: 'POST',
+        headers: {
+          authorization,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body,
+        redirect: 'error',
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      text = await response.text()
+    } catch (cause) {
+      const timedOut = cause instanceof Error && cause.name === 'TimeoutError'
+      throw new TokenExchangeError(
+        'network_error',
+        timedOut ? `no answer from the token endpoint within ${timeoutMs} ms` : 'the token endpoint is unreachable',
+        undefined,
+        { cause },
+      )
+    }
+
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+
+    if (!response.ok) {
+      const parsed = errorSchema.safeParse(json)
+      if (parsed.success) {
+        throw new TokenExchangeError(parsed.data.error, parsed.data.error_description, response.status)
+      }
+      throw new TokenExchangeError(
+        'invalid_response',
+        `the token endpoint answered HTTP ${response.status} without an OAuth error`,
+        response.status,
+      )
+    }
+
+    const parsed = successSchema.safeParse(json)
+    if (!parsed.success) {
+      throw new TokenExchangeError(
+        'invalid_response',
+        'the token endpoint answer is not a token exchange response',
+        response.status,
+      )
+    }
+    const data = parsed.data
+    // RFC 8693 §2.2.1: we asked for an access token and will send it as a bearer token.
+    if (data.token_type.toLowerCase() !== 'bearer') {
+      throw new TokenExchangeError('invalid_response', `unexpected token_type ${data.token_type}`, response.status)
+    }
+    if (data.issued_token_type !== ACCESS_TOKEN_TYPE && data.issued_token_type !== JWT_TOKEN_TYPE) {
+      throw new TokenExchangeError(
+        'invalid_response',
+        `unexpected issued_token_type ${data.issued_token_type}`,
+        response.status,
+      )
+    }
+    const claims = decodeClaims(data.access_token)
+    const exp = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined
+    return {
+      accessToken: data.access_token,
+      issuedTokenType: data.issued_token_type,
+      tokenType: data.token_type,
+      // Without expires_in or exp the lifetime is unknown: treat as expiring now (never cached).
+      expiresAt: data.expires_in !== undefined ? now() + data.expires_in * 1000 : (exp ?? now()),
+      // RFC 8693 §2.2.1: scope may be omitted when it equals the requested scope.
+      scope: data.scope ?? params.scope,
+      claims,
+    }
+  }
+
+  return {
+    async exchange(params) {
+      if (!params.subjectToken) throw new TypeError('subjectToken is required')
+      if (!params.audience) throw new TypeError('audience is required')
+      const started = performance.now()
+      const elapsed = () => Math.round((performance.now() - started) * 10) / 10
+      if (!options.cache) {
+        const value = await requestExchange(params)
+        return { ...value, fromCache: false, durationMs: elapsed() }
+      }
+      const key = ExchangedTokenCache.key(params.subjectToken, params.audience, params.scope)
+      const { value, source } = await options.cache.getOrProduce(key, () => requestExchange(params))
+      return { ...value, fromCache: source === 'cache', durationMs: elapsed() }
+    },
+  }
+}
