@@ -1,0 +1,188 @@
+/**
+ * App A: the client that acts on behalf of its signed-in user. It signs users in at the IdP
+ * (OpenID Connect), exchanges the user's access token for one addressed to App B (RFC 8693, with
+ * App A as the actor), and calls App B's service API with it.
+ *
+ * `buildAppA` returns a ready Fastify instance that is not listening; `server.ts` starts it.
+ *
+ * @example
+ * const app = await buildAppA({ env: loadEnv(), logger: createLogger({ name: 'app-a' }) })
+ * await app.listen({ host: env.HOST, port: env.APP_A_PORT })
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import { decodeJwt } from 'jose'
+import {
+  createTokenExchangeClient,
+  ExchangedTokenCache,
+  TokenExchangeError,
+  type ExchangeResult,
+} from '../../client/index.js'
+import type { Env } from '../../config/env.js'
+import type { Logger } from '../../log/logger.js'
+import { registerWebBasics, sendHtml } from '../../web/basics.js'
+import { html } from '../../web/html.js'
+import { registerOidcLogin, UserTokenError } from '../../web/oidc_login.js'
+import { createAppBClient } from './app_b_client.js'
+import { appBFailureMessage, dashboardPage, landingPage, todosPage, type DashboardModel } from './views.js'
+
+export const APP_A_COOKIE_NAME = 'onbehalf_app_a_sid'
+/** Scopes App A asks for at sign-in; `todos:read` is what it later asks App B's token to carry. */
+export const APP_A_SCOPE = 'openid profile email offline_access todos:read'
+export const APP_B_SCOPE = 'todos:read'
+
+export interface BuildAppAOptions {
+  env: Env
+  logger: Logger
+  /** Outbound HTTP to the IdP and App B (tests). */
+  fetch?: typeof fetch
+  /** Clock in epoch milliseconds (tests). */
+  now?: () => number
+}
+
+function safeDecode(token: string): Record<string, unknown> | undefined {
+  try {
+    return decodeJwt(token) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}
+
+export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInstance> {
+  const { env } = options
+  const now = options.now ?? Date.now
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    trustProxy: false,
+  })
+
+  await registerWebBasics(app, {
+    appName: 'App A',
+    cookieName: APP_A_COOKIE_NAME,
+    sessionSecret: env.APP_A_SESSION_SECRET,
+    secureCookies: env.APP_A_URL.startsWith('https://'),
+    formActionOrigins: [new URL(env.IDP_ISSUER).origin],
+    now,
+  })
+  const oidc = await registerOidcLogin(app, {
+    issuer: env.IDP_ISSUER,
+    clientId: env.APP_A_CLIENT_ID,
+    clientSecret: env.APP_A_CLIENT_SECRET,
+    baseUrl: env.APP_A_URL,
+    scope: APP_A_SCOPE,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    now,
+  })
+
+  const cache = new ExchangedTokenCache({ maxEntries: 1000, now })
+  const exchanger = createTokenExchangeClient({
+    tokenEndpoint: async () => {
+      const endpoint = (await oidc.serverMetadata()).token_endpoint
+      if (!endpoint) throw new Error('the IdP metadata has no token_endpoint')
+      return endpoint
+    },
+    clientId: env.APP_A_CLIENT_ID,
+    clientSecret: env.APP_A_CLIENT_SECRET,
+    cache,
+    now,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  })
+  const appB = createAppBClient({ baseUrl: env.APP_B_URL, ...(options.fetch ? { fetch: options.fetch } : {}) })
+  const audience = env.APP_B_CLIENT_ID
+
+  /** The user's token for App B, or why there is none. Logs token ids (`jti`), never tokens. */
+  async function tokenForAppB(request: FastifyRequest): Promise<
+    | { userToken: string; exchanged: ExchangeResult }
+    | { userToken?: string; userTokenError?: UserTokenError; exchangeError?: TokenExchangeError }
+  > {
+    let userToken: string
+    try {
+      userToken = await app.getUserAccessToken(request)
+    } catch (error) {
+      if (error instanceof UserTokenError) {
+        request.log.info({ reason: error.reason }, 'user access token unavailable')
+        return { userTokenError: error }
+      }
+      throw error
+    }
+    try {
+      const exchanged = await exchanger.exchange({ subjectToken: userToken, audience, scope: APP_B_SCOPE })
+      request.log.info(
+        { audience, jti: exchanged.claims?.jti, fromCache: exchanged.fromCache, durationMs: exchanged.durationMs },
+        'token exchanged',
+      )
+      return { userToken, exchanged }
+    } catch (error) {
+      if (error instanceof TokenExchangeError) {
+        request.log.warn({ error: error.error, status: error.status, audience }, 'token exchange failed')
+        return { userToken, exchangeError: error }
+      }
+      throw error
+    }
+  }
+
+  /** A token App B rejected should not be served from the cache again. */
+  function forgetExchanged(userToken: string): void {
+    cache.delete(ExchangedTokenCache.key(userToken, audience, APP_B_SCOPE))
+  }
+
+  app.get('/healthz', async () => ({ ok: true }))
+
+  app.get('/', async (request, reply) => {
+    const user = request.user
+    if (!user) {
+      return sendHtml(reply, landingPage({ csrfToken: request.session.csrfToken, appBUrl: env.APP_B_URL }))
+    }
+    const model: DashboardModel = {
+      csrfToken: request.session.csrfToken,
+      user,
+      appBUrl: env.APP_B_URL,
+      audience,
+      requestedScope: APP_B_SCOPE,
+      now: now(),
+    }
+    const result = await tokenForAppB(request)
+    if (result.userToken) model.originalClaims = safeDecode(result.userToken)
+    if ('exchanged' in result) {
+      const { exchanged } = result
+      model.exchange = {
+        claims: exchanged.claims,
+        scope: exchanged.scope,
+        issuedTokenType: exchanged.issuedTokenType,
+        expiresAt: exchanged.expiresAt,
+        fromCache: exchanged.fromCache,
+        durationMs: exchanged.durationMs,
+      }
+      model.todoCount = await appB.todoCount(exchanged.accessToken)
+      if (!model.todoCount.ok && model.todoCount.failure.kind === 'http' && model.todoCount.failure.status === 401) {
+        forgetExchanged(result.userToken)
+      }
+    } else {
+      if (result.userTokenError) model.userTokenError = result.userTokenError
+      if (result.exchangeError) model.exchangeError = result.exchangeError
+    }
+    return sendHtml(reply, dashboardPage(model))
+  })
+
+  app.get('/todos', { preHandler: app.requireLogin }, async (request, reply) => {
+    const user = request.user!
+    const base = { csrfToken: request.session.csrfToken, user, appBUrl: env.APP_B_URL }
+    const result = await tokenForAppB(request)
+    if (!('exchanged' in result)) {
+      const reason = result.userTokenError
+        ? `your access token is not available (${result.userTokenError.message})`
+        : `the exchange was refused: ${result.exchangeError?.error ?? 'unknown'}${
+            result.exchangeError?.description ? ` (${result.exchangeError.description})` : ''
+          }`
+      return sendHtml(reply, todosPage({ ...base, error: html`No token for App B: ${reason}.` }))
+    }
+    const todos = await appB.listTodos(result.exchanged.accessToken)
+    if (!todos.ok) {
+      if (todos.failure.kind === 'http' && todos.failure.status === 401) forgetExchanged(result.userToken)
+      return sendHtml(reply, todosPage({ ...base, error: appBFailureMessage(todos.failure) }))
+    }
+    return sendHtml(reply, todosPage({ ...base, todos: todos.value }))
+  })
+
+  await app.ready()
+  return app
+}

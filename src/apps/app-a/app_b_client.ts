@@ -1,0 +1,116 @@
+/**
+ * App A's calls to App B's service API, made with a token obtained by token exchange. Every fault
+ * is returned as data (not thrown), so the dashboard can render it next to everything that worked.
+ */
+import { z } from 'zod'
+
+export type AppBFailure =
+  | { kind: 'unreachable'; message: string }
+  | { kind: 'http'; status: number; error?: string; description?: string }
+  | { kind: 'invalid_response'; status: number; message: string }
+
+export type AppBResult<T> = { ok: true; value: T } | { ok: false; failure: AppBFailure }
+
+const todoCountSchema = z.object({
+  count: z.number().int().nonnegative(),
+  user: z.unknown().optional(),
+  decidedBy: z.unknown().optional(),
+})
+export type TodoCount = z.infer<typeof todoCountSchema>
+
+const todoSchema = z
+  .object({
+    id: z.union([z.string(), z.number()]).optional(),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    done: z.boolean().optional(),
+    completed: z.boolean().optional(),
+  })
+  .passthrough()
+const todoListSchema = z.union([
+  z.array(todoSchema),
+  z.object({ todos: z.array(todoSchema) }).passthrough(),
+])
+export type Todo = z.infer<typeof todoSchema>
+
+const oauthErrorSchema = z.object({ error: z.string().max(200), error_description: z.string().max(1000).optional() })
+
+/** Reads `error="…", error_description="…"` from a `WWW-Authenticate: Bearer …` header (RFC 6750 §3). */
+function parseBearerChallenge(header: string | null): { error?: string; description?: string } {
+  if (!header) return {}
+  const error = /error="([^"]*)"/.exec(header)?.[1]
+  const description = /error_description="([^"]*)"/.exec(header)?.[1]
+  return { ...(error ? { error } : {}), ...(description ? { description } : {}) }
+}
+
+export interface AppBClient {
+  todoCount(accessToken: string): Promise<AppBResult<TodoCount>>
+  listTodos(accessToken: string): Promise<AppBResult<Todo[]>>
+}
+
+export function createAppBClient(options: {
+  baseUrl: string
+  fetch?: typeof fetch
+  timeoutMs?: number
+}): AppBClient {
+  const fetchImpl = options.fetch ?? globalThis.fetch
+  const baseUrl = options.baseUrl.replace(/\/+$/, '')
+  const timeoutMs = options.timeoutMs ?? 5000
+
+  async function get<T>(path: string, accessToken: string, schema: z.ZodType<T>): Promise<AppBResult<T>> {
+    let response: Response
+    let text: string
+    try {
+      response = await fetchImpl(`${baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+        redirect: 'error',
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      text = await response.text()
+    } catch (cause) {
+      const timedOut = cause instanceof Error && cause.name === 'TimeoutError'
+      return {
+        ok: false,
+        failure: { kind: 'unreachable', message: timedOut ? `no answer within ${timeoutMs} ms` : 'connection failed' },
+      }
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    if (!response.ok) {
+      const body = oauthErrorSchema.safeParse(json)
+      const challenge = parseBearerChallenge(response.headers.get('www-authenticate'))
+      const error = body.success ? body.data.error : challenge.error
+      const description = body.success ? body.data.error_description : challenge.description
+      return {
+        ok: false,
+        failure: {
+          kind: 'http',
+          status: response.status,
+          ...(error ? { error } : {}),
+          ...(description ? { description } : {}),
+        },
+      }
+    }
+    const parsed = schema.safeParse(json)
+    if (!parsed.success) {
+      return {
+        ok: false,
+        failure: { kind: 'invalid_response', status: response.status, message: 'unexpected answer from App B' },
+      }
+    }
+    return { ok: true, value: parsed.data }
+  }
+
+  return {
+    todoCount: (accessToken) => get('/api/todos/count', accessToken, todoCountSchema),
+    async listTodos(accessToken) {
+      const result = await get('/api/todos', accessToken, todoListSchema)
+      if (!result.ok) return result
+      return { ok: true, value: Array.isArray(result.value) ? result.value : result.value.todos }
+    },
+  }
+}
