@@ -130,7 +130,8 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
   app.get('/', async (request, reply) => {
     const user = request.user
     if (!user) {
-      return sendHtml(reply, landingPage({ csrfToken: request.session.csrfToken, appBUrl: env.APP_B_URL }))
+      // No form on the landing page, so no session (and no cookie) for anonymous visitors.
+      return sendHtml(reply, landingPage({ csrfToken: '', appBUrl: env.APP_B_URL }))
     }
     const model: DashboardModel = {
       csrfToken: request.session.csrfToken,
