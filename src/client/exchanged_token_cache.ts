@@ -50,7 +50,8 @@ export class ExchangedTokenCache {
   constructor(options: ExchangedTokenCacheOptions = {}) {
     const maxEntries = options.maxEntries ?? 1000
     const skew = options.refreshSkewSeconds ?? 30
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer')
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new TypeError('maxEntries must be a positive integer')
     if (!(skew >= 0)) throw new TypeError('refreshSkewSeconds must be >= 0')
     this.maxEntries = maxEntries
     this.refreshSkewMs = skew * 1000

@@ -116,9 +116,13 @@ function decodeClaims(token: string): Record<string, unknown> | undefined {
   }
 }
 
-export function createTokenExchangeClient(options: TokenExchangeClientOptions): TokenExchangeClient {
+export function createTokenExchangeClient(
+  options: TokenExchangeClientOptions,
+): TokenExchangeClient {
   if (!options.clientId || !options.clientSecret) {
-    throw new TypeError('clientId and clientSecret are required (token exchange needs a confidential client)')
+    throw new TypeError(
+      'clientId and clientSecret are required (token exchange needs a confidential client)',
+    )
   }
   const fetchImpl = options.fetch ?? globalThis.fetch
   const now = options.now ?? Date.now
@@ -131,9 +135,14 @@ export function createTokenExchangeClient(options: TokenExchangeClientOptions): 
     try {
       endpoint = typeof tokenEndpoint === 'string' ? tokenEndpoint : await tokenEndpoint()
     } catch (cause) {
-      throw new TokenExchangeError('network_error', 'the token endpoint is unknown (IdP unreachable)', undefined, {
-        cause,
-      })
+      throw new TokenExchangeError(
+        'network_error',
+        'the token endpoint is unknown (IdP unreachable)',
+        undefined,
+        {
+          cause,
+        },
+      )
     }
     const body = new URLSearchParams({
       grant_type: TOKEN_EXCHANGE_GRANT,
@@ -162,7 +171,9 @@ export function createTokenExchangeClient(options: TokenExchangeClientOptions): 
       const timedOut = cause instanceof Error && cause.name === 'TimeoutError'
       throw new TokenExchangeError(
         'network_error',
-        timedOut ? `no answer from the token endpoint within ${timeoutMs} ms` : 'the token endpoint is unreachable',
+        timedOut
+          ? `no answer from the token endpoint within ${timeoutMs} ms`
+          : 'the token endpoint is unreachable',
         undefined,
         { cause },
       )
@@ -178,7 +189,11 @@ export function createTokenExchangeClient(options: TokenExchangeClientOptions): 
     if (!response.ok) {
       const parsed = errorSchema.safeParse(json)
       if (parsed.success) {
-        throw new TokenExchangeError(parsed.data.error, parsed.data.error_description, response.status)
+        throw new TokenExchangeError(
+          parsed.data.error,
+          parsed.data.error_description,
+          response.status,
+        )
       }
       throw new TokenExchangeError(
         'invalid_response',
@@ -198,7 +213,11 @@ export function createTokenExchangeClient(options: TokenExchangeClientOptions): 
     const data = parsed.data
     // RFC 8693 §2.2.1: we asked for an access token and will send it as a bearer token.
     if (data.token_type.toLowerCase() !== 'bearer') {
-      throw new TokenExchangeError('invalid_response', `unexpected token_type ${data.token_type}`, response.status)
+      throw new TokenExchangeError(
+        'invalid_response',
+        `unexpected token_type ${data.token_type}`,
+        response.status,
+      )
     }
     if (data.issued_token_type !== ACCESS_TOKEN_TYPE && data.issued_token_type !== JWT_TOKEN_TYPE) {
       throw new TokenExchangeError(

@@ -170,7 +170,9 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
   if (!options.sessionSecret || options.sessionSecret.length < 32) {
     throw new TypeError('sessionSecret must be at least 32 characters')
   }
-  const formActionOrigins = (options.formActionOrigins ?? []).map((origin) => new URL(origin).origin)
+  const formActionOrigins = (options.formActionOrigins ?? []).map(
+    (origin) => new URL(origin).origin,
+  )
   const store = new SessionStore({
     ttlSeconds: options.sessionTtlSeconds ?? 8 * 60 * 60,
     maxSessions: options.maxSessions,
@@ -238,9 +240,17 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
     const body = request.body as Record<string, unknown> | undefined | null
     const fromBody = body && typeof body === 'object' ? body._csrf : undefined
     const fromHeader = request.headers['x-csrf-token']
-    const presented = typeof fromBody === 'string' ? fromBody : typeof fromHeader === 'string' ? fromHeader : undefined
+    const presented =
+      typeof fromBody === 'string'
+        ? fromBody
+        : typeof fromHeader === 'string'
+          ? fromHeader
+          : undefined
     if (expected && presented && safeEqual(presented, expected)) return
-    request.log.warn({ reason: expected ? 'csrf_mismatch' : 'csrf_no_session' }, 'csrf check failed')
+    request.log.warn(
+      { reason: expected ? 'csrf_mismatch' : 'csrf_no_session' },
+      'csrf check failed',
+    )
     return sendHtml(
       reply,
       renderErrorPage({
@@ -278,16 +288,26 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
     else request.log.info({ err: { message: error.message, code: error.code } }, 'request rejected')
     // Client errors carry Fastify's own safe messages (bad body, too large); server errors say nothing.
     const message =
-      status >= 500 ? 'Something went wrong on our side. Please try again.' : 'The request could not be processed.'
+      status >= 500
+        ? 'Something went wrong on our side. Please try again.'
+        : 'The request could not be processed.'
     if (isApiPath(request.url)) {
       return reply
         .code(status)
         .type('application/json; charset=utf-8')
-        .send({ error: status >= 500 ? 'server_error' : 'invalid_request', error_description: message })
+        .send({
+          error: status >= 500 ? 'server_error' : 'invalid_request',
+          error_description: message,
+        })
     }
     return sendHtml(
       reply,
-      renderErrorPage({ appName: options.appName, status, title: status >= 500 ? 'Server error' : 'Bad request', message }),
+      renderErrorPage({
+        appName: options.appName,
+        status,
+        title: status >= 500 ? 'Server error' : 'Bad request',
+        message,
+      }),
       status,
     )
   })
@@ -296,6 +316,9 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
 const plugin = fp(webBasicsPlugin, { name: 'onbehalf-web-basics', fastify: '5.x' })
 
 /** Registers the web kit on `app` (not encapsulated: hooks and decorations apply to every route). */
-export async function registerWebBasics(app: FastifyInstance, options: WebBasicsOptions): Promise<void> {
+export async function registerWebBasics(
+  app: FastifyInstance,
+  options: WebBasicsOptions,
+): Promise<void> {
   await app.register(plugin, options)
 }

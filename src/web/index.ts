@@ -8,12 +8,7 @@ export type { ErrorPageOptions, NavItem, PageOptions, PageUser } from './layout.
 export { isApiPath, registerWebBasics, safeEqual, sendHtml } from './basics.js'
 export type { WebBasicsOptions } from './basics.js'
 export type { Session } from './session.js'
-export {
-  isIdpUnavailable,
-  registerOidcLogin,
-  safeReturnTo,
-  UserTokenError,
-} from './oidc_login.js'
+export { isIdpUnavailable, registerOidcLogin, safeReturnTo, UserTokenError } from './oidc_login.js'
 export type {
   OidcLogin,
   OidcLoginOptions,

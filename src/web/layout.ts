@@ -46,50 +46,71 @@ export function renderPage(options: PageOptions): string {
   return (
     '<!doctype html>\n' +
     html`<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title} · ${appName}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/style.css">
-</head>
-<body class="${accentClass(options.accent)}">
-<header class="site-header">
-  <div class="container header-inner">
-    <a class="brand" href="/" data-testid="app-name"><span class="brand-mark" aria-hidden="true"></span>${appName}</a>
-    ${
-      nav.length > 0 &&
-      html`<nav class="nav" aria-label="Main">${nav.map(
-        (item) =>
-          html`<a href="${item.href}"${item.current ? html` aria-current="page" class="current"` : ''}>${item.label}</a>`,
-      )}</nav>`
-    }
-    <div class="user-box">
-      ${
-        user
-          ? html`<span class="user-name" data-testid="user-name">${displayName}${
-              user.username && user.name ? html` <span class="muted">@${user.username}</span>` : ''
-            }</span>
-      <form method="post" action="/auth/logout" class="inline-form">
-        <input type="hidden" name="_csrf" value="${csrfToken}">
-        <button type="submit" class="button button-secondary button-small" data-testid="logout-button">Sign out</button>
-      </form>`
-          : html`<a class="button button-small" href="/auth/login" data-testid="login-link">Sign in</a>`
-      }
-    </div>
-  </div>
-</header>
-<main class="container main">
-<h1 class="page-title">${title}</h1>
-${body}
-</main>
-<footer class="site-footer">
-  <div class="container">${appName} · onbehalf demo · identity travels with the request, never the password</div>
-</footer>
-</body>
-</html>
-`.toString()
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>${title} · ${appName}</title>
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href="/assets/style.css" />
+      </head>
+      <body class="${accentClass(options.accent)}">
+        <header class="site-header">
+          <div class="container header-inner">
+            <a class="brand" href="/" data-testid="app-name"
+              ><span class="brand-mark" aria-hidden="true"></span>${appName}</a
+            >
+            ${
+              nav.length > 0 &&
+              html`<nav class="nav" aria-label="Main">
+                ${nav.map(
+                  (item) =>
+                    html`<a
+                      href="${item.href}"
+                      ${item.current ? html` aria-current="page" class="current"` : ''}
+                      >${item.label}</a
+                    >`,
+                )}
+              </nav>`
+            }
+            <div class="user-box">
+              ${
+                user
+                  ? html`<span class="user-name" data-testid="user-name"
+                        >${displayName}${
+                          user.username && user.name
+                            ? html` <span class="muted">@${user.username}</span>`
+                            : ''
+                        }</span
+                      >
+                      <form method="post" action="/auth/logout" class="inline-form">
+                        <input type="hidden" name="_csrf" value="${csrfToken}" />
+                        <button
+                          type="submit"
+                          class="button button-secondary button-small"
+                          data-testid="logout-button"
+                        >
+                          Sign out
+                        </button>
+                      </form>`
+                  : html`<a class="button button-small" href="/auth/login" data-testid="login-link"
+                      >Sign in</a
+                    >`
+              }
+            </div>
+          </div>
+        </header>
+        <main class="container main">
+          <h1 class="page-title">${title}</h1>
+          ${body}
+        </main>
+        <footer class="site-footer">
+          <div class="container">
+            ${appName} · onbehalf demo · identity travels with the request, never the password
+          </div>
+        </footer>
+      </body>
+    </html> `.toString()
   )
 }
 
@@ -114,9 +135,9 @@ export function renderErrorPage(options: ErrorPageOptions): string {
     csrfToken: options.csrfToken ?? '',
     accent: options.accent,
     body: html`<section class="card card-error" data-testid="error-page">
-  <p><span class="badge badge-red">HTTP ${options.status}</span></p>
-  <p data-testid="error-message">${options.message}</p>
-  ${options.actions ?? html`<p><a class="button" href="/">Back to the start page</a></p>`}
-</section>`,
+      <p><span class="badge badge-red">HTTP ${options.status}</span></p>
+      <p data-testid="error-message">${options.message}</p>
+      ${options.actions ?? html`<p><a class="button" href="/">Back to the start page</a></p>`}
+    </section>`,
   })
 }

@@ -19,7 +19,12 @@
  * })
  * app.get('/me', { preHandler: app.requireLogin }, async (request) => request.user)
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify'
 import fp from 'fastify-plugin'
 import * as client from 'openid-client'
 import { sendHtml } from './basics.js'
@@ -64,7 +69,8 @@ export interface OidcLoginOptions {
   now?: () => number
 }
 
-export type UserTokenErrorReason = 'not_logged_in' | 'refresh_unavailable' | 'refresh_rejected' | 'idp_unavailable'
+export type UserTokenErrorReason =
+  'not_logged_in' | 'refresh_unavailable' | 'refresh_rejected' | 'idp_unavailable'
 
 /** Thrown by `getUserAccessToken` when no usable access token can be produced. */
 export class UserTokenError extends Error {
@@ -127,7 +133,8 @@ function isLocalHttp(url: URL): boolean {
 export function isIdpUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   if (error.name === 'TimeoutError' || error.name === 'AbortError') return true
-  if (error instanceof TypeError && /fetch failed|network|ECONNREFUSED/i.test(error.message)) return true
+  if (error instanceof TypeError && /fetch failed|network|ECONNREFUSED/i.test(error.message))
+    return true
   if (error instanceof client.ResponseBodyError) return error.status >= 500
   const code = (error as { code?: string }).code
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') return true
@@ -142,7 +149,10 @@ function userFromClaims(claims: client.IDToken): SessionUser {
   return user
 }
 
-async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions & { handle: OidcLogin[] }) {
+async function oidcLoginPlugin(
+  app: FastifyInstance,
+  options: OidcLoginOptions & { handle: OidcLogin[] },
+) {
   if (!app.hasRequestDecorator('session')) {
     throw new TypeError('registerOidcLogin needs registerWebBasics to be registered first')
   }
@@ -190,7 +200,10 @@ async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions &
         status,
         title,
         message,
-        actions: html`<p><a class="button" href="/auth/login">Try again</a> <a class="button button-secondary" href="/">Start page</a></p>`,
+        actions: html`<p>
+          <a class="button" href="/auth/login">Try again</a>
+          <a class="button button-secondary" href="/">Start page</a>
+        </p>`,
       }),
       status,
     )
@@ -295,11 +308,23 @@ async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions &
       }
       request.log.warn({ err: error }, 'authorization code grant failed')
       const code = error instanceof client.ResponseBodyError ? `: ${error.error}` : ''
-      return errorPage(reply, request, 502, 'Sign-in failed', `The sign-in could not be completed${code}.`)
+      return errorPage(
+        reply,
+        request,
+        502,
+        'Sign-in failed',
+        `The sign-in could not be completed${code}.`,
+      )
     }
     const claims = tokens.claims()
     if (!claims) {
-      return errorPage(reply, request, 502, 'Sign-in failed', 'The identity provider returned no ID token.')
+      return errorPage(
+        reply,
+        request,
+        502,
+        'Sign-in failed',
+        'The identity provider returned no ID token.',
+      )
     }
     // Session fixation: the authenticated session gets a new id and CSRF token.
     request.session.regenerate()
@@ -323,7 +348,9 @@ async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions &
     try {
       const config = await getConfig()
       if (config.serverMetadata().end_session_endpoint) {
-        const parameters: Record<string, string> = { post_logout_redirect_uri: postLogoutRedirectUri }
+        const parameters: Record<string, string> = {
+          post_logout_redirect_uri: postLogoutRedirectUri,
+        }
         if (idToken) parameters.id_token_hint = idToken
         else parameters.client_id = options.clientId
         endSessionUrl = client.buildEndSessionUrl(config, parameters).href
@@ -338,7 +365,10 @@ async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions &
   const requireLogin: preHandlerAsyncHookHandler = async function (request, reply) {
     if (request.user) return
     if (request.method === 'GET' || request.method === 'HEAD') {
-      return reply.redirect(`/auth/login?returnTo=${encodeURIComponent(safeReturnTo(request.url))}`, 303)
+      return reply.redirect(
+        `/auth/login?returnTo=${encodeURIComponent(safeReturnTo(request.url))}`,
+        303,
+      )
     }
     return errorPage(reply, request, 401, 'Please sign in', 'You need to sign in to do this.')
   }
@@ -352,7 +382,9 @@ async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions &
     try {
       config = await getConfig()
     } catch (error) {
-      throw new UserTokenError('idp_unavailable', 'the identity provider is unreachable', { cause: error })
+      throw new UserTokenError('idp_unavailable', 'the identity provider is unreachable', {
+        cause: error,
+      })
     }
     try {
       const response = await client.refreshTokenGrant(
@@ -372,12 +404,16 @@ async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions &
       return updated.accessToken
     } catch (error) {
       if (isIdpUnavailable(error)) {
-        throw new UserTokenError('idp_unavailable', 'the identity provider is unreachable', { cause: error })
+        throw new UserTokenError('idp_unavailable', 'the identity provider is unreachable', {
+          cause: error,
+        })
       }
       // invalid_grant and friends: the grant is gone, the user has to sign in again.
       request.session.set(SESSION_KEY, { ...tokens, refreshToken: undefined })
       const code = error instanceof client.ResponseBodyError ? error.error : 'refresh_failed'
-      throw new UserTokenError('refresh_rejected', `the refresh was refused (${code})`, { cause: error })
+      throw new UserTokenError('refresh_rejected', `the refresh was refused (${code})`, {
+        cause: error,
+      })
     }
   }
 
@@ -386,7 +422,10 @@ async function oidcLoginPlugin(app: FastifyInstance, options: OidcLoginOptions &
     if (!tokens) throw new UserTokenError('not_logged_in', 'no user is signed in')
     if (tokens.expiresAt - REFRESH_SKEW_MS > now()) return tokens.accessToken
     if (!tokens.refreshToken) {
-      throw new UserTokenError('refresh_unavailable', 'the access token expired and there is no refresh token')
+      throw new UserTokenError(
+        'refresh_unavailable',
+        'the access token expired and there is no refresh token',
+      )
     }
     const key = request.session.id
     let pending = refreshing.get(key)
@@ -414,7 +453,10 @@ const plugin = fp(oidcLoginPlugin, {
 })
 
 /** Registers `/auth/login`, `/auth/callback`, `/auth/logout` and the `user` decorations. */
-export async function registerOidcLogin(app: FastifyInstance, options: OidcLoginOptions): Promise<OidcLogin> {
+export async function registerOidcLogin(
+  app: FastifyInstance,
+  options: OidcLoginOptions,
+): Promise<OidcLogin> {
   const handle: OidcLogin[] = []
   await app.register(plugin, { ...options, handle })
   const login = handle[0]

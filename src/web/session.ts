@@ -39,7 +39,12 @@ export function randomToken(bytes = 32): string {
 }
 
 export function createSessionRecord(now: number, ttlSeconds: number): SessionRecord {
-  return { id: randomToken(), csrfToken: randomToken(), data: new Map(), expiresAt: now + ttlSeconds * 1000 }
+  return {
+    id: randomToken(),
+    csrfToken: randomToken(),
+    data: new Map(),
+    expiresAt: now + ttlSeconds * 1000,
+  }
 }
 
 export class SessionStore {

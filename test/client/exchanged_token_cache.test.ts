@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createTokenExchangeClient, ExchangedTokenCache, TokenExchangeError } from '../../src/client/index.js'
+import {
+  createTokenExchangeClient,
+  ExchangedTokenCache,
+  TokenExchangeError,
+} from '../../src/client/index.js'
 import type { CachedToken } from '../../src/client/index.js'
 import { startFakeOp, type FakeOp } from '../web/helpers/fake_op.js'
 
@@ -24,7 +28,11 @@ async function subject(op: FakeOp, sub: string, now: number) {
 test('cache key hashes the subject token and separates audience and scope', () => {
   const key = ExchangedTokenCache.key('secret-subject-token', 'app-b', 'b a')
   assert.ok(!key.includes('secret-subject-token'))
-  assert.equal(key, ExchangedTokenCache.key('secret-subject-token', 'app-b', 'a b'), 'scope order does not matter')
+  assert.equal(
+    key,
+    ExchangedTokenCache.key('secret-subject-token', 'app-b', 'a b'),
+    'scope order does not matter',
+  )
   assert.notEqual(key, ExchangedTokenCache.key('secret-subject-token', 'app-c', 'a b'))
   assert.notEqual(key, ExchangedTokenCache.key('secret-subject-token', 'app-b', 'a'))
   assert.notEqual(key, ExchangedTokenCache.key('other-subject-token', 'app-b', 'a b'))
@@ -76,19 +84,35 @@ test('exchange with a cache: hit, miss on another key, and expiry with an inject
   const bob = await subject(op, 'bob', now)
   const count = () => op.requests.filter((r) => r.grantType === GRANT).length
 
-  const first = await client.exchange({ subjectToken: alice, audience: 'app-b', scope: 'todos:read' })
+  const first = await client.exchange({
+    subjectToken: alice,
+    audience: 'app-b',
+    scope: 'todos:read',
+  })
   assert.equal(first.fromCache, false)
-  const second = await client.exchange({ subjectToken: alice, audience: 'app-b', scope: 'todos:read' })
+  const second = await client.exchange({
+    subjectToken: alice,
+    audience: 'app-b',
+    scope: 'todos:read',
+  })
   assert.equal(second.fromCache, true)
   assert.equal(second.accessToken, first.accessToken)
   assert.equal(count(), 1)
 
-  assert.equal((await client.exchange({ subjectToken: bob, audience: 'app-b', scope: 'todos:read' })).fromCache, false)
+  assert.equal(
+    (await client.exchange({ subjectToken: bob, audience: 'app-b', scope: 'todos:read' }))
+      .fromCache,
+    false,
+  )
   assert.equal((await client.exchange({ subjectToken: alice, audience: 'app-b' })).fromCache, false)
   assert.equal(count(), 3)
 
   now += 300_000 - 30_000 // token lives 300 s: refresh 30 s before expiry
-  const renewed = await client.exchange({ subjectToken: alice, audience: 'app-b', scope: 'todos:read' })
+  const renewed = await client.exchange({
+    subjectToken: alice,
+    audience: 'app-b',
+    scope: 'todos:read',
+  })
   assert.equal(renewed.fromCache, false)
   assert.notEqual(renewed.accessToken, first.accessToken)
   assert.equal(count(), 4)
@@ -110,7 +134,9 @@ test('exchange with a cache: concurrent misses share one exchange, failures are 
   const failures = await Promise.allSettled(
     Array.from({ length: 3 }, () => client.exchange({ subjectToken: alice, audience: 'app-b' })),
   )
-  assert.ok(failures.every((f) => f.status === 'rejected' && f.reason instanceof TokenExchangeError))
+  assert.ok(
+    failures.every((f) => f.status === 'rejected' && f.reason instanceof TokenExchangeError),
+  )
   assert.equal(count(), 1, 'concurrent failing misses share one request too')
 
   op.exchangeBehaviour = { kind: 'ok' }

@@ -11,7 +11,10 @@ import { startFakeOp, type FakeOp } from '../web/helpers/fake_op.js'
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
 
-async function setup(t: TestContext, options: { now?: () => number; cache?: ExchangedTokenCache; timeoutMs?: number } = {}) {
+async function setup(
+  t: TestContext,
+  options: { now?: () => number; cache?: ExchangedTokenCache; timeoutMs?: number } = {},
+) {
   const op = await startFakeOp(options.now ? { now: options.now } : {})
   t.after(() => op.close())
   const client = createTokenExchangeClient({
@@ -25,7 +28,14 @@ async function setup(t: TestContext, options: { now?: () => number; cache?: Exch
 
 async function subjectToken(op: FakeOp, sub = 'user-alice', now = Date.now()): Promise<string> {
   const iat = Math.floor(now / 1000)
-  return op.signAccessToken({ sub, aud: 'app-a', client_id: 'app-a', scope: 'openid todos:read', exp: iat + 3600, jti: sub })
+  return op.signAccessToken({
+    sub,
+    aud: 'app-a',
+    client_id: 'app-a',
+    scope: 'openid todos:read',
+    exp: iat + 3600,
+    jti: sub,
+  })
 }
 
 function exchangeRequests(op: FakeOp) {
@@ -36,16 +46,23 @@ test('exchange when the IdP issues a token then the RFC 8693 request is well for
   const now = 1_800_000_000_000
   const { op, client } = await setup(t, { now: () => now })
   const token = await subjectToken(op, 'user-alice', now)
-  const result = await client.exchange({ subjectToken: token, audience: 'app-b', scope: 'todos:read' })
-
-  const [request] = exchangeRequests(op)
-  assert.deepEqual({ ...request!.body }, {
-    grant_type: GRANT,
-    subject_token: token,
-    subject_token_type: ACCESS_TOKEN,
+  const result = await client.exchange({
+    subjectToken: token,
     audience: 'app-b',
     scope: 'todos:read',
   })
+
+  const [request] = exchangeRequests(op)
+  assert.deepEqual(
+    { ...request!.body },
+    {
+      grant_type: GRANT,
+      subject_token: token,
+      subject_token_type: ACCESS_TOKEN,
+      audience: 'app-b',
+      scope: 'todos:read',
+    },
+  )
   assert.equal(request!.authorization, basicAuthorization(op.clientId, op.clientSecret))
 
   assert.equal(result.issuedTokenType, ACCESS_TOKEN)
@@ -72,8 +89,15 @@ test('basicAuthorization form-urlencodes client id and secret before base64 (RFC
 test('exchange when the IdP answers an OAuth error then TokenExchangeError carries error, description and status', async (t) => {
   const { op, client } = await setup(t)
   const token = await subjectToken(op)
-  op.exchangeBehaviour = { kind: 'error', status: 400, error: 'invalid_target', description: 'the audience is not allowed' }
-  const failure = await client.exchange({ subjectToken: token, audience: 'app-z' }).catch((e: unknown) => e)
+  op.exchangeBehaviour = {
+    kind: 'error',
+    status: 400,
+    error: 'invalid_target',
+    description: 'the audience is not allowed',
+  }
+  const failure = await client
+    .exchange({ subjectToken: token, audience: 'app-z' })
+    .catch((e: unknown) => e)
   assert.ok(failure instanceof TokenExchangeError)
   assert.equal(failure.error, 'invalid_target')
   assert.equal(failure.description, 'the audience is not allowed')
@@ -81,7 +105,9 @@ test('exchange when the IdP answers an OAuth error then TokenExchangeError carri
   assert.ok(!failure.message.includes(token), 'no token in the message')
 
   op.exchangeBehaviour = { kind: 'error', status: 400, error: 'invalid_request' }
-  const noDescription = await client.exchange({ subjectToken: token, audience: 'app-b' }).catch((e: unknown) => e)
+  const noDescription = await client
+    .exchange({ subjectToken: token, audience: 'app-b' })
+    .catch((e: unknown) => e)
   assert.ok(noDescription instanceof TokenExchangeError)
   assert.equal(noDescription.error, 'invalid_request')
   assert.equal(noDescription.description, undefined)
@@ -90,8 +116,14 @@ test('exchange when the IdP answers an OAuth error then TokenExchangeError carri
 test('exchange when the client secret is wrong then invalid_client 401', async (t) => {
   const op = await startFakeOp()
   t.after(() => op.close())
-  const client = createTokenExchangeClient({ tokenEndpoint: `${op.url}/token`, clientId: 'app-a', clientSecret: 'wrong' })
-  const failure = await client.exchange({ subjectToken: await subjectToken(op), audience: 'app-b' }).catch((e: unknown) => e)
+  const client = createTokenExchangeClient({
+    tokenEndpoint: `${op.url}/token`,
+    clientId: 'app-a',
+    clientSecret: 'wrong',
+  })
+  const failure = await client
+    .exchange({ subjectToken: await subjectToken(op), audience: 'app-b' })
+    .catch((e: unknown) => e)
   assert.ok(failure instanceof TokenExchangeError)
   assert.equal(failure.error, 'invalid_client')
   assert.equal(failure.status, 401)
@@ -106,7 +138,12 @@ test('exchange when the answer is not an OAuth response then invalid_response', 
     {
       kind: 'raw',
       status: 200,
-      body: JSON.stringify({ access_token: 'x', issued_token_type: ACCESS_TOKEN, token_type: 'N_A', expires_in: 60 }),
+      body: JSON.stringify({
+        access_token: 'x',
+        issued_token_type: ACCESS_TOKEN,
+        token_type: 'N_A',
+        expires_in: 60,
+      }),
       contentType: 'application/json',
     },
     {
@@ -122,7 +159,9 @@ test('exchange when the answer is not an OAuth response then invalid_response', 
   ] as const
   for (const behaviour of cases) {
     op.exchangeBehaviour = behaviour
-    const failure = await client.exchange({ subjectToken: token, audience: 'app-b' }).catch((e: unknown) => e)
+    const failure = await client
+      .exchange({ subjectToken: token, audience: 'app-b' })
+      .catch((e: unknown) => e)
     assert.ok(failure instanceof TokenExchangeError, behaviour.body)
     assert.equal(failure.error, 'invalid_response', behaviour.body)
     assert.equal(failure.status, behaviour.status)
@@ -132,15 +171,23 @@ test('exchange when the answer is not an OAuth response then invalid_response', 
 test('exchange when the token endpoint is down or silent then network_error', async (t) => {
   const dead = await startFakeOp()
   await dead.close()
-  const down = createTokenExchangeClient({ tokenEndpoint: `${dead.url}/token`, clientId: 'a', clientSecret: 's' })
-  const refused = await down.exchange({ subjectToken: 'x.y.z', audience: 'app-b' }).catch((e: unknown) => e)
+  const down = createTokenExchangeClient({
+    tokenEndpoint: `${dead.url}/token`,
+    clientId: 'a',
+    clientSecret: 's',
+  })
+  const refused = await down
+    .exchange({ subjectToken: 'x.y.z', audience: 'app-b' })
+    .catch((e: unknown) => e)
   assert.ok(refused instanceof TokenExchangeError)
   assert.equal(refused.error, 'network_error')
   assert.equal(refused.status, undefined)
 
   const { op, client } = await setup(t, { timeoutMs: 150 })
   op.exchangeBehaviour = { kind: 'hang' }
-  const timedOut = await client.exchange({ subjectToken: await subjectToken(op), audience: 'app-b' }).catch((e: unknown) => e)
+  const timedOut = await client
+    .exchange({ subjectToken: await subjectToken(op), audience: 'app-b' })
+    .catch((e: unknown) => e)
   assert.ok(timedOut instanceof TokenExchangeError)
   assert.equal(timedOut.error, 'network_error')
   assert.match(timedOut.description ?? '', /150 ms/)
@@ -150,14 +197,21 @@ test('exchange when the token endpoint is down or silent then network_error', as
     clientId: 'a',
     clientSecret: 's',
   })
-  const noEndpoint = await unknownEndpoint.exchange({ subjectToken: 'x', audience: 'b' }).catch((e: unknown) => e)
+  const noEndpoint = await unknownEndpoint
+    .exchange({ subjectToken: 'x', audience: 'b' })
+    .catch((e: unknown) => e)
   assert.ok(noEndpoint instanceof TokenExchangeError)
   assert.equal(noEndpoint.error, 'network_error')
 })
 
 test('createTokenExchangeClient without a client secret is a programming error', () => {
   assert.throws(
-    () => createTokenExchangeClient({ tokenEndpoint: 'http://127.0.0.1/token', clientId: 'a', clientSecret: '' }),
+    () =>
+      createTokenExchangeClient({
+        tokenEndpoint: 'http://127.0.0.1/token',
+        clientId: 'a',
+        clientSecret: '',
+      }),
     TypeError,
   )
 })

@@ -8,7 +8,10 @@ import { CookieJar } from './helpers/fake_op.js'
 
 const COOKIE = 'test_app_sid'
 
-async function buildApp(t: TestContext, extra: { now?: () => number; ttl?: number; maxSessions?: number } = {}) {
+async function buildApp(
+  t: TestContext,
+  extra: { now?: () => number; ttl?: number; maxSessions?: number } = {},
+) {
   const app = Fastify({ logger: false })
   await registerWebBasics(app, {
     appName: 'Test App',
@@ -23,7 +26,12 @@ async function buildApp(t: TestContext, extra: { now?: () => number; ttl?: numbe
   app.get('/', async (request, reply) =>
     sendHtml(
       reply,
-      renderPage({ appName: 'Test App', title: 'Home', csrfToken: request.session.csrfToken, body: html`<p>home</p>` }),
+      renderPage({
+        appName: 'Test App',
+        title: 'Home',
+        csrfToken: request.session.csrfToken,
+        body: html`<p>home</p>`,
+      }),
     ),
   )
   app.get('/count', async (request) => {
@@ -41,7 +49,10 @@ async function buildApp(t: TestContext, extra: { now?: () => number; ttl?: numbe
     request.session.destroy()
     return { ok: true }
   })
-  app.post('/api/things', async (request) => ({ ok: true, hasCookie: Boolean(request.headers.cookie) }))
+  app.post('/api/things', async (request) => ({
+    ok: true,
+    hasCookie: Boolean(request.headers.cookie),
+  }))
   app.get('/api/things', async () => ({ ok: true }))
   app.get('/boom', async () => {
     throw new Error('secret internal detail at /srv/app.ts:42')
@@ -98,19 +109,34 @@ test('session when idle longer than the TTL then it expires', async (t) => {
   const first = await app.inject('/count')
   jar.store(first.headers['set-cookie'])
   now += 59_000
-  assert.equal((await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count, 2)
+  assert.equal(
+    (await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count,
+    2,
+  )
   now += 59_000 // sliding: still alive
-  assert.equal((await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count, 3)
+  assert.equal(
+    (await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count,
+    3,
+  )
   now += 61_000
-  assert.equal((await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count, 1)
+  assert.equal(
+    (await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count,
+    1,
+  )
 })
 
 test('session when more sessions than maxSessions then the least recently used is evicted', async (t) => {
   const app = await buildApp(t, { maxSessions: 2 })
   const jars = [new CookieJar(), new CookieJar(), new CookieJar()]
   for (const jar of jars) jar.store((await app.inject('/count')).headers['set-cookie'])
-  assert.equal((await app.inject({ url: '/count', headers: { cookie: jars[0]!.header() } })).json().count, 1)
-  assert.equal((await app.inject({ url: '/count', headers: { cookie: jars[2]!.header() } })).json().count, 2)
+  assert.equal(
+    (await app.inject({ url: '/count', headers: { cookie: jars[0]!.header() } })).json().count,
+    1,
+  )
+  assert.equal(
+    (await app.inject({ url: '/count', headers: { cookie: jars[2]!.header() } })).json().count,
+    2,
+  )
 })
 
 test('session when regenerated then id and CSRF token change and the old id is dead', async (t) => {
@@ -131,9 +157,13 @@ test('session when regenerated then id and CSRF token change and the old id is d
   assert.notEqual(regenerated.json().id, oldId)
   assert.equal(regenerated.json().count, null)
   jar.store(regenerated.headers['set-cookie'])
-  const newCsrf = (await app.inject({ url: '/csrf', headers: { cookie: jar.header() } })).json().csrf
+  const newCsrf = (await app.inject({ url: '/csrf', headers: { cookie: jar.header() } })).json()
+    .csrf
   assert.notEqual(newCsrf, csrf)
-  assert.equal((await app.inject({ url: '/count', headers: { cookie: oldCookie } })).json().count, 1)
+  assert.equal(
+    (await app.inject({ url: '/count', headers: { cookie: oldCookie } })).json().count,
+    1,
+  )
 })
 
 test('session when destroyed then the cookie is cleared and the data is gone', async (t) => {
@@ -149,7 +179,10 @@ test('session when destroyed then the cookie is cleared and the data is gone', a
   })
   assert.equal(destroyed.statusCode, 200)
   assert.match(setCookieOf(destroyed), new RegExp(`${COOKIE}=;`))
-  assert.equal((await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count, 1)
+  assert.equal(
+    (await app.inject({ url: '/count', headers: { cookie: jar.header() } })).json().count,
+    1,
+  )
 })
 
 test('csrf when a form POST has no token, a wrong token or no session then 403 page', async (t) => {
@@ -159,7 +192,12 @@ test('csrf when a form POST has no token, a wrong token or no session then 403 p
   jar.store(page.headers['set-cookie'])
   const csrf = page.json().csrf as string
 
-  const missing = await app.inject({ method: 'POST', url: '/form', headers: { cookie: jar.header() }, payload: { a: '1' } })
+  const missing = await app.inject({
+    method: 'POST',
+    url: '/form',
+    headers: { cookie: jar.header() },
+    payload: { a: '1' },
+  })
   assert.equal(missing.statusCode, 403)
   assert.match(String(missing.headers['content-type']), /text\/html/)
   assert.match(missing.body, /Request refused/)
@@ -241,7 +279,12 @@ test('error handler when a route throws then no stack trace or message reaches t
 test('registerWebBasics when the session secret is short then it refuses to start', async () => {
   const app = Fastify()
   await assert.rejects(
-    registerWebBasics(app, { appName: 'x', cookieName: 'x', sessionSecret: 'short', secureCookies: false }),
+    registerWebBasics(app, {
+      appName: 'x',
+      cookieName: 'x',
+      sessionSecret: 'short',
+      secureCookies: false,
+    }),
     TypeError,
   )
   await app.close().catch(() => {})

@@ -2,11 +2,21 @@ import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import Fastify from 'fastify'
 import { registerWebBasics } from '../../src/web/basics.js'
-import { registerOidcLogin, safeReturnTo, UserTokenError, type OidcLogin } from '../../src/web/oidc_login.js'
+import {
+  registerOidcLogin,
+  safeReturnTo,
+  UserTokenError,
+  type OidcLogin,
+} from '../../src/web/oidc_login.js'
 import { CookieJar, loginThroughCallback, startFakeOp, type FakeOp } from './helpers/fake_op.js'
 
 const BASE_URL = 'http://localhost:3993'
-const ALICE = { sub: 'user-alice', name: 'Alice Example', preferred_username: 'alice', email: 'alice@example.test' }
+const ALICE = {
+  sub: 'user-alice',
+  name: 'Alice Example',
+  preferred_username: 'alice',
+  email: 'alice@example.test',
+}
 
 async function setup(t: TestContext, options: { issuer?: string; now?: () => number } = {}) {
   const op = await startFakeOp(options.now ? { now: options.now } : {})
@@ -88,7 +98,9 @@ test('callback when the session cookie differs from the one that started login t
     codeChallenge: authorize.searchParams.get('code_challenge')!,
     user: ALICE,
   })
-  const callback = await app.inject(`/auth/callback?code=${code}&state=${authorize.searchParams.get('state')}`)
+  const callback = await app.inject(
+    `/auth/callback?code=${code}&state=${authorize.searchParams.get('state')}`,
+  )
   assert.equal(callback.statusCode, 400)
   assert.match(callback.body, /Sign-in expired/)
 })
@@ -104,10 +116,16 @@ test('callback when state does not match then the sign-in fails without a stack 
     codeChallenge: authorize.searchParams.get('code_challenge')!,
     user: ALICE,
   })
-  const callback = await app.inject({ url: `/auth/callback?code=${code}&state=forged`, headers: { cookie: jar.header() } })
+  const callback = await app.inject({
+    url: `/auth/callback?code=${code}&state=forged`,
+    headers: { cookie: jar.header() },
+  })
   assert.ok(callback.statusCode >= 400)
   assert.doesNotMatch(callback.body, /at .*\.(js|ts):\d+/)
-  assert.equal((await app.inject({ url: '/whoami', headers: { cookie: jar.header() } })).json().user, null)
+  assert.equal(
+    (await app.inject({ url: '/whoami', headers: { cookie: jar.header() } })).json().user,
+    null,
+  )
 })
 
 test('callback when the IdP reports access_denied then a readable page', async (t) => {
@@ -142,7 +160,15 @@ test('login when the IdP is down then 503 page, and discovery is retried once it
 
 test('returnTo accepts only relative paths', () => {
   assert.equal(safeReturnTo('/todos?x=1'), '/todos?x=1')
-  for (const bad of ['https://evil.test/', '//evil.test', '/\\evil.test', 'javascript:alert(1)', '', undefined, ['/a']]) {
+  for (const bad of [
+    'https://evil.test/',
+    '//evil.test',
+    '/\\evil.test',
+    'javascript:alert(1)',
+    '',
+    undefined,
+    ['/a'],
+  ]) {
     assert.equal(safeReturnTo(bad), '/')
   }
 })
@@ -151,16 +177,24 @@ test('logout when the CSRF token is missing then 403 and the user stays signed i
   const { app, op } = await setup(t)
   const jar = new CookieJar()
   await loginThroughCallback(app, op, jar, ALICE)
-  const refused = await app.inject({ method: 'POST', url: '/auth/logout', headers: { cookie: jar.header() } })
+  const refused = await app.inject({
+    method: 'POST',
+    url: '/auth/logout',
+    headers: { cookie: jar.header() },
+  })
   assert.equal(refused.statusCode, 403)
-  assert.equal((await app.inject({ url: '/whoami', headers: { cookie: jar.header() } })).json().user.sub, 'user-alice')
+  assert.equal(
+    (await app.inject({ url: '/whoami', headers: { cookie: jar.header() } })).json().user.sub,
+    'user-alice',
+  )
 })
 
 test('logout with a valid CSRF token ends the local and the IdP session', async (t) => {
   const { app, op } = await setupWithProbe(t)
   const jar = new CookieJar()
   await loginThroughCallback(app, op, jar, ALICE)
-  const csrf = (await app.inject({ url: '/csrf-probe', headers: { cookie: jar.header() } })).json().csrf
+  const csrf = (await app.inject({ url: '/csrf-probe', headers: { cookie: jar.header() } })).json()
+    .csrf
   const logout = await app.inject({
     method: 'POST',
     url: '/auth/logout',
@@ -174,7 +208,10 @@ test('logout with a valid CSRF token ends the local and the IdP session', async 
   assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${BASE_URL}/`)
   assert.match(String(logout.headers['set-cookie']), /test_sid=;/)
   jar.store(logout.headers['set-cookie'])
-  const oldCookieStillWorks = await app.inject({ url: '/whoami', headers: { cookie: jar.header() } })
+  const oldCookieStillWorks = await app.inject({
+    url: '/whoami',
+    headers: { cookie: jar.header() },
+  })
   assert.equal(oldCookieStillWorks.json().user, null)
 })
 
@@ -217,16 +254,22 @@ test('getUserAccessToken when the token is within 30 s of expiry then it refresh
   op.accessTokenLifetime = 120
   const jar = new CookieJar()
   await loginThroughCallback(app, op, jar, ALICE)
-  const first = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().token
+  const first = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json()
+    .token
   assert.ok(first)
   now += 60_000
-  assert.equal((await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().token, first)
+  assert.equal(
+    (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().token,
+    first,
+  )
   now += 35_000 // 25 s left
-  const refreshed = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().token
+  const refreshed = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json()
+    .token
   assert.ok(refreshed && refreshed !== first)
   assert.equal(op.requests.filter((r) => r.grantType === 'refresh_token').length, 1)
   now += 100_000
-  const again = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().token
+  const again = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json()
+    .token
   assert.ok(again && again !== refreshed, 'the rotated refresh token was stored and used')
 })
 
@@ -239,7 +282,10 @@ test('getUserAccessToken when the refresh is refused or nobody is signed in then
   await loginThroughCallback(app, op, jar, ALICE)
   op.refreshBehaviour = 'invalid_grant'
   now += 45_000
-  assert.equal((await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().reason, 'refresh_rejected')
+  assert.equal(
+    (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().reason,
+    'refresh_rejected',
+  )
   assert.equal(
     (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().reason,
     'refresh_unavailable',

@@ -23,7 +23,13 @@ import { registerWebBasics, sendHtml } from '../../web/basics.js'
 import { html } from '../../web/html.js'
 import { registerOidcLogin, UserTokenError } from '../../web/oidc_login.js'
 import { createAppBClient } from './app_b_client.js'
-import { appBFailureMessage, dashboardPage, landingPage, todosPage, type DashboardModel } from './views.js'
+import {
+  appBFailureMessage,
+  dashboardPage,
+  landingPage,
+  todosPage,
+  type DashboardModel,
+} from './views.js'
 
 export const APP_A_COOKIE_NAME = 'onbehalf_app_a_sid'
 /** Scopes App A asks for at sign-in; `todos:read` is what it later asks App B's token to carry. */
@@ -86,11 +92,16 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     now,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
-  const appB = createAppBClient({ baseUrl: env.APP_B_URL, ...(options.fetch ? { fetch: options.fetch } : {}) })
+  const appB = createAppBClient({
+    baseUrl: env.APP_B_URL,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  })
   const audience = env.APP_B_CLIENT_ID
 
   /** The user's token for App B, or why there is none. Logs token ids (`jti`), never tokens. */
-  async function tokenForAppB(request: FastifyRequest): Promise<
+  async function tokenForAppB(
+    request: FastifyRequest,
+  ): Promise<
     | { userToken: string; exchanged: ExchangeResult }
     | { userToken?: string; userTokenError?: UserTokenError; exchangeError?: TokenExchangeError }
   > {
@@ -105,15 +116,27 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       throw error
     }
     try {
-      const exchanged = await exchanger.exchange({ subjectToken: userToken, audience, scope: APP_B_SCOPE })
+      const exchanged = await exchanger.exchange({
+        subjectToken: userToken,
+        audience,
+        scope: APP_B_SCOPE,
+      })
       request.log.info(
-        { audience, jti: exchanged.claims?.jti, fromCache: exchanged.fromCache, durationMs: exchanged.durationMs },
+        {
+          audience,
+          jti: exchanged.claims?.jti,
+          fromCache: exchanged.fromCache,
+          durationMs: exchanged.durationMs,
+        },
         'token exchanged',
       )
       return { userToken, exchanged }
     } catch (error) {
       if (error instanceof TokenExchangeError) {
-        request.log.warn({ error: error.error, status: error.status, audience }, 'token exchange failed')
+        request.log.warn(
+          { error: error.error, status: error.status, audience },
+          'token exchange failed',
+        )
         return { userToken, exchangeError: error }
       }
       throw error
@@ -154,7 +177,11 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
         durationMs: exchanged.durationMs,
       }
       model.todoCount = await appB.todoCount(exchanged.accessToken)
-      if (!model.todoCount.ok && model.todoCount.failure.kind === 'http' && model.todoCount.failure.status === 401) {
+      if (
+        !model.todoCount.ok &&
+        model.todoCount.failure.kind === 'http' &&
+        model.todoCount.failure.status === 401
+      ) {
         forgetExchanged(result.userToken)
       }
     } else {
@@ -178,7 +205,8 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     }
     const todos = await appB.listTodos(result.exchanged.accessToken)
     if (!todos.ok) {
-      if (todos.failure.kind === 'http' && todos.failure.status === 401) forgetExchanged(result.userToken)
+      if (todos.failure.kind === 'http' && todos.failure.status === 401)
+        forgetExchanged(result.userToken)
       return sendHtml(reply, todosPage({ ...base, error: appBFailureMessage(todos.failure) }))
     }
     return sendHtml(reply, todosPage({ ...base, todos: todos.value }))

@@ -33,7 +33,10 @@ const todoListSchema = z.union([
 ])
 export type Todo = z.infer<typeof todoSchema>
 
-const oauthErrorSchema = z.object({ error: z.string().max(200), error_description: z.string().max(1000).optional() })
+const oauthErrorSchema = z.object({
+  error: z.string().max(200),
+  error_description: z.string().max(1000).optional(),
+})
 
 /** Reads `error="…", error_description="…"` from a `WWW-Authenticate: Bearer …` header (RFC 6750 §3). */
 function parseBearerChallenge(header: string | null): { error?: string; description?: string } {
@@ -57,7 +60,11 @@ export function createAppBClient(options: {
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
   const timeoutMs = options.timeoutMs ?? 5000
 
-  async function get<T>(path: string, accessToken: string, schema: z.ZodType<T>): Promise<AppBResult<T>> {
+  async function get<T>(
+    path: string,
+    accessToken: string,
+    schema: z.ZodType<T>,
+  ): Promise<AppBResult<T>> {
     let response: Response
     let text: string
     try {
@@ -71,7 +78,10 @@ export function createAppBClient(options: {
       const timedOut = cause instanceof Error && cause.name === 'TimeoutError'
       return {
         ok: false,
-        failure: { kind: 'unreachable', message: timedOut ? `no answer within ${timeoutMs} ms` : 'connection failed' },
+        failure: {
+          kind: 'unreachable',
+          message: timedOut ? `no answer within ${timeoutMs} ms` : 'connection failed',
+        },
       }
     }
     let json: unknown
@@ -99,7 +109,11 @@ export function createAppBClient(options: {
     if (!parsed.success) {
       return {
         ok: false,
-        failure: { kind: 'invalid_response', status: response.status, message: 'unexpected answer from App B' },
+        failure: {
+          kind: 'invalid_response',
+          status: response.status,
+          message: 'unexpected answer from App B',
+        },
       }
     }
     return { ok: true, value: parsed.data }

@@ -13,7 +13,21 @@ export interface ClaimRow {
   isTime: boolean
 }
 
-const ORDER = ['iss', 'sub', 'aud', 'azp', 'client_id', 'act', 'may_act', 'scope', 'iat', 'nbf', 'exp', 'auth_time', 'jti']
+const ORDER = [
+  'iss',
+  'sub',
+  'aud',
+  'azp',
+  'client_id',
+  'act',
+  'may_act',
+  'scope',
+  'iat',
+  'nbf',
+  'exp',
+  'auth_time',
+  'jti',
+]
 const TIME_CLAIMS = new Set(['iat', 'nbf', 'exp', 'auth_time'])
 
 function stable(value: unknown): string {
@@ -48,10 +62,19 @@ export function buildClaimsDiff(
 /** `2026-01-02 10:00:00 UTC (in 4 min)` for a NumericDate (seconds). */
 export function describeTime(seconds: number, nowMs: number): string {
   const date = new Date(seconds * 1000)
-  const iso = date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
+  const iso = date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')
   const delta = Math.round((seconds * 1000 - nowMs) / 1000)
   const abs = Math.abs(delta)
   const span =
-    abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86400 ? `${Math.round(abs / 360) / 10} h` : `${Math.round(abs / 8640) / 10} d`
+    abs < 60
+      ? `${abs} s`
+      : abs < 3600
+        ? `${Math.round(abs / 60)} min`
+        : abs < 86400
+          ? `${Math.round(abs / 360) / 10} h`
+          : `${Math.round(abs / 8640) / 10} d`
   return `${iso} (${delta >= 0 ? `in ${span}` : `${span} ago`})`
 }

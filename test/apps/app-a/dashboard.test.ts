@@ -5,12 +5,23 @@ import { importJWK, jwtVerify } from 'jose'
 import { buildAppA } from '../../../src/apps/app-a/app.js'
 import { loadEnv } from '../../../src/config/env.js'
 import { createLogger } from '../../../src/log/logger.js'
-import { CookieJar, loginThroughCallback, startFakeOp, type FakeOp } from '../../web/helpers/fake_op.js'
+import {
+  CookieJar,
+  loginThroughCallback,
+  startFakeOp,
+  type FakeOp,
+} from '../../web/helpers/fake_op.js'
 
 const SECRET = 'app-a test secret: with spaces/and+symbols&=!'
-const ALICE = { sub: 'user-alice', name: 'Alice Example', preferred_username: 'alice', email: 'alice@example.test' }
+const ALICE = {
+  sub: 'user-alice',
+  name: 'Alice Example',
+  preferred_username: 'alice',
+  email: 'alice@example.test',
+}
 
-type AppBMode = { kind: 'ok' } | { kind: 'error'; status: number; error: string; description: string }
+type AppBMode =
+  { kind: 'ok' } | { kind: 'error'; status: number; error: string; description: string }
 
 /** A stand-in for App B's service API: verifies the bearer token against the fake IdP's key. */
 async function startFakeAppB(op: FakeOp) {
@@ -26,7 +37,11 @@ async function startFakeAppB(op: FakeOp) {
     }
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
     try {
-      const { payload } = await jwtVerify(token ?? '', key, { audience: 'app-b', typ: 'at+jwt', algorithms: ['ES256'] })
+      const { payload } = await jwtVerify(token ?? '', key, {
+        audience: 'app-b',
+        typ: 'at+jwt',
+        algorithms: ['ES256'],
+      })
       state.seen.push(payload)
       ;(request as unknown as { claims: Record<string, unknown> }).claims = payload
     } catch {
@@ -47,7 +62,16 @@ async function startFakeAppB(op: FakeOp) {
   const address = app.server.address()
   if (!address || typeof address === 'string') throw new Error('no address')
   state.url = `http://127.0.0.1:${address.port}`
-  return { ...state, get mode() { return state.mode }, set mode(m: AppBMode) { state.mode = m }, close: () => app.close() }
+  return {
+    ...state,
+    get mode() {
+      return state.mode
+    },
+    set mode(m: AppBMode) {
+      state.mode = m
+    },
+    close: () => app.close(),
+  }
 }
 
 async function setup(t: TestContext) {
@@ -93,7 +117,10 @@ test('landing when not signed in then it explains and offers sign in', async (t)
   assert.match(response.body, /data-testid="sign-in"/)
   assert.match(response.body, /href="\/auth\/login"/)
   assert.ok(response.body.includes(`href="${env.APP_B_URL}"`))
-  assert.match(String(response.headers['content-security-policy']), /form-action 'self' http:\/\/127\.0\.0\.1:\d+/)
+  assert.match(
+    String(response.headers['content-security-policy']),
+    /form-action 'self' http:\/\/127\.0\.0\.1:\d+/,
+  )
 })
 
 test('dashboard when signed in then App B todo count and the exchange info with a claims diff, no tokens', async (t) => {
@@ -114,7 +141,11 @@ test('dashboard when signed in then App B todo count and the exchange info with 
     assert.match(body, new RegExp(`data-testid="claim-row-${claim}"`), claim)
   }
   for (const claim of ['aud', 'azp', 'act', 'scope', 'jti']) {
-    assert.match(body, new RegExp(`class="diff" data-testid="claim-row-${claim}" data-differs="true"`), claim)
+    assert.match(
+      body,
+      new RegExp(`class="diff" data-testid="claim-row-${claim}" data-differs="true"`),
+      claim,
+    )
   }
   assert.match(body, /class="same" data-testid="claim-row-sub" data-differs="false"/)
   assert.match(body, /class="same" data-testid="claim-row-client_id"/)
@@ -136,20 +167,37 @@ test('dashboard when signed in then App B todo count and the exchange info with 
 
 test('dashboard when the exchange is refused then the OAuth error is shown and the page still renders', async (t) => {
   const { page, op, appB } = await signedIn(t)
-  op.exchangeBehaviour = { kind: 'error', status: 400, error: 'invalid_target', description: 'app-a may not <act> for app-b' }
+  op.exchangeBehaviour = {
+    kind: 'error',
+    status: 400,
+    error: 'invalid_target',
+    description: 'app-a may not <act> for app-b',
+  }
   const response = await page()
   assert.equal(response.statusCode, 200)
   assert.match(response.body, /data-testid="exchange-error"/)
   assert.equal(testId(response.body, 'exchange-error-code'), 'invalid_target')
-  assert.equal(testId(response.body, 'exchange-error-description'), 'app-a may not &lt;act&gt; for app-b')
+  assert.equal(
+    testId(response.body, 'exchange-error-description'),
+    'app-a may not &lt;act&gt; for app-b',
+  )
   assert.doesNotMatch(response.body, /data-testid="todo-count"/)
   assert.equal(appB.seen.length, 0, 'App B was not called')
-  assert.match(response.body, /data-testid="claim-row-aud"/, 'the original token claims are still shown')
+  assert.match(
+    response.body,
+    /data-testid="claim-row-aud"/,
+    'the original token claims are still shown',
+  )
 })
 
 test('dashboard when App B rejects the token then its error is shown', async (t) => {
   const { page, appB } = await signedIn(t)
-  appB.mode = { kind: 'error', status: 403, error: 'insufficient_scope', description: 'todos:read required' }
+  appB.mode = {
+    kind: 'error',
+    status: 403,
+    error: 'insufficient_scope',
+    description: 'todos:read required',
+  }
   const response = await page()
   assert.equal(response.statusCode, 200)
   assert.match(response.body, /data-testid="app-b-error"/)

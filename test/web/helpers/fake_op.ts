@@ -88,7 +88,10 @@ export async function startFakeOp(
     if (colon < 0) return false
     const formDecode = (v: string) => decodeURIComponent(v.replace(/\+/g, '%20'))
     try {
-      return formDecode(decoded.slice(0, colon)) === clientId && formDecode(decoded.slice(colon + 1)) === clientSecret
+      return (
+        formDecode(decoded.slice(0, colon)) === clientId &&
+        formDecode(decoded.slice(colon + 1)) === clientSecret
+      )
     } catch {
       return false
     }
@@ -117,26 +120,43 @@ export async function startFakeOp(
     id_token_signing_alg_values_supported: ['ES256'],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: ['client_secret_basic'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+    grant_types_supported: [
+      'authorization_code',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+    ],
   }))
   app.get('/jwks', async () => ({ keys: [publicJwk] }))
 
   app.post('/token', async (request, reply) => {
     const body = request.body as Record<string, string>
-    op.requests.push({ grantType: body.grant_type ?? '', authorization: request.headers.authorization, body })
+    op.requests.push({
+      grantType: body.grant_type ?? '',
+      authorization: request.headers.authorization,
+      body,
+    })
     reply.header('cache-control', 'no-store')
     if (!clientAuthenticated(request.headers.authorization)) {
-      return reply.code(401).send({ error: 'invalid_client', error_description: 'client authentication failed' })
+      return reply
+        .code(401)
+        .send({ error: 'invalid_client', error_description: 'client authentication failed' })
     }
     const iat = Math.floor(now() / 1000)
     if (body.grant_type === 'authorization_code') {
       const entry = codes.get(body.code ?? '')
       codes.delete(body.code ?? '')
-      if (!entry) return reply.code(400).send({ error: 'invalid_grant', error_description: 'grant request is invalid' })
+      if (!entry)
+        return reply
+          .code(400)
+          .send({ error: 'invalid_grant', error_description: 'grant request is invalid' })
       const { createHash } = await import('node:crypto')
-      const challenge = createHash('sha256').update(body.code_verifier ?? '').digest('base64url')
+      const challenge = createHash('sha256')
+        .update(body.code_verifier ?? '')
+        .digest('base64url')
       if (challenge !== entry.codeChallenge) {
-        return reply.code(400).send({ error: 'invalid_grant', error_description: 'PKCE verification failed' })
+        return reply
+          .code(400)
+          .send({ error: 'invalid_grant', error_description: 'PKCE verification failed' })
       }
       const refreshToken = randomUUID()
       refreshTokens.set(refreshToken, entry.user)
@@ -158,7 +178,9 @@ export async function startFakeOp(
     if (body.grant_type === 'refresh_token') {
       const user = refreshTokens.get(body.refresh_token ?? '')
       if (!user || op.refreshBehaviour === 'invalid_grant') {
-        return reply.code(400).send({ error: 'invalid_grant', error_description: 'grant request is invalid' })
+        return reply
+          .code(400)
+          .send({ error: 'invalid_grant', error_description: 'grant request is invalid' })
       }
       refreshTokens.delete(body.refresh_token ?? '')
       const rotated = randomUUID()
@@ -174,12 +196,18 @@ export async function startFakeOp(
       const behaviour = op.exchangeBehaviour
       if (behaviour.kind === 'hang') return new Promise(() => {})
       if (behaviour.kind === 'raw') {
-        return reply.code(behaviour.status).type(behaviour.contentType ?? 'text/plain').send(behaviour.body)
+        return reply
+          .code(behaviour.status)
+          .type(behaviour.contentType ?? 'text/plain')
+          .send(behaviour.body)
       }
       if (behaviour.kind === 'error') {
         return reply
           .code(behaviour.status)
-          .send({ error: behaviour.error, ...(behaviour.description ? { error_description: behaviour.description } : {}) })
+          .send({
+            error: behaviour.error,
+            ...(behaviour.description ? { error_description: behaviour.description } : {}),
+          })
       }
       const subject = decodeJwt(body.subject_token ?? '')
       const expiresIn = behaviour.expiresIn ?? 300
@@ -231,7 +259,11 @@ export class CookieJar {
 }
 
 interface Injectable {
-  inject(options: { method?: 'GET' | 'POST'; url: string; headers?: Record<string, string> }): Promise<{
+  inject(options: {
+    method?: 'GET' | 'POST'
+    url: string
+    headers?: Record<string, string>
+  }): Promise<{
     statusCode: number
     headers: Record<string, string | string[] | number | undefined>
     body: string
@@ -260,7 +292,8 @@ export async function loginThroughCallback(
     url: `/auth/callback?code=${encodeURIComponent(code)}&state=${encodeURIComponent(state)}`,
     headers: { cookie: jar.header() },
   })
-  if (callback.statusCode !== 303) throw new Error(`callback answered ${callback.statusCode}: ${callback.body}`)
+  if (callback.statusCode !== 303)
+    throw new Error(`callback answered ${callback.statusCode}: ${callback.body}`)
   jar.store(callback.headers['set-cookie'] as string[] | string | undefined)
   return String(callback.headers.location)
 }
