@@ -13,10 +13,8 @@ test('html when interpolating text then every special character is escaped', () 
 
 test('html when nesting fragments, arrays and raw() then only trusted markup passes through', () => {
   const items = ['<a>', 'b']
-  const out = html`<ul>
-      ${items.map((i) => html`<li>${i}</li>`)}
-    </ul>
-    ${raw('<hr>')}${null}${undefined}${false}${0}`
+  // prettier-ignore
+  const out = html`<ul>${items.map((i) => html`<li>${i}</li>`)}</ul>${raw('<hr>')}${null}${undefined}${false}${0}`
   assert.equal(out.toString(), '<ul><li>&lt;a&gt;</li><li>b</li></ul><hr>0')
   assert.equal(html`${['<x>']}`.toString(), '&lt;x&gt;')
 })
