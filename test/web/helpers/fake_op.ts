@@ -202,12 +202,10 @@ export async function startFakeOp(
           .send(behaviour.body)
       }
       if (behaviour.kind === 'error') {
-        return reply
-          .code(behaviour.status)
-          .send({
-            error: behaviour.error,
-            ...(behaviour.description ? { error_description: behaviour.description } : {}),
-          })
+        return reply.code(behaviour.status).send({
+          error: behaviour.error,
+          ...(behaviour.description ? { error_description: behaviour.description } : {}),
+        })
       }
       const subject = decodeJwt(body.subject_token ?? '')
       const expiresIn = behaviour.expiresIn ?? 300
