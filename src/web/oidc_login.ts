@@ -342,18 +342,24 @@ async function oidcLoginPlugin(
   })
 
   app.post('/auth/logout', async (request, reply) => {
-    const idToken = getSessionTokens(request)?.idToken
+    const refreshToken = getSessionTokens(request)?.refreshToken
     request.session.destroy()
     let endSessionUrl: string | undefined
     try {
       const config = await getConfig()
+      // Revoking the refresh token revokes the user's grant at the IdP, so tokens of this login
+      // stop being exchangeable even if the user never confirms the IdP logout page.
+      if (refreshToken) {
+        await client.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' }).catch((error: unknown) => {
+          request.log.warn({ err: error }, 'refresh token revocation failed')
+        })
+      }
       if (config.serverMetadata().end_session_endpoint) {
-        const parameters: Record<string, string> = {
+        // client_id rather than id_token_hint: no token ever travels in a URL (RP-Initiated Logout §2).
+        endSessionUrl = client.buildEndSessionUrl(config, {
+          client_id: options.clientId,
           post_logout_redirect_uri: postLogoutRedirectUri,
-        }
-        if (idToken) parameters.id_token_hint = idToken
-        else parameters.client_id = options.clientId
-        endSessionUrl = client.buildEndSessionUrl(config, parameters).href
+        }).href
       }
     } catch (error) {
       // Local logout already happened; the IdP session ends when the IdP is back.
