@@ -31,6 +31,7 @@ import {
   SUBJECT_TOKEN_INVALID,
   UnauthorizedClient,
 } from './errors.js'
+import { issuerProfileFor, upstreamClientIdsOf } from './issuer_profile.js'
 import type { ClientExchangePolicy, ExchangePolicy, TargetPolicy } from './policy.js'
 import type {
   ActClaim,
@@ -54,7 +55,10 @@ export interface DecideInput {
 export function decideExchange(input: DecideInput): ExchangeDecision {
   const { request, client, subject, actor, policy, now } = input
   const clientPolicy = checkClientMayExchange(policy, client.clientId)
-  checkSubjectAddressedTo(subject, client.clientId)
+  checkSubjectAddressedTo(
+    subject,
+    upstreamClientIdsOf(issuerProfileFor(policy.issuers, subject.iss), client.clientId),
+  )
   const target = resolveTarget(request, policy, clientPolicy)
   checkTargetAllowed(target, clientPolicy)
   const scopes = decideScopes(
@@ -116,10 +120,22 @@ export function checkClientMayExchange(
   return clientPolicy
 }
 
-/** Lesson S2: the requester may only exchange a token that was issued to or for it. */
-export function checkSubjectAddressedTo(subject: VerifiedSubject, clientId: string): void {
-  if (subject.aud.includes(clientId) || subject.azp === clientId || subject.clientId === clientId) {
-    return
+/**
+ * Lesson S2: the requester may only exchange a token that was issued to or for it. `clientIds` are
+ * the requester's names at the subject's issuer (its own client_id unless the issuer maps ids).
+ */
+export function checkSubjectAddressedTo(
+  subject: VerifiedSubject,
+  clientIds: string | readonly string[],
+): void {
+  for (const clientId of typeof clientIds === 'string' ? [clientIds] : clientIds) {
+    if (
+      subject.aud.includes(clientId) ||
+      subject.azp === clientId ||
+      subject.clientId === clientId
+    ) {
+      return
+    }
   }
   throw new InvalidRequest({
     description: SUBJECT_TOKEN_INVALID,

@@ -44,6 +44,16 @@ export {
   type TokenExchange,
   type TokenExchangeDeps,
 } from './exchange.js'
+export {
+  createIssuerProfile,
+  DEFAULT_ISSUER_PROFILE,
+  issuerProfileFor,
+  issuerProfileSchema,
+  NOT_ACCESS_TOKEN_CLAIMS,
+  upstreamClientIdsOf,
+  type IssuerProfile,
+  type IssuerProfileInput,
+} from './issuer_profile.js'
 export { createJwsSigner, type JwsSigner, type JwsSignerOptions } from './jwt/sign_jws.js'
 export {
   createJwsVerifier,

@@ -15,6 +15,7 @@
  * ```
  */
 import { z } from 'zod'
+import { createIssuerProfile, issuerProfileSchema, type IssuerProfile } from './issuer_profile.js'
 import { isResourceUri, SCOPE_TOKEN } from './parse_request.js'
 import { DEFAULT_REQUEST_LIMITS, type ExchangeMode, type RequestLimits } from './types.js'
 
@@ -77,6 +78,8 @@ export const exchangePolicyInputSchema = exchangeSettingsSchema.extend({
   trustedIssuers: z.array(z.string().min(1)).min(1),
   targets: z.record(identifier, targetPolicySchema),
   clients: z.record(identifier, clientExchangePolicySchema),
+  /** How to read tokens of trusted issuers that differ from RFC 9068 (keys: issuers). */
+  issuers: z.record(z.string().min(1), issuerProfileSchema).default({}),
 })
 
 export type TargetPolicyInput = z.input<typeof targetPolicySchema>
@@ -111,6 +114,8 @@ export interface ExchangePolicy {
   readonly targets: ReadonlyMap<string, TargetPolicy>
   /** Keyed by client_id. */
   readonly clients: ReadonlyMap<string, ClientExchangePolicy>
+  /** Token profiles keyed by issuer; an issuer without one is read as RFC 9068 says. */
+  readonly issuers: ReadonlyMap<string, IssuerProfile>
 }
 
 export function createExchangePolicy(input: ExchangePolicyInput): ExchangePolicy {
@@ -169,6 +174,14 @@ export function createExchangePolicy(input: ExchangePolicyInput): ExchangePolicy
     )
   }
 
+  const issuers = new Map<string, IssuerProfile>()
+  for (const [iss, profile] of Object.entries(data.issuers)) {
+    if (!data.trustedIssuers.includes(iss)) {
+      throw new TypeError(`exchange policy: issuers.${iss}: not one of trustedIssuers`)
+    }
+    issuers.set(iss, createIssuerProfile(profile))
+  }
+
   return Object.freeze({
     issuer: data.issuer,
     trustedIssuers: Object.freeze([...new Set(data.trustedIssuers)]),
@@ -178,6 +191,7 @@ export function createExchangePolicy(input: ExchangePolicyInput): ExchangePolicy
     limits: Object.freeze({ ...data.limits }),
     targets: freezeMap(targets),
     clients: freezeMap(clients),
+    issuers: freezeMap(issuers),
   })
 }
 

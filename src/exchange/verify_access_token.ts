@@ -9,6 +9,7 @@
  * invalid`, `actor_token is invalid`); the precise reason is in `detail` (lessons S3, S19, S20).
  */
 import { ACTOR_TOKEN_INVALID, InvalidRequest, SUBJECT_TOKEN_INVALID } from './errors.js'
+import { issuerProfileFor, NOT_ACCESS_TOKEN_CLAIMS, type IssuerProfile } from './issuer_profile.js'
 import { JwsVerificationError, type JwsHeader, type JwsVerifier } from './jwt/verify_jws.js'
 import type { ExchangePolicy } from './policy.js'
 import type { ActClaim, JwtClaims, MayActClaim, VerifiedToken } from './types.js'
@@ -29,13 +30,12 @@ export interface TokenValidationDeps {
   readonly policy: Pick<
     ExchangePolicy,
     'issuer' | 'trustedIssuers' | 'clockSkewSeconds' | 'clients'
-  >
+  > &
+    Partial<Pick<ExchangePolicy, 'issuers'>>
   /** Current time in whole seconds. */
   readonly now: number
 }
 
-/** Claims that mark an ID token (OIDC Core §2, §3.1.3.6) or a logout token (OIDC Back-Channel §2.4). */
-const FOREIGN_KIND_CLAIMS = ['events', 'nonce', 'at_hash', 'c_hash', 's_hash'] as const
 const MAX_ACT_NESTING = 32
 
 export function tokenInvalid(role: TokenRole, detail: string, cause?: unknown): InvalidRequest {
@@ -57,13 +57,20 @@ export async function verifyAccessToken(
     ;({ header, payload } = await deps.verifier.verify(compact))
   } catch (err) {
     if (err instanceof JwsVerificationError) {
-      throw tokenInvalid(role, `failed JWS verification: ${err.reason}`, err)
+      // Keys that cannot be fetched are the server's problem, not the token's: say so in detail.
+      const detail =
+        err.reason === 'key_unavailable'
+          ? `cannot be verified: ${err.message}`
+          : `failed JWS verification: ${err.reason}`
+      throw tokenInvalid(role, detail, err)
     }
     throw err
   }
-  checkAccessTokenType(header, role)
-  checkNotOtherJwtKind(payload, role)
-  const claims = readRequiredClaims(payload, role)
+  // The signature holds, so `iss` is the issuer whose key verified it: its profile applies.
+  const profile = issuerProfileFor(deps.policy.issuers, payload.iss)
+  checkAccessTokenType(header, role, profile.acceptedTypes)
+  checkNotOtherJwtKind(payload, role, profile.notAccessTokenClaims)
+  const claims = readRequiredClaims(payload, role, profile)
   checkIssuerTrusted(claims.iss, deps.policy.trustedIssuers, role)
   const nbf = payload.nbf === undefined ? undefined : readNumericDate(payload, 'nbf', role)
   checkTokenTimes(
@@ -80,7 +87,7 @@ export async function verifyAccessToken(
     aud: claims.aud,
     clientId: claims.clientId,
     azp: readOptionalString(payload, 'azp', role),
-    scopes: readScopes(payload, role),
+    scopes: readScopes(payload, role, profile),
     exp: claims.exp,
     jti: claims.jti,
     act: payload.act === undefined ? undefined : parseActClaim(payload.act, role),
@@ -92,17 +99,31 @@ export async function verifyAccessToken(
   return verified
 }
 
-/** RFC 9068 §2.1 / §4: `typ` must be `at+jwt` (or `application/at+jwt`); ID tokens carry `JWT`. */
-export function checkAccessTokenType(header: JwsHeader, role: TokenRole): void {
+/**
+ * RFC 9068 §2.1 / §4: `typ` must be `at+jwt` (or `application/at+jwt`); ID tokens carry `JWT`.
+ * An issuer profile may accept other values (`accepted` is lower case).
+ */
+export function checkAccessTokenType(
+  header: JwsHeader,
+  role: TokenRole,
+  accepted: readonly string[] = ['at+jwt', 'application/at+jwt'],
+): void {
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined
-  if (typ !== 'at+jwt' && typ !== 'application/at+jwt') {
-    throw tokenInvalid(role, `has typ ${JSON.stringify(header.typ ?? null)}, expected at+jwt`)
+  if (typ === undefined || !accepted.includes(typ)) {
+    throw tokenInvalid(
+      role,
+      `has typ ${JSON.stringify(header.typ ?? null)}, expected ${accepted.join(' or ')}`,
+    )
   }
 }
 
 /** Lesson S3: a logout token (`events`) or ID token (`nonce`, `*_hash`) never passes as an access token. */
-export function checkNotOtherJwtKind(payload: JwtClaims, role: TokenRole): void {
-  for (const claim of FOREIGN_KIND_CLAIMS) {
+export function checkNotOtherJwtKind(
+  payload: JwtClaims,
+  role: TokenRole,
+  markers: readonly string[] = NOT_ACCESS_TOKEN_CLAIMS,
+): void {
+  for (const claim of markers) {
     if (payload[claim] !== undefined) {
       throw tokenInvalid(role, `carries ${claim}: not an access token`)
     }
@@ -119,15 +140,22 @@ interface RequiredClaims {
   clientId: string
 }
 
-/** RFC 9068 §2.2: `iss exp aud sub client_id iat jti` are required. */
-function readRequiredClaims(payload: JwtClaims, role: TokenRole): RequiredClaims {
+/**
+ * RFC 9068 §2.2: `iss exp aud sub client_id iat jti` are required (`sub`, `client_id` and `jti`
+ * read from the claims the issuer's profile names).
+ */
+function readRequiredClaims(
+  payload: JwtClaims,
+  role: TokenRole,
+  profile: IssuerProfile,
+): RequiredClaims {
   const iss = readString(payload, 'iss', role)
-  const sub = readString(payload, 'sub', role)
+  const sub = readString(payload, profile.claims.sub, role)
   const aud = readAudience(payload, role)
   const exp = readNumericDate(payload, 'exp', role)
   const iat = readNumericDate(payload, 'iat', role)
-  const jti = readString(payload, 'jti', role)
-  const clientId = readString(payload, 'client_id', role)
+  const jti = readString(payload, profile.claims.jti, role)
+  const clientId = readString(payload, profile.claims.clientId, role)
   return { iss, sub, aud, exp, iat, jti, clientId }
 }
 
@@ -222,10 +250,14 @@ function readAudience(payload: JwtClaims, role: TokenRole): readonly string[] {
   return Object.freeze([...(list as string[])])
 }
 
-/** RFC 9068 §2.2.3: `scope` is a space-separated string. */
-function readScopes(payload: JwtClaims, role: TokenRole): readonly string[] {
-  const value = payload.scope
-  if (value === undefined) return Object.freeze([])
-  if (typeof value !== 'string') throw tokenInvalid(role, 'has a malformed scope')
+/** RFC 9068 §2.2.3: `scope` is a space-separated string; absent → the profile's fallback. */
+function readScopes(
+  payload: JwtClaims,
+  role: TokenRole,
+  profile: IssuerProfile,
+): readonly string[] {
+  const value = payload[profile.claims.scope]
+  if (value === undefined) return profile.scopesWhenAbsent
+  if (typeof value !== 'string') throw tokenInvalid(role, `has a malformed ${profile.claims.scope}`)
   return Object.freeze(value.split(' ').filter((scope) => scope !== ''))
 }

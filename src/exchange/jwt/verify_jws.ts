@@ -9,6 +9,8 @@
  * matches `alg` → signature. `x5c` is ignored, never used.
  *
  * Failures throw `JwsVerificationError` with a reason code; the engine maps it to invalid_request.
+ * A resolver that cannot obtain keys right now (an upstream JWKS is down) throws one with reason
+ * `key_unavailable` and a message for the audit detail.
  *
  * @example
  * ```ts
@@ -27,6 +29,7 @@ export type JwsFailureReason =
   | 'key_header_present'
   | 'payload_invalid'
   | 'key_not_found'
+  | 'key_unavailable'
   | 'key_mismatch'
   | 'signature_invalid'
 
