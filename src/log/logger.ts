@@ -2,7 +2,8 @@
  * Structured logging (pino). Tokens and secrets never reach a log: known sensitive fields are
  * redacted wherever they appear, and code logs token identifiers (`jti`), never token values.
  */
-import { LogController, type FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
+import { requestLogSerializer } from './request_serializer.js'
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
 export type { Logger }
@@ -42,12 +43,11 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
 }
 
 /**
- * Fastify options for a service: our pino logger (child per component) and no per-request log
- * lines — request URLs can carry authorization codes and states, which must not reach a log.
+ * Fastify options for a service: our pino logger (child per component) whose request lines go
+ * through `requestLogSerializer`, so codes and tokens in query strings never reach a log.
  */
-export function fastifyLogOptions(logger: Logger, component: string): { loggerInstance: FastifyBaseLogger; logController: LogController } {
+export function fastifyLogOptions(logger: Logger, component: string): { loggerInstance: FastifyBaseLogger } {
   return {
-    loggerInstance: logger.child({ component }) as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
+    loggerInstance: logger.child({ component }, { serializers: { req: requestLogSerializer } }) as FastifyBaseLogger,
   }
 }

@@ -33,4 +33,4 @@ export {
   type BearerHook,
   type RequireBearerOptions,
 } from './bearer_auth.js'
-export { redactUrlTokens, requestLogSerializer } from './log_serializers.js'
+export { redactUrlTokens, requestLogSerializer } from '../log/request_serializer.js'

@@ -9,7 +9,7 @@
  * const app = await buildAppA({ env: loadEnv(), logger: createLogger({ name: 'app-a' }) })
  * await app.listen({ host: env.HOST, port: env.APP_A_PORT })
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { decodeJwt } from 'jose'
 import {
   createTokenExchangeClient,
@@ -18,7 +18,7 @@ import {
   type ExchangeResult,
 } from '../../client/index.js'
 import type { Env } from '../../config/env.js'
-import type { Logger } from '../../log/logger.js'
+import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import { registerWebBasics, sendHtml } from '../../web/basics.js'
 import { html } from '../../web/html.js'
 import { registerOidcLogin, UserTokenError } from '../../web/oidc_login.js'
@@ -57,7 +57,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
   const { env } = options
   const now = options.now ?? Date.now
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    ...fastifyLogOptions(options.logger, 'app-a'),
     trustProxy: false,
   })
 

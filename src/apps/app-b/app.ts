@@ -10,10 +10,9 @@
 import { join } from 'node:path'
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
-import type { Logger } from '../../log/logger.js'
+import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
   createAccessTokenVerifier,
-  requestLogSerializer,
   type AccessTokenVerifier,
 } from '../../resource/index.js'
 import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
@@ -54,11 +53,8 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   const store = options.store ?? openTodoStore(join(env.DATA_DIR, 'app-b.sqlite'))
 
   const app = Fastify({
-    // The request serializer keeps token-bearing query values out of Fastify's request log.
-    loggerInstance: logger.child(
-      { app: 'app-b' },
-      { serializers: { req: requestLogSerializer } },
-    ) as FastifyBaseLogger,
+    // Request lines go through the redacting serializer: no token-bearing query value is logged.
+    ...fastifyLogOptions(logger, 'app-b'),
     bodyLimit: 64 * 1024,
   })
   if (ownsStore) app.addHook('onClose', async () => store.close())

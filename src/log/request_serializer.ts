@@ -1,12 +1,12 @@
 /**
- * Keeps bearer tokens out of request logs. Fastify logs `req.url` on every request; a client that
- * (wrongly) puts `access_token` in the query would leak it there even though the kit refuses the
- * request. Give the app's logger this `req` serializer, e.g.
- * `Fastify({ loggerInstance: logger.child({}, { serializers: { req: requestLogSerializer } }) })`.
+ * Keeps tokens and codes out of request logs. Fastify logs `req.url` on every request: an OAuth
+ * callback carries `code`, a logout URL may carry `id_token_hint`, and a client that (wrongly) puts
+ * `access_token` in the query would leak it even though the request is refused. Every onbehalf
+ * service logs requests through this serializer (see `fastifyLogOptions` in logger.ts).
  */
 import type { FastifyRequest } from 'fastify'
 
-const TOKEN_QUERY = /([?&](?:access_token|token|code|id_token|refresh_token)=)[^&#]*/gi
+const TOKEN_QUERY = /([?&](?:access_token|token|code|id_token|id_token_hint|refresh_token|logout_token|client_assertion|client_secret|subject_token|actor_token)=)[^&#]*/gi
 
 /** The URL with the values of token-bearing query parameters replaced. */
 export function redactUrlTokens(url: string): string {
