@@ -8,7 +8,7 @@
  * not listening, instance; the launcher calls `listen`.
  */
 import { join } from 'node:path'
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
