@@ -6,9 +6,7 @@
  * Also holds onbehalf's own record of issued JWT access tokens (model `IssuedAccessToken`), see
  * issued_tokens.ts.
  */
-import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { openSqliteDatabase } from '../storage/sqlite.js'
 
 type Payload = Record<string, unknown>
 
@@ -29,28 +27,26 @@ export interface OidcAdapter {
   revokeByGrantId(grantId: string): Promise<void>
 }
 
+const MIGRATIONS = [
+  `CREATE TABLE oidc_model (
+     model       TEXT NOT NULL,
+     id          TEXT NOT NULL,
+     payload     TEXT NOT NULL,
+     grant_id    TEXT,
+     user_code   TEXT,
+     uid         TEXT,
+     expires_at  INTEGER,
+     consumed_at INTEGER,
+     PRIMARY KEY (model, id)
+   );
+   CREATE INDEX oidc_model_grant ON oidc_model (grant_id);
+   CREATE INDEX oidc_model_uid ON oidc_model (model, uid);
+   CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code);
+   CREATE INDEX oidc_model_expires ON oidc_model (expires_at);`,
+]
+
 export function openOidcStorage(file: string, now: () => number = () => Math.floor(Date.now() / 1000)): OidcStorage {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const db = new Database(file)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS oidc_model (
-      model      TEXT NOT NULL,
-      id         TEXT NOT NULL,
-      payload    TEXT NOT NULL,
-      grant_id   TEXT,
-      user_code  TEXT,
-      uid        TEXT,
-      expires_at INTEGER,
-      consumed_at INTEGER,
-      PRIMARY KEY (model, id)
-    );
-    CREATE INDEX IF NOT EXISTS oidc_model_grant ON oidc_model (grant_id);
-    CREATE INDEX IF NOT EXISTS oidc_model_uid ON oidc_model (model, uid);
-    CREATE INDEX IF NOT EXISTS oidc_model_user_code ON oidc_model (model, user_code);
-    CREATE INDEX IF NOT EXISTS oidc_model_expires ON oidc_model (expires_at);
-  `)
+  const db = openSqliteDatabase(file, { name: 'idp', migrations: MIGRATIONS })
 
   const statements = {
     upsert: db.prepare(`INSERT INTO oidc_model (model, id, payload, grant_id, user_code, uid, expires_at)

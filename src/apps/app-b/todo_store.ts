@@ -3,12 +3,10 @@
  * `sub` of their token or login, and every statement filters on that owner: no method can read or
  * change another user's todo, whatever id it is given.
  *
- * The schema is versioned with `PRAGMA user_version`; migrations run in order, each in its own
- * transaction. Statements are prepared once; writes run in transactions. WAL journal, foreign keys on.
+ * Schema migrations and pragmas: src/storage/sqlite.ts. Statements are prepared once; writes run in
+ * transactions.
  */
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqliteDatabase } from '../../storage/sqlite.js'
 
 export interface Todo {
   readonly id: number
@@ -75,19 +73,6 @@ function toTodo(row: TodoRow): Todo {
   }
 }
 
-function migrate(db: Database.Database): void {
-  const version = db.pragma('user_version', { simple: true }) as number
-  if (version > MIGRATIONS.length) {
-    throw new Error(`todo database schema version ${version} is newer than this code (${MIGRATIONS.length})`)
-  }
-  for (let next = version; next < MIGRATIONS.length; next++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[next] as string)
-      db.pragma(`user_version = ${next + 1}`)
-    })()
-  }
-}
-
 function checkOwner(ownerSub: string): string {
   if (typeof ownerSub !== 'string' || ownerSub.length === 0) {
     throw new TypeError('ownerSub must be a non-empty string')
@@ -118,18 +103,8 @@ export function parseTodoTitle(title: unknown): string {
  * store.add('user-alice', 'water the plants')
  */
 export function openTodoStore(path: string, options: { now?: () => Date } = {}): TodoStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-  const db = new Database(path)
+  const db = openSqliteDatabase(path, { name: 'todo', migrations: MIGRATIONS })
   const now = () => (options.now?.() ?? new Date()).toISOString()
-  try {
-    db.pragma('journal_mode = WAL')
-    db.pragma('foreign_keys = ON')
-    db.pragma('busy_timeout = 5000')
-    migrate(db)
-  } catch (err) {
-    db.close()
-    throw err
-  }
 
   const listStmt = db.prepare<[string], TodoRow>(
     `SELECT ${COLUMNS} FROM todos WHERE owner_sub = ? ORDER BY id`,
