@@ -24,6 +24,11 @@ export interface CachedToken {
   expiresAt: number
   scope: string | undefined
   claims: Record<string, unknown> | undefined
+  /**
+   * When the token endpoint issued this token (epoch ms) and how long that round trip took, so a
+   * caller served from the cache can still tell how old the token is and what the exchange cost.
+   */
+  exchange?: { at: number; durationMs: number }
 }
 
 export interface ExchangedTokenCacheOptions {

@@ -131,6 +131,7 @@ export function createTokenExchangeClient(
   const tokenEndpoint = options.tokenEndpoint
 
   async function requestExchange(params: ExchangeParams): Promise<CachedToken> {
+    const started = performance.now()
     let endpoint: string
     try {
       endpoint = typeof tokenEndpoint === 'string' ? tokenEndpoint : await tokenEndpoint()
@@ -237,6 +238,7 @@ export function createTokenExchangeClient(
       // RFC 8693 §2.2.1: scope may be omitted when it equals the requested scope.
       scope: data.scope ?? params.scope,
       claims,
+      exchange: { at: now(), durationMs: Math.round((performance.now() - started) * 10) / 10 },
     }
   }
 

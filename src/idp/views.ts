@@ -6,20 +6,24 @@ import { html, raw, type SafeHtml } from '../web/html.js'
 
 function layout(title: string, body: SafeHtml): string {
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · onbehalf IdP</title>
-<link rel="stylesheet" href="/assets/style.css">
-</head>
-<body class="idp">
-<main class="auth-shell">
-<div class="auth-brand"><span class="brand-mark" aria-hidden="true">◆</span> onbehalf <span class="muted">identity provider</span></div>
-${body}
-</main>
-</body>
-</html>`.toString()
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · onbehalf IdP</title>
+        <link rel="stylesheet" href="/assets/style.css" />
+      </head>
+      <body class="idp">
+        <main class="auth-shell">
+          <div class="auth-brand">
+            <span class="brand-mark" aria-hidden="true"></span><span>onbehalf</span
+            ><span class="auth-brand-sub">identity provider</span>
+          </div>
+          ${body}
+          <p class="auth-footer">Your password is only ever typed here, never into the apps.</p>
+        </main>
+      </body>
+    </html>`.toString()
 }
 
 export interface LoginView {
@@ -33,18 +37,44 @@ export function renderLogin(view: LoginView): string {
   return layout(
     'Sign in',
     html`<section class="card auth-card" aria-labelledby="login-title">
-<h1 id="login-title">Sign in</h1>
-<p class="muted">to continue to <strong>${view.clientName}</strong></p>
-${view.error ? html`<p class="alert alert-error" role="alert" data-testid="login-error">${view.error}</p>` : raw('')}
-<form method="post" action="${view.actionUrl}" class="stack" autocomplete="on">
-<label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64" value="${view.username ?? ''}" ${view.username ? raw('') : raw('autofocus')}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256" ${view.username ? raw('autofocus') : raw('')}>
-<button type="submit" class="button button-primary">Sign in</button>
-</form>
-<p class="hint">Demo accounts: <code>demo</code>, <code>alice</code>, <code>bob</code> — password <code>changeme</code>.</p>
-</section>`,
+      <h1 id="login-title">Sign in</h1>
+      <p class="auth-lead">to continue to <strong>${view.clientName}</strong></p>
+      ${view.error ? html`<p class="alert alert-error" role="alert" data-testid="login-error">${view.error}</p>` : raw('')}
+      <form method="post" action="${view.actionUrl}" class="stack" autocomplete="on">
+        <div class="field">
+          <label for="username">Username</label>
+          <input
+            id="username"
+            name="username"
+            type="text"
+            autocomplete="username"
+            autocapitalize="none"
+            spellcheck="false"
+            required
+            maxlength="64"
+            value="${view.username ?? ''}"
+            ${view.username ? raw('') : raw('autofocus')}
+          />
+        </div>
+        <div class="field">
+          <label for="password">Password</label>
+          <input
+            id="password"
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            required
+            maxlength="256"
+            ${view.username ? raw('autofocus') : raw('')}
+          />
+        </div>
+        <button type="submit" class="button button-primary button-block">Sign in</button>
+      </form>
+      <p class="hint">
+        Demo accounts: <code>demo</code>, <code>alice</code>, <code>bob</code> — password
+        <code>changeme</code>.
+      </p>
+    </section>`,
   )
 }
 
@@ -52,10 +82,11 @@ export function renderIdpError(error: string, description: string): string {
   return layout(
     'Error',
     html`<section class="card auth-card" role="alert">
-<h1>Something went wrong</h1>
-<p><code data-testid="idp-error">${error}</code></p>
-${description ? html`<p class="muted">${description}</p>` : raw('')}
-</section>`,
+      <h1>Something went wrong</h1>
+      ${description ? html`<p class="auth-lead">${description}</p>` : raw('')}
+      <p class="alert alert-error">Error code <code data-testid="idp-error">${error}</code></p>
+      <p class="hint">Go back to the app you came from and sign in again.</p>
+    </section>`,
   )
 }
 
@@ -64,20 +95,37 @@ export function renderLogoutConfirm(form: string): string {
   return layout(
     'Sign out',
     html`<section class="card auth-card">
-<h1>Sign out?</h1>
-<p class="muted">You will be signed out of the identity provider and every app using it.</p>
-${raw(form)}
-<div class="row">
-<button type="submit" form="op.logoutForm" name="logout" value="yes" class="button button-primary">Sign out</button>
-<button type="submit" form="op.logoutForm" class="button">Stay signed in</button>
-</div>
-</section>`,
+      <h1>Sign out?</h1>
+      <p class="auth-lead">
+        You will be signed out of the identity provider and every app using it.
+      </p>
+      ${raw(form)}
+      <div class="row">
+        <button
+          type="submit"
+          form="op.logoutForm"
+          name="logout"
+          value="yes"
+          class="button button-primary"
+        >
+          Sign out
+        </button>
+        <button type="submit" form="op.logoutForm" class="button button-secondary">
+          Stay signed in
+        </button>
+      </div>
+    </section>`,
   )
 }
 
 export function renderLoggedOut(): string {
   return layout(
     'Signed out',
-    html`<section class="card auth-card"><h1>Signed out</h1><p class="muted">You have been signed out of the identity provider.</p></section>`,
+    html`<section class="card auth-card">
+      <h1>Signed out</h1>
+      <p class="auth-lead">
+        You have been signed out of the identity provider. You can close this tab.
+      </p>
+    </section>`,
   )
 }

@@ -28,17 +28,34 @@ export const APP_B_COOKIE_NAME = 'onbehalf_app_b_sid'
 export const APP_B_LOGIN_SCOPE = 'openid profile email'
 
 function todoItem(todo: Todo, csrfToken: string) {
-  return html`<li class="todo-item${todo.completed ? ' done' : ''}" data-testid="todo-item" data-todo-id="${todo.id}" data-completed="${String(todo.completed)}">
-  <form method="post" action="/todos/${todo.id}/toggle" class="inline-form">
-    <input type="hidden" name="_csrf" value="${csrfToken}">
-    <button type="submit" class="button button-secondary button-small" data-testid="toggle-todo">${todo.completed ? 'Reopen' : 'Complete'}</button>
-  </form>
-  <span class="todo-title" data-testid="todo-title">${todo.completed ? html`<s>${todo.title}</s>` : todo.title}</span>
-  <form method="post" action="/todos/${todo.id}/delete" class="inline-form">
-    <input type="hidden" name="_csrf" value="${csrfToken}">
-    <button type="submit" class="button button-secondary button-small" data-testid="delete-todo">Delete</button>
-  </form>
-</li>`
+  return html`<li
+    class="todo-item${todo.completed ? ' done' : ''}"
+    data-testid="todo-item"
+    data-todo-id="${todo.id}"
+    data-completed="${String(todo.completed)}"
+  >
+    <form method="post" action="/todos/${todo.id}/toggle" class="inline-form">
+      <input type="hidden" name="_csrf" value="${csrfToken}" />
+      <button
+        type="submit"
+        class="todo-toggle"
+        data-testid="toggle-todo"
+        title="${todo.completed ? 'Mark as open' : 'Mark as done'}"
+      >
+        <span class="todo-check" aria-hidden="true"></span
+        ><span class="visually-hidden">${todo.completed ? 'Reopen' : 'Complete'}</span>
+      </button>
+    </form>
+    <span class="todo-title" data-testid="todo-title"
+      >${todo.completed ? html`<s>${todo.title}</s>` : todo.title}</span
+    >
+    <form method="post" action="/todos/${todo.id}/delete" class="inline-form todo-delete">
+      <input type="hidden" name="_csrf" value="${csrfToken}" />
+      <button type="submit" class="button button-ghost button-small" data-testid="delete-todo">
+        Delete
+      </button>
+    </form>
+  </li>`
 }
 
 function todoPage(store: TodoStore, user: SessionUser, csrfToken: string, problem?: string) {
@@ -50,22 +67,44 @@ function todoPage(store: TodoStore, user: SessionUser, csrfToken: string, proble
     title: 'My todos',
     user,
     csrfToken,
-    body: html`<section class="card">
-  <p data-testid="todo-count">${open} open of ${todos.length}</p>
-  ${problem && html`<p class="badge badge-red" role="alert" data-testid="form-error">${problem}</p>`}
-  <form method="post" action="/todos" class="stack-form">
-    <input type="hidden" name="_csrf" value="${csrfToken}">
-    <label for="new-todo-title">New todo</label>
-    <input id="new-todo-title" name="title" required maxlength="${MAX_TITLE_LENGTH}" autocomplete="off" data-testid="new-todo-title">
-    <button type="submit" class="button" data-testid="add-todo">Add</button>
-  </form>
-  ${
-    todos.length === 0
-      ? html`<p class="muted" data-testid="todo-empty">Nothing to do yet.</p>`
-      : ''
-  }
-  <ul class="todo-list" data-testid="todo-list">${todos.map((todo) => todoItem(todo, csrfToken))}</ul>
-</section>`,
+    body: html`<section class="card todo-card">
+      <div class="card-header">
+        <h2>Your list</h2>
+        <p class="todo-summary" data-testid="todo-count">${open} open of ${todos.length}</p>
+      </div>
+      <form method="post" action="/todos" class="todo-add">
+        <input type="hidden" name="_csrf" value="${csrfToken}" />
+        <label for="new-todo-title">New todo</label>
+        <div class="input-row">
+          <input
+            id="new-todo-title"
+            name="title"
+            type="text"
+            required
+            maxlength="${MAX_TITLE_LENGTH}"
+            autocomplete="off"
+            placeholder="What needs doing?"
+            data-testid="new-todo-title"
+            ${problem ? html` aria-invalid="true" aria-describedby="form-error"` : ''}
+          />
+          <button type="submit" class="button" data-testid="add-todo">Add</button>
+        </div>
+        ${problem && html`<p class="field-error" id="form-error" role="alert" data-testid="form-error">${problem}</p>`}
+      </form>
+      ${
+        todos.length === 0
+          ? html`<div class="empty-state" data-testid="todo-empty">
+              <p class="empty-state-title">Nothing to do yet.</p>
+              <p class="muted small">
+                Add your first todo above. App A can read this list on your behalf.
+              </p>
+            </div>`
+          : ''
+      }
+      <ul class="todo-list" data-testid="todo-list">
+        ${todos.map((todo) => todoItem(todo, csrfToken))}
+      </ul>
+    </section>`,
   })
 }
 
@@ -77,10 +116,12 @@ function landingPage(csrfToken: string) {
     user: null,
     csrfToken,
     body: html`<section class="card">
-  <p>App B keeps your todo list. Sign in to see and edit it.</p>
-  <p>Other services (App A) can read your list only with a token issued for App B on your behalf.</p>
-  <p><a class="button" href="/auth/login" data-testid="login-button">Sign in</a></p>
-</section>`,
+      <p>App B keeps your todo list. Sign in to see and edit it.</p>
+      <p>
+        Other services (App A) can read your list only with a token issued for App B on your behalf.
+      </p>
+      <p><a class="button" href="/auth/login" data-testid="login-button">Sign in</a></p>
+    </section>`,
   })
 }
 
