@@ -175,6 +175,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
         expiresAt: exchanged.expiresAt,
         fromCache: exchanged.fromCache,
         durationMs: exchanged.durationMs,
+        exchanged: exchanged.exchange,
       }
       model.todoCount = await appB.todoCount(exchanged.accessToken)
       if (
