@@ -25,6 +25,13 @@ const httpUrl = z
   .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL')
   .transform((value) => value.replace(/\/+$/, ''))
 const secret = z.string().min(32, 'must be at least 32 characters')
+/** A comma-separated list of client ids, e.g. `app-a,app-b`. */
+const clientIdList = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, 'must be a comma-separated list of client ids')
+    .default(fallback)
+    .transform((value) => Object.freeze(value.split(',')))
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -50,11 +57,13 @@ const envSchema = z.object({
   APP_B_CLIENT_SECRET: secret.optional(),
   APP_B_SESSION_SECRET: secret.optional(),
   /** Services allowed to call App B's service API (checked on azp/client_id and the outermost act). */
-  APP_B_ALLOWED_CALLERS: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, 'must be a comma-separated list of client ids')
-    .default('app-a')
-    .transform((value) => Object.freeze(value.split(','))),
+  APP_B_ALLOWED_CALLERS: clientIdList('app-a'),
+
+  APP_C_URL: httpUrl.default('http://localhost:3995'),
+  APP_C_PORT: port.default(3995),
+  APP_C_CLIENT_ID: z.string().min(1).default('app-c'),
+  /** Services allowed to call App C (checked on azp/client_id and the outermost act). */
+  APP_C_ALLOWED_CALLERS: clientIdList('app-b'),
 })
 
 type RawEnv = z.infer<typeof envSchema>

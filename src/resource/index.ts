@@ -34,3 +34,4 @@ export {
   type RequireBearerOptions,
 } from './bearer_auth.js'
 export { redactUrlTokens, requestLogSerializer } from '../log/request_serializer.js'
+export { registerServiceAudit, type ServiceAuditOptions } from './service_audit.js'

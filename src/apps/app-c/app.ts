@@ -1,0 +1,60 @@
+/**
+ * App C: an activity log service with no user interface of its own. App B records what happens to
+ * a user's todos here, and reads the log back for App A, each time with a token obtained by a
+ * second RFC 8693 exchange — the third hop of A → B → C.
+ *
+ * `buildAppC` returns a ready, not listening, instance; the launcher calls `listen`.
+ */
+import { join } from 'node:path'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import type { Env } from '../../config/env.js'
+import { fastifyLogOptions, type Logger } from '../../log/logger.js'
+import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resource/index.js'
+import { openActivityStore, type ActivityStore } from './activity_store.js'
+import { appCServiceApi } from './service_api.js'
+
+export interface BuildAppCOptions {
+  readonly env: Env
+  readonly logger: Logger
+  /** Defaults to `${DATA_DIR}/app-c.sqlite`, closed with the app. A given store is left open. */
+  readonly store?: ActivityStore
+  readonly verifier?: AccessTokenVerifier
+}
+
+export function createAppCVerifier(env: Env): AccessTokenVerifier {
+  return createAccessTokenVerifier({
+    issuer: env.IDP_ISSUER,
+    audience: env.APP_C_CLIENT_ID,
+    jwksUri: `${env.IDP_ISSUER}/jwks`,
+    allowedCallers: env.APP_C_ALLOWED_CALLERS,
+  })
+}
+
+export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInstance> {
+  const { env, logger } = options
+  const ownsStore = options.store === undefined
+  const store = options.store ?? openActivityStore(join(env.DATA_DIR, 'app-c.sqlite'))
+  const app = Fastify({ ...fastifyLogOptions(logger, 'app-c'), bodyLimit: 16 * 1024 })
+  if (ownsStore) app.addHook('onClose', async () => store.close())
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    return reply.code(status).send({
+      error: status >= 500 ? 'server_error' : 'invalid_request',
+      error_description: status >= 500 ? 'internal error' : 'the request could not be processed',
+    })
+  })
+  app.get('/healthz', async () => ({ ok: true }))
+  app.get('/', async () => ({
+    service: 'App C — activity log',
+    api: ['POST /api/activity (activity:write)', 'GET /api/activity (activity:read)'],
+    callers: env.APP_C_ALLOWED_CALLERS,
+  }))
+  await app.register(appCServiceApi, {
+    store,
+    verifier: options.verifier ?? createAppCVerifier(env),
+    realm: env.APP_C_CLIENT_ID,
+  })
+  await app.ready()
+  return app
+}
