@@ -1,5 +1,5 @@
 /**
- * Launchers: `onbehalf start` runs the IdP, App A and App B on 127.0.0.1 (ports from the
+ * Launchers: `onbehalf start` runs the IdP, App A, App B and App C on 127.0.0.1 (ports from the
  * environment), prints where to go and how to sign in, and stops cleanly on Ctrl-C / SIGTERM.
  */
 import type { FastifyInstance } from 'fastify'
@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log/logger.js'
 import { buildIdp } from '../idp/app.js'
 import { buildAppA } from '../apps/app-a/app.js'
 import { buildAppB } from '../apps/app-b/app.js'
+import { buildAppC } from '../apps/app-c/app.js'
 
 interface Running {
   name: string
@@ -71,6 +72,7 @@ export async function runStack(): Promise<void> {
   const running = await listenAll(
     [
       { name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app },
+      { name: 'app-c', port: env.APP_C_PORT, build: () => buildAppC({ env, logger }) },
       { name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) },
       { name: 'app-a', port: env.APP_A_PORT, build: () => buildAppA({ env, logger }) },
     ],
@@ -82,6 +84,7 @@ export async function runStack(): Promise<void> {
 
     App A (start here)   ${env.APP_A_URL}
     App B                ${env.APP_B_URL}
+    App C (activity API) ${env.APP_C_URL}
     Identity provider    ${env.IDP_ISSUER}
 
   Sign in as demo, alice or bob — password: changeme

@@ -18,6 +18,7 @@ export interface Stack {
   idp: Idp
   appA?: FastifyInstance
   appB?: FastifyInstance
+  appC?: FastifyInstance
   close(): Promise<void>
 }
 
@@ -31,7 +32,7 @@ export interface StackOptions {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [idpPort, appAPort, appBPort] = [await freePort(), await freePort(), await freePort()]
+  const [idpPort, appAPort, appBPort, appCPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'onbehalf-test-'))
   const env = loadEnv({
     NODE_ENV: 'test',
@@ -43,6 +44,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     APP_A_PORT: String(appAPort),
     APP_B_URL: `http://127.0.0.1:${appBPort}`,
     APP_B_PORT: String(appBPort),
+    APP_C_URL: `http://127.0.0.1:${appCPort}`,
+    APP_C_PORT: String(appCPort),
     ...options.env,
   })
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
@@ -52,7 +55,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   started.push(idp.app)
   let appA: FastifyInstance | undefined
   let appB: FastifyInstance | undefined
+  let appC: FastifyInstance | undefined
   if (options.apps) {
+    const { buildAppC } = await import('../../src/apps/app-c/app.js')
+    const builtC = await buildAppC({ env, logger })
+    await builtC.listen({ host: '127.0.0.1', port: appCPort })
+    started.push(builtC)
+    appC = builtC
     const { buildAppA } = await import('../../src/apps/app-a/app.js')
     const { buildAppB } = await import('../../src/apps/app-b/app.js')
     const builtB = await buildAppB({ env, logger })
@@ -69,6 +78,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     idp,
     appA,
     appB,
+    appC,
     async close() {
       for (const app of started.reverse()) await app.close()
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
