@@ -14,9 +14,26 @@ import {
   targetPolicySchema,
   type ExchangePolicy,
 } from '../exchange/policy.js'
+import {
+  clientFederationPolicySchema,
+  createFederationPolicy,
+  type FederationPolicy,
+} from '../exchange/federation.js'
+import { SCOPE_TOKEN } from '../exchange/parse_request.js'
 import { ConfigError, type Env } from './env.js'
 
 const clientIdPattern = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * OAuth 2.0 client credentials (RFC 6749 §4.4) for the client's own service account: the
+ * "M2M + header" workaround. Off unless switched on; the token can only be for a listed audience
+ * and carries at most `scopes`.
+ */
+const clientCredentialsSchema = z.object({
+  enabled: z.boolean().default(false),
+  allowedAudiences: z.array(z.string().regex(clientIdPattern)).default([]),
+  scopes: z.array(z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 scope-token')).default([]),
+})
 
 const clientSchema = z.object({
   name: z.string().min(1),
@@ -27,6 +44,9 @@ const clientSchema = z.object({
   /** The target whose audience this client's login access tokens carry. */
   loginAudience: z.string().regex(clientIdPattern),
   tokenExchange: clientExchangePolicySchema,
+  clientCredentials: clientCredentialsSchema.optional(),
+  /** authentik-style JWT federation: this client re-issues tokens of the clients it trusts. */
+  federation: clientFederationPolicySchema.optional(),
 })
 
 const policyFileSchema = z.object({
@@ -44,6 +64,8 @@ export interface IdpPolicy {
   readonly accessTokenLifetimeSeconds: number
   readonly clients: ReadonlyMap<string, Readonly<IdpClientConfig>>
   readonly exchange: ExchangePolicy
+  /** Every client's JWT federation policy (off unless its `federation` block enables it). */
+  readonly federation: FederationPolicy
 }
 
 /** Replaces `${NAME}` in every string of `value` with `values[NAME]`; unknown names are reported. */
@@ -92,11 +114,23 @@ export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'po
     if (!file.targets[client.loginAudience]) {
       problems.push(`${source}: clients.${clientId}.loginAudience: "${client.loginAudience}" is not a configured target`)
     }
+    client.clientCredentials?.allowedAudiences.forEach((audience, index) => {
+      if (!file.targets[audience]) {
+        problems.push(`${source}: clients.${clientId}.clientCredentials.allowedAudiences[${index}]: "${audience}" is not a configured target`)
+      }
+    })
+    client.clientCredentials?.scopes.forEach((scope, index) => {
+      const allowed = (client.clientCredentials?.allowedAudiences ?? []).flatMap((audience) => file.targets[audience]?.scopes ?? [])
+      if (!allowed.includes(scope)) {
+        problems.push(`${source}: clients.${clientId}.clientCredentials.scopes[${index}]: "${scope}" is not a scope of an allowed audience`)
+      }
+    })
     clients.set(clientId, Object.freeze({ ...client, clientId, clientSecret }))
   }
   if (problems.length > 0) throw new ConfigError(problems)
 
   let exchange: ExchangePolicy
+  let federation: FederationPolicy
   try {
     exchange = createExchangePolicy({
       issuer,
@@ -105,10 +139,14 @@ export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'po
       targets: file.targets,
       clients: Object.fromEntries(Object.entries(file.clients).map(([id, client]) => [id, client.tokenExchange])),
     })
+    federation = createFederationPolicy(
+      Object.fromEntries(Object.entries(file.clients).map(([id, client]) => [id, client.federation])),
+      Object.fromEntries(Object.entries(file.targets).map(([id, target]) => [id, target.scopes])),
+    )
   } catch (error) {
     throw new ConfigError([`${source}: ${(error as Error).message}`])
   }
-  return Object.freeze({ accessTokenLifetimeSeconds: file.accessTokenLifetimeSeconds, clients, exchange })
+  return Object.freeze({ accessTokenLifetimeSeconds: file.accessTokenLifetimeSeconds, clients, exchange, federation })
 }
 
 export function loadPolicyFile(file: string, env: Env, issuer: string): IdpPolicy {

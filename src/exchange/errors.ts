@@ -23,6 +23,7 @@
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
+  | 'invalid_grant'
   | 'unauthorized_client'
   | 'invalid_scope'
   | 'invalid_target'
@@ -78,6 +79,18 @@ export class InvalidClient extends OAuthError {
   }
 }
 
+/**
+ * RFC 6749 §5.2. Not used by token exchange (see the mapping above); the authentik-style JWT
+ * federation path (`federation.ts`) answers every assertion fault with it, as authentik does.
+ */
+export class InvalidGrant extends OAuthError {
+  readonly error = 'invalid_grant'
+  readonly statusCode = 400
+  constructor(options?: OAuthErrorOptions) {
+    super('grant request is invalid', options)
+  }
+}
+
 export class UnauthorizedClient extends OAuthError {
   readonly error = 'unauthorized_client'
   readonly statusCode = 400
@@ -122,6 +135,7 @@ export class ServerError extends OAuthError {
 export type AnyOAuthError =
   | InvalidRequest
   | InvalidClient
+  | InvalidGrant
   | UnauthorizedClient
   | InvalidScope
   | InvalidTarget

@@ -27,6 +27,8 @@ import { createIssuedTokenRegistry, type IssuedTokenRegistry } from './issued_to
 import { createProvider } from './provider.js'
 import { interactionRoutes } from './interactions.js'
 import * as tokenExchangeGrant from './token_exchange_grant.js'
+import { createFederationMiddleware } from './federation.js'
+import { createIdpMinter } from './minter.js'
 
 export interface IdpOptions {
   env: Env
@@ -99,19 +101,13 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const signer = createJwsSigner({ alg: SIGNING_ALGORITHM, kid: keys.active.kid, privateKey: keys.active.privateKey })
 
   const audit = (event: AuditEvent) => logger.info({ audit: event }, `token exchange ${event.outcome}`)
+  // One minter for every token the IdP issues outside oidc-provider (exchange, federation).
+  const minter = createIdpMinter(signer, issuedTokens)
   const exchange = createTokenExchange({
     policy: policy.exchange,
     verifier,
     subjectStatus: { isActive: (subject) => issuedTokens.isActive(subject.jti) },
-    minter: {
-      async mint(claims, header, decision) {
-        const token = signer.sign({ ...header, typ: 'at+jwt' }, claims)
-        // The exchanged token lives and dies with the grant of the token it was exchanged from.
-        const subjectRecord = await issuedTokens.find(decision.subjectJti)
-        issuedTokens.record({ jti: claims.jti, grantId: subjectRecord?.grantId, clientId: claims.client_id, sub: claims.sub, exp: claims.exp })
-        return token
-      },
-    },
+    minter,
     audit,
   })
 
@@ -126,6 +122,8 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
 
   const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
   await app.register(middie)
+  // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
+  app.use(createFederationMiddleware({ policy, verifier, issuedTokens, minter, logger }))
   const oidcCallback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     if (OWN_PATHS.test(req.url ?? '')) return next()

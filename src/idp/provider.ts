@@ -8,6 +8,9 @@
  *   authorization endpoint for another service's audience — that is what token exchange is for,
  *   under the exchange policy.
  * - The RFC 8693 grant is registered as an extension grant (token_exchange_grant.ts).
+ * - client_credentials (the "M2M + header" workaround) only for clients whose policy has a
+ *   `clientCredentials` block that is enabled, and only for an audience that block lists: the
+ *   token is the client's own (`sub` = `client_id`), never a user's.
  */
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Logger } from '../log/logger.js'
@@ -45,6 +48,12 @@ export function createProvider(options: ProviderOptions): Provider {
     return audience ? policy.exchange.targets.get(audience)?.resourceUris[0] : undefined
   }
   const isFirstParty = (clientId: string) => policy.clients.get(clientId)?.firstParty === true
+  const clientCredentialsOf = (clientId: string) => {
+    const block = policy.clients.get(clientId)?.clientCredentials
+    return block?.enabled ? block : undefined
+  }
+  const isClientCredentials = (ctx: KoaContextWithOIDC) =>
+    ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials'
 
   const clients: NonNullable<Configuration['clients']> = [...policy.clients.values()].map((client) => ({
     client_id: client.clientId,
@@ -55,7 +64,12 @@ export function createProvider(options: ProviderOptions): Provider {
     response_types: ['code'],
     // Every client may *ask* for an exchange; the engine's policy decides (unauthorized_client
     // when its policy is off), so there is one decision point and the RFC's error code.
-    grant_types: ['authorization_code', 'refresh_token', GRANT_TYPE_TOKEN_EXCHANGE],
+    grant_types: [
+      'authorization_code',
+      'refresh_token',
+      GRANT_TYPE_TOKEN_EXCHANGE,
+      ...(clientCredentialsOf(client.clientId) ? ['client_credentials'] : []),
+    ],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: SIGNING_ALGORITHM,
   }))
@@ -120,6 +134,7 @@ export function createProvider(options: ProviderOptions): Provider {
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -133,10 +148,33 @@ export function createProvider(options: ProviderOptions): Provider {
       resourceIndicators: {
         enabled: true,
         // A login's access token is for the client's own audience unless it names a resource.
-        defaultResource: async (ctx, client, oneOf) => oneOf ?? (client ? loginResourceOf(client.clientId) : undefined),
+        defaultResource: async (ctx, client, oneOf) => {
+          if (oneOf) return oneOf
+          if (!client) return undefined
+          if (isClientCredentials(ctx)) {
+            // A service token with no resource named: its single allowed audience, if it has one.
+            const audiences = clientCredentialsOf(client.clientId)?.allowedAudiences ?? []
+            return audiences.length === 1 ? policy.exchange.targets.get(audiences[0]!)?.resourceUris[0] : undefined
+          }
+          return loginResourceOf(client.clientId)
+        },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, resourceIndicator, client) => {
+        getResourceServerInfo: async (ctx, resourceIndicator, client) => {
           const target = targetsByResource.get(resourceIndicator)
+          if (isClientCredentials(ctx)) {
+            // client_credentials: only an audience the client's policy lists, at most its scopes.
+            const block = client ? clientCredentialsOf(client.clientId) : undefined
+            if (!target || !block || !block.allowedAudiences.includes(target.audience)) {
+              throw new errors.InvalidTarget()
+            }
+            return {
+              audience: target.audience,
+              scope: target.scopes.filter((scope) => block.scopes.includes(scope)).join(' '),
+              accessTokenFormat: 'jwt',
+              accessTokenTTL: policy.accessTokenLifetimeSeconds,
+              jwt: { sign: { alg: SIGNING_ALGORITHM } },
+            }
+          }
           // Only the client's own login audience: any other audience must go through token exchange.
           if (!target || !client || loginResourceOf(client.clientId) !== resourceIndicator) {
             throw new errors.InvalidTarget()
@@ -154,6 +192,7 @@ export function createProvider(options: ProviderOptions): Provider {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: {
       AccessToken: policy.accessTokenLifetimeSeconds,
+      ClientCredentials: policy.accessTokenLifetimeSeconds,
       AuthorizationCode: 60,
       IdToken: 3600,
       Interaction: 600,
