@@ -4,10 +4,14 @@
  *   onbehalf start         IdP (:9000), App A (:3993) and App B (:3994) on the embedded defaults
  *   onbehalf idp           the embedded IdP alone
  *   onbehalf keys rotate   make a new IdP signing key active (old public keys stay published)
+ *   onbehalf sts --config <file>   the RFC 8693 security token service (deploy/sts/README.md)
  */
 import { ConfigError } from '../config/env.js'
 import { runIdpOnly, runStack } from './start.js'
 import { runRotateKeys } from './keys.js'
+import { runDoctorCommand } from './doctor.js'
+import { runSetupCommand } from './setup_keycloak.js'
+import { runSts } from './sts.js'
 
 const USAGE = `usage: onbehalf <command>
 
@@ -15,6 +19,14 @@ commands:
   start         start the embedded IdP, App A and App B (what \`npm start\` runs)
   idp           start the embedded IdP alone
   keys rotate   make a new IdP signing key active; old public keys stay in the JWKS
+  doctor        check an IdP: discovery, grant types, client authentication, a test exchange
+                (onbehalf doctor --help)
+  setup keycloak  add the app-b audience scope and enable token exchange on app-a in a Keycloak
+                realm, idempotently (onbehalf setup keycloak --help)
+  sts --config <file>
+                start the security token service (RFC 8693 for IdPs that lack it)
+  sts rotate-keys --config <file>
+                make a new STS signing key active
   help          show this text`
 
 async function main(argv: string[]): Promise<number> {
@@ -26,9 +38,15 @@ async function main(argv: string[]): Promise<number> {
     case 'idp':
       await runIdpOnly()
       return 0
+    case 'sts':
+      return runSts(rest)
     case 'keys':
       if (rest[0] === 'rotate') return runRotateKeys()
       break
+    case 'doctor':
+      return runDoctorCommand(rest)
+    case 'setup':
+      return runSetupCommand(rest)
     case 'help':
     case '--help':
     case '-h':

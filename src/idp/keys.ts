@@ -6,7 +6,7 @@
  * Keys are parsed into node:crypto KeyObjects once, here, so the hot path never parses a key.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { z } from 'zod'
 
@@ -108,6 +108,22 @@ function writeKeyFile(file: string, keys: StoredKey[]): void {
   renameSync(temporary, file) // atomic: a crash never leaves a half-written key file
 }
 
+/** Writes the file only if it does not exist yet (link is atomic and fails on EEXIST). */
+function createKeyFile(file: string, keys: StoredKey[]): boolean {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  const temporary = `${file}.${process.pid}.${Date.now()}.new`
+  writeFileSync(temporary, JSON.stringify({ version: 1, keys }, null, 2), { mode: 0o600 })
+  try {
+    linkSync(temporary, file)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
+  } finally {
+    unlinkSync(temporary)
+  }
+}
+
 function buildKeyStore(stored: StoredKey[]): KeyStore {
   const keys = stored.map(toSigningKey)
   const active = keys.find((key) => key.retiredAt === undefined)
@@ -133,8 +149,8 @@ export function openKeyStore(options: KeyStoreOptions): KeyStore {
   const now = (options.now ?? (() => Math.floor(Date.now() / 1000)))()
   if (!existsSync(options.file)) {
     const stored = [generateStoredKey(now)]
-    writeKeyFile(options.file, stored)
-    return buildKeyStore(stored)
+    // Several instances may share the folder (the STS): only the first to create the file wins.
+    if (createKeyFile(options.file, stored)) return buildKeyStore(stored)
   }
   const stored = readKeyFile(options.file)
   const kept = prune(stored, now, options.publishRetiredForSeconds)

@@ -1,0 +1,186 @@
+/**
+ * buildSts: onbehalf's security token service, an RFC 8693 token endpoint for identity providers
+ * that lack one. It trusts the access tokens of configured upstream issuers (keys from their own
+ * JWKS, upstream_keys.ts) and mints tokens under its own issuer and keys, through the same engine
+ * as the embedded IdP (src/exchange): no rule of the exchange lives here.
+ *
+ * Routes: `POST /token` (form body only, RFC 6749 client authentication, RFC 8693 exchange),
+ * `GET /jwks`, `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET /healthz`.
+ * Returns a ready, not listening instance; `src/cli/sts.ts` calls `listen`.
+ *
+ * The token endpoint answers every fault with RFC 6749 §5.2 JSON and `Cache-Control: no-store`:
+ * 401 `invalid_client`, otherwise 400 (bad media type, oversized or malformed body included); a
+ * 5xx only for a fault of the STS itself.
+ *
+ * Stateless: signing keys are read from the shared key directory, upstream keys are a cache, the
+ * engine keeps nothing between requests. Subject tokens are not checked for revocation at the
+ * upstream (no introspection): their own short lifetime bounds them, and the exchanged token never
+ * outlives them (S17).
+ *
+ * @example
+ * ```ts
+ * const app = await buildSts(readStsConfigFile('deploy/sts/embedded.json', process.env), { logger })
+ * await app.listen({ host: '127.0.0.1', port: 9100 })
+ * ```
+ */
+import formbody from '@fastify/formbody'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import {
+  ACCESS_TOKEN_HEADER,
+  createClientAuthenticator,
+  createJwsVerifier,
+  createTokenExchange,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  InvalidRequest,
+  NO_STORE_HEADERS,
+  OAuthError,
+  toErrorResponse,
+  type AuditEvent,
+  type ExchangeParams,
+} from '../exchange/index.js'
+import { fastifyLogOptions, type Logger } from '../log/logger.js'
+import type { StsConfig } from './config.js'
+import { openSharedSigningKeys } from './signing_keys.js'
+import { createUpstreamKeySet, type UpstreamKeySet } from './upstream_keys.js'
+
+export interface StsOptions {
+  readonly logger: Logger
+  /** For upstream discovery and JWKS requests (tests). */
+  readonly fetch?: typeof fetch
+  /** Seconds since the epoch, for the engine, the key cache and key files (tests). */
+  readonly now?: () => number
+}
+
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+
+export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
+  const { logger } = options
+  const now = options.now ?? (() => Date.now() / 1000)
+  const signingKeys = openSharedSigningKeys({ ...config.keys, now })
+
+  const upstreams = new Map<string, UpstreamKeySet>()
+  for (const upstream of config.upstreams) {
+    upstreams.set(
+      upstream.issuer,
+      createUpstreamKeySet({
+        issuer: upstream.issuer,
+        jwksUri: upstream.jwksUri,
+        algorithms: upstream.algorithms,
+        cache: upstream.keyCache,
+        fetch: options.fetch,
+        now,
+        logger: logger.child({ component: 'sts', upstream: upstream.name }),
+      }),
+    )
+  }
+  // Keys only ever come from the issuer the token names, and only with that issuer's algorithms.
+  const verifier = createJwsVerifier({
+    algorithms: [...new Set(config.upstreams.flatMap((upstream) => upstream.algorithms))],
+    resolveKey: ({ iss, kid, alg }) =>
+      iss === undefined ? undefined : upstreams.get(iss)?.getKey(kid, alg),
+  })
+
+  const engine = createTokenExchange({
+    policy: config.policy,
+    verifier,
+    subjectStatus: { isActive: async () => true },
+    minter: {
+      mint: (claims, header) =>
+        signingKeys.signer().sign({ ...header, ...ACCESS_TOKEN_HEADER }, claims),
+    },
+    audit: (event: AuditEvent) =>
+      logger.info({ audit: event, component: 'sts' }, `token exchange ${event.outcome}`),
+    now,
+  })
+  const authenticator = createClientAuthenticator(
+    new Map(
+      [...config.clientSecrets].map(([clientId, secret]) => [clientId, { clientId, secret }]),
+    ),
+  )
+
+  const app = Fastify({ ...fastifyLogOptions(logger, 'sts'), bodyLimit: config.bodyLimitBytes })
+
+  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300')
+    return {
+      issuer: config.issuer,
+      token_endpoint: `${config.issuer}/token`,
+      jwks_uri: `${config.issuer}/jwks`,
+      grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE],
+      // RFC 8414 §2 requires the member; the STS has no authorization endpoint.
+      response_types_supported: [],
+      token_endpoint_auth_methods_supported: AUTH_METHODS,
+      scopes_supported: [...new Set([...config.policy.targets.values()].flatMap((t) => t.scopes))],
+    }
+  })
+
+  app.get('/jwks', async (_request, reply) => {
+    // Short: a rotation by any instance reaches resource servers within a minute.
+    reply.header('cache-control', 'public, max-age=60')
+    reply.type('application/jwk-set+json')
+    return signingKeys.current().publicJwks()
+  })
+
+  app.get('/healthz', async () => ({
+    ok: true,
+    issuer: config.issuer,
+    upstreams: [...upstreams.values()].map((upstream) => upstream.status()),
+  }))
+
+  await app.register(async (tokenScope) => {
+    // Form bodies only (RFC 6749 §3.2): JSON or text bodies are refused, never parsed.
+    tokenScope.removeAllContentTypeParsers()
+    await tokenScope.register(formbody, { bodyLimit: config.bodyLimitBytes })
+
+    tokenScope.setErrorHandler((error: FastifyError, _request, reply) =>
+      sendError(reply, asOAuthError(error)),
+    )
+
+    tokenScope.post('/token', async (request, reply) => {
+      const body = (request.body ?? {}) as ExchangeParams
+      let client
+      try {
+        client = authenticator.authenticate({
+          authorizationHeader: request.headers.authorization,
+          body,
+        })
+      } catch (error) {
+        if (error instanceof OAuthError) {
+          logger.info(
+            { event: 'client_authentication_failed', component: 'sts', detail: error.detail },
+            'client authentication failed',
+          )
+        }
+        throw error
+      }
+      const response = await engine.exchange({ params: body, client })
+      reply.headers(NO_STORE_HEADERS)
+      return response
+    })
+  })
+
+  function asOAuthError(error: FastifyError | OAuthError): OAuthError | FastifyError {
+    if (error instanceof OAuthError) return error
+    // Fastify's own 4xx (unsupported media type, body too large, malformed body): the client's
+    // fault, answered the OAuth way.
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return new InvalidRequest({
+        description: 'request body is invalid',
+        detail: `${error.code ?? 'bad request'}`,
+      })
+    }
+    return error
+  }
+
+  function sendError(reply: FastifyReply, error: OAuthError | FastifyError) {
+    const response = toErrorResponse(error)
+    if (response.statusCode >= 500) logger.error({ err: error, component: 'sts' }, 'sts error')
+    return reply
+      .code(response.statusCode)
+      .headers({ ...NO_STORE_HEADERS, ...response.headers })
+      .send(response.body)
+  }
+
+  await app.ready()
+  return app
+}

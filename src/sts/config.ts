@@ -1,0 +1,278 @@
+/**
+ * The STS configuration file (`onbehalf sts --config <file>`; examples in deploy/sts/), validated
+ * once at start-up with one zod schema. Every problem is reported at once and names its field
+ * (`upstreams.authentik.keyCache.cooldownSeconds: …`). The result is frozen.
+ *
+ * - `${NAME}` (or `${NAME:-default}`) in any string or object key is replaced by the variable NAME
+ *   (environment, with the development defaults of `loadEnv` when the CLI loads it).
+ * - Client secrets are never written in the file: `secretEnv` names the variable that holds one.
+ * - The exchange policy (targets, clients, lifetimes) uses the engine's own schemas, so the STS and
+ *   the embedded IdP read policy the same way; each upstream's token profile is the engine's
+ *   `issuerProfileSchema` plus where its keys come from.
+ *
+ * @example
+ * ```ts
+ * const config = readStsConfigFile('deploy/sts/embedded.json', process.env)
+ * const app = await buildSts(config, { logger })
+ * ```
+ */
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { ConfigError } from '../config/env.js'
+import {
+  clientExchangePolicySchema,
+  createExchangePolicy,
+  exchangeSettingsSchema,
+  issuerProfileSchema,
+  targetPolicySchema,
+  type ExchangePolicy,
+} from '../exchange/index.js'
+import { ALGORITHMS } from '../exchange/jwt/algorithms.js'
+import { DEFAULT_KEY_CACHE, type KeyCacheSettings } from './upstream_keys.js'
+
+export const DEFAULT_STS_PORT = 9100
+
+const identifier = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -')
+const httpUrl = z
+  .string()
+  .url()
+  .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL')
+const algorithm = z
+  .string()
+  .refine((value) => Object.hasOwn(ALGORITHMS, value), 'is not a supported JWS algorithm')
+
+const keyCacheSchema = z.object({
+  /** Keys are fresh this long after a fetch. */
+  maxAgeSeconds: z.number().int().min(1).max(86_400).default(DEFAULT_KEY_CACHE.maxAgeSeconds),
+  /** At most one fetch per issuer this often (also for unknown `kid`s). */
+  cooldownSeconds: z.number().int().min(0).max(3600).default(DEFAULT_KEY_CACHE.cooldownSeconds),
+  /** How long cached keys keep serving past freshness while the upstream is unreachable. */
+  staleIfErrorSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(DEFAULT_KEY_CACHE.staleIfErrorSeconds),
+  timeoutMs: z.number().int().min(100).max(60_000).default(DEFAULT_KEY_CACHE.timeoutMs),
+})
+
+const upstreamSchema = issuerProfileSchema.extend({
+  /** Exactly the `iss` of its tokens (authentik's ends with "/"). */
+  issuer: httpUrl,
+  /** Set to skip discovery (`<issuer>/.well-known/openid-configuration`). */
+  jwksUri: httpUrl.optional(),
+  /** JWS algorithms accepted from this issuer; never HS* or none. */
+  algorithms: z.array(algorithm).min(1).default(['RS256', 'ES256']),
+  keyCache: keyCacheSchema.default(keyCacheSchema.parse({})),
+})
+
+const clientSchema = z.object({
+  secretEnv: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/, 'must name an environment variable, e.g. APP_A_CLIENT_SECRET'),
+  tokenExchange: clientExchangePolicySchema,
+})
+
+const stsConfigSchema = z.object({
+  $comment: z.string().optional(),
+  /** The STS's own issuer: `iss` of every token it mints, base of its endpoints. */
+  issuer: httpUrl.transform((value) => value.replace(/\/+$/, '')),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(DEFAULT_STS_PORT),
+  /** Largest accepted token request body, in bytes. */
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1_048_576)
+    .default(64 * 1024),
+  keys: z.object({
+    /** Shared by every instance of this STS (see deploy/sts/README.md). */
+    directory: z.string().min(1),
+    /** How long a retired signing key stays in the JWKS; at least exchange.maxLifetimeSeconds. */
+    publishRetiredForSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .default(2 * 3600),
+  }),
+  upstreams: z
+    .record(identifier, upstreamSchema)
+    .refine((upstreams) => Object.keys(upstreams).length > 0, 'at least one upstream is required'),
+  exchange: exchangeSettingsSchema.default(exchangeSettingsSchema.parse({})),
+  targets: z.record(identifier, targetPolicySchema),
+  clients: z.record(identifier, clientSchema),
+})
+
+export interface UpstreamConfig {
+  readonly name: string
+  readonly issuer: string
+  readonly jwksUri: string | undefined
+  readonly algorithms: readonly string[]
+  readonly keyCache: KeyCacheSettings
+}
+
+export interface StsConfig {
+  readonly issuer: string
+  readonly host: string
+  readonly port: number
+  readonly bodyLimitBytes: number
+  readonly keys: { readonly directory: string; readonly publishRetiredForSeconds: number }
+  readonly upstreams: readonly UpstreamConfig[]
+  /** Trusted issuers, their token profiles, targets and client policies, for the engine. */
+  readonly policy: ExchangePolicy
+  /** client_id → secret, resolved from `secretEnv`. */
+  readonly clientSecrets: ReadonlyMap<string, string>
+}
+
+export type ConfigVariables = Readonly<Record<string, string | undefined>>
+
+/** Builds the configuration from parsed JSON; `source` prefixes every problem (the file name). */
+export function parseStsConfig(
+  raw: unknown,
+  vars: ConfigVariables,
+  source = 'sts config',
+): StsConfig {
+  const problems: string[] = []
+  const report = (path: string, message: string) => problems.push(`${source}: ${path}: ${message}`)
+  const interpolated = interpolate(raw, vars, '', report)
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const result = stsConfigSchema.safeParse(interpolated)
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`),
+    )
+  }
+  const file = result.data
+
+  const issuers = new Map<string, string>()
+  for (const [name, upstream] of Object.entries(file.upstreams)) {
+    const other = issuers.get(upstream.issuer)
+    if (other !== undefined) report(`upstreams.${name}.issuer`, `same issuer as upstreams.${other}`)
+    issuers.set(upstream.issuer, name)
+    if (upstream.issuer.replace(/\/+$/, '') === file.issuer) {
+      report(`upstreams.${name}.issuer`, 'is the STS itself')
+    }
+    for (const [upstreamId, clientId] of Object.entries(upstream.clients ?? {})) {
+      if (file.clients[clientId] === undefined) {
+        report(
+          `upstreams.${name}.clients.${upstreamId}`,
+          `"${clientId}" is not a configured client`,
+        )
+      }
+    }
+  }
+  if (file.keys.publishRetiredForSeconds < file.exchange.maxLifetimeSeconds) {
+    report('keys.publishRetiredForSeconds', 'must be at least exchange.maxLifetimeSeconds')
+  }
+  const clientSecrets = new Map<string, string>()
+  for (const [clientId, client] of Object.entries(file.clients)) {
+    const secret = vars[client.secretEnv]
+    if (typeof secret !== 'string' || secret.length < 32) {
+      report(
+        `clients.${clientId}.secretEnv`,
+        `${client.secretEnv} is not set to a secret of at least 32 characters`,
+      )
+    } else {
+      clientSecrets.set(clientId, secret)
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  let policy: ExchangePolicy
+  try {
+    policy = createExchangePolicy({
+      issuer: file.issuer,
+      trustedIssuers: Object.values(file.upstreams).map((upstream) => upstream.issuer),
+      ...file.exchange,
+      targets: file.targets,
+      clients: Object.fromEntries(
+        Object.entries(file.clients).map(([id, client]) => [id, client.tokenExchange]),
+      ),
+      issuers: Object.fromEntries(
+        Object.values(file.upstreams).map(
+          ({ issuer, jwksUri, algorithms, keyCache, ...profile }) => [issuer, profile],
+        ),
+      ),
+    })
+  } catch (error) {
+    throw new ConfigError([`${source}: ${(error as Error).message}`])
+  }
+
+  return deepFreeze({
+    issuer: file.issuer,
+    host: file.host,
+    port: file.port,
+    bodyLimitBytes: file.bodyLimitBytes,
+    keys: { ...file.keys },
+    upstreams: Object.entries(file.upstreams).map(([name, upstream]) => ({
+      name,
+      issuer: upstream.issuer,
+      jwksUri: upstream.jwksUri,
+      algorithms: [...upstream.algorithms],
+      keyCache: { ...upstream.keyCache },
+    })),
+    policy,
+    clientSecrets,
+  })
+}
+
+export function readStsConfigFile(file: string, vars: ConfigVariables): StsConfig {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (cause) {
+    throw new ConfigError([`${file}: cannot be read as JSON (${(cause as Error).message})`])
+  }
+  return parseStsConfig(raw, vars, file)
+}
+
+/** `${NAME}` / `${NAME:-default}` in strings and object keys; `$comment` is left alone. */
+function interpolate(
+  value: unknown,
+  vars: ConfigVariables,
+  path: string,
+  report: (path: string, message: string) => void,
+): unknown {
+  const replace = (text: string, at: string) =>
+    text.replace(
+      /\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}/g,
+      (whole, name: string, fallback?: string) => {
+        const replacement = vars[name] || fallback
+        if (replacement !== undefined) return replacement
+        report(at || '(root)', `unknown variable \${${name}}`)
+        return whole
+      },
+    )
+  if (typeof value === 'string') return replace(value, path)
+  if (Array.isArray(value)) {
+    return value.map((item, index) => interpolate(item, vars, `${path}[${index}]`, report))
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => {
+        if (key === '$comment') return [key, item]
+        const at = path ? `${path}.${key}` : key
+        return [replace(key, at), interpolate(item, vars, at, report)]
+      }),
+    )
+  }
+  return value
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, key) =>
+      typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key),
+    '',
+  )
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    if (!(value instanceof Map)) for (const item of Object.values(value)) deepFreeze(item)
+    Object.freeze(value)
+  }
+  return value
+}
