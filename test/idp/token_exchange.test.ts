@@ -1,308 +1,169 @@
 /**
- * RFC 8693 at the embedded IdP, over real HTTP: a user logs in through the login form, app-a
- * exchanges the user's access token, and every rule of shared/reference/rfc8693.md that applies
- * here gets its own request with status, error code and claims checked.
+ * RFC 8693 at the embedded IdP, over real HTTP: the shared conformance suite
+ * (test/conformance/token_exchange_suite.ts) plus what only the IdP can do — its own login access
+ * tokens, its discovery, and subject token status (revocation, refresh token revocation, logout).
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import { generateKeyPairSync, createHmac } from 'node:crypto'
+import { describe, it } from 'node:test'
 import { Writable } from 'node:stream'
-import { createRemoteJWKSet, jwtVerify, SignJWT, exportJWK } from 'jose'
+import { SignJWT } from 'jose'
 import { createLogger } from '../../src/log/logger.js'
-import { createJwsSigner } from '../../src/exchange/index.js'
-import { startStack, loginForTokens, exchangeToken, decodeJwt, basicAuth, type Stack, type LoginTokens } from '../helpers/stack.js'
+import { startStack, loginForTokens, decodeJwt, basicAuth } from '../helpers/stack.js'
 import { TestBrowser } from '../helpers/browser.js'
+import {
+  ACCESS_TOKEN,
+  SUBJECT_INVALID,
+  tokenExchangeConformance,
+  type ConformanceTarget,
+} from '../conformance/token_exchange_suite.js'
 
-const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
-const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
-const SUBJECT_INVALID = 'subject_token is invalid'
-
-function b64(value: object): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
+async function startIdpTarget(): Promise<ConformanceTarget> {
+  const logLines: string[] = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(chunk.toString())
+      done()
+    },
+  })
+  const stack = await startStack({ logger: createLogger({ level: 'info' }, sink) })
+  return {
+    stack,
+    issuer: stack.idp.issuer,
+    tokenEndpoint: `${stack.idp.issuer}/token`,
+    jwksUri: `${stack.idp.issuer}/jwks`,
+    discoveryUrl: `${stack.idp.issuer}/.well-known/openid-configuration`,
+    activeKid: async () => stack.idp.keys.active.kid,
+    logLines,
+    close: () => stack.close(),
+  }
 }
 
-describe('embedded IdP: RFC 8693 token exchange', () => {
-  let stack: Stack
-  let demo: LoginTokens
-  const logLines: string[] = []
+tokenExchangeConformance('embedded IdP: RFC 8693 token exchange', startIdpTarget, (context) => {
+  const exchange = context.exchange
 
-  before(async () => {
-    const sink = new Writable({ write(chunk, _encoding, done) { logLines.push(chunk.toString()); done() } })
-    stack = await startStack({ logger: createLogger({ level: 'info' }, sink) })
-    demo = await loginForTokens(stack, { username: 'demo' })
-  })
-  after(() => stack?.close())
-
-  const exchange = (params: Record<string, string | string[]>, auth?: Parameters<typeof exchangeToken>[2]) =>
-    exchangeToken(stack, params, auth)
-
-  it('advertises the exchange grant in discovery', async () => {
-    const discovery = (await (await fetch(`${stack.idp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string[]>
-    assert.ok(discovery.grant_types_supported!.includes(TOKEN_EXCHANGE))
+  it('discovery requires PKCE with S256', async () => {
+    const discovery = (await (await fetch(context.target.discoveryUrl)).json()) as Record<
+      string,
+      string[]
+    >
     assert.deepEqual(discovery.code_challenge_methods_supported, ['S256'])
   })
 
   it('issues login access tokens as RFC 9068 JWTs addressed to the client itself', () => {
-    const { header, payload } = decodeJwt(demo.access_token)
+    const { header, payload } = decodeJwt(context.demo.access_token)
     assert.equal(header.typ, 'at+jwt')
     assert.equal(header.alg, 'ES256')
     assert.equal(payload.aud, 'app-a')
     assert.equal(payload.client_id, 'app-a')
     assert.equal(payload.sub, '3f9d2b8e-6a41-4c5e-9f2a-7d1e0c4b8a01')
     assert.match(String(payload.scope), /todos:read/)
-    assert.ok(demo.refresh_token, 'refresh token issued to the confidential client')
-  })
-
-  it('happy path: app-a exchanges demo\'s token for an app-b token that names demo and app-a', async () => {
-    const response = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-    assert.equal(response.status, 200, JSON.stringify(response.body))
-    assert.equal(response.headers.get('cache-control'), 'no-store')
-    assert.equal(response.body.issued_token_type, ACCESS_TOKEN)
-    assert.equal(response.body.token_type, 'Bearer')
-    assert.equal(response.body.scope, 'todos:read')
-    assert.equal(response.body.refresh_token, undefined, 'no refresh token from an exchange (S16)')
-    assert.ok(response.body.expires_in > 0 && response.body.expires_in <= 300)
-
-    const subject = decodeJwt(demo.access_token).payload
-    const jwks = createRemoteJWKSet(new URL(`${stack.idp.issuer}/jwks`))
-    const { payload, protectedHeader } = await jwtVerify(response.body.access_token, jwks, {
-      issuer: stack.idp.issuer,
-      audience: 'app-b',
-      typ: 'at+jwt',
-      algorithms: ['ES256'],
-    })
-    assert.equal(protectedHeader.kid, stack.idp.keys.active.kid)
-    assert.equal(payload.sub, subject.sub)
-    assert.equal(payload.aud, 'app-b')
-    assert.equal(payload.azp, 'app-a')
-    assert.equal(payload.client_id, 'app-a')
-    assert.deepEqual(payload.act, { sub: 'app-a', iss: stack.idp.issuer })
-    assert.equal(payload.scope, 'todos:read')
-    assert.ok(typeof payload.jti === 'string' && payload.jti !== subject.jti)
-    assert.ok(payload.exp! <= (subject.exp as number), 'exp never beyond the subject token (S17)')
-    assert.ok(payload.exp! - payload.iat! <= 300, 'exp within the policy maximum')
-  })
-
-  it('accepts the target named by its RFC 8707 resource URI', async () => {
-    const response = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, resource: stack.env.APP_B_URL })
-    assert.equal(response.status, 200, JSON.stringify(response.body))
-    assert.equal(decodeJwt(response.body.access_token).payload.aud, 'app-b')
-  })
-
-  it('writes an audit event per decision without any token value', async () => {
-    const response = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-    assert.equal(response.status, 200)
-    await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'nowhere' })
-    const audit = logLines.filter((line) => line.includes('"audit"')).map((line) => JSON.parse(line).audit)
-    assert.ok(audit.some((event) => event.outcome === 'issued' && event.audience === 'app-b' && event.clientId === 'app-a'))
-    assert.ok(audit.some((event) => event.outcome === 'refused' && event.error === 'invalid_target'))
-    const everything = logLines.join('\n')
-    assert.ok(!everything.includes(demo.access_token), 'subject token never logged')
-    assert.ok(!everything.includes(response.body.access_token), 'issued token never logged')
-    assert.ok(!everything.includes(stack.env.APP_A_CLIENT_SECRET), 'client secret never logged')
-  })
-
-  describe('request syntax → invalid_request', () => {
-    const cases: Array<[string, Record<string, string | string[]>]> = [
-      ['missing subject_token', { subject_token_type: ACCESS_TOKEN, audience: 'app-b' }],
-      ['missing subject_token_type', { subject_token: 'x.y.z', audience: 'app-b' }],
-      ['unknown subject_token_type', { subject_token: 'x.y.z', subject_token_type: 'urn:example:unknown', audience: 'app-b' }],
-      ['refresh_token as subject_token_type', { subject_token: 'abc', subject_token_type: 'urn:ietf:params:oauth:token-type:refresh_token', audience: 'app-b' }],
-      ['actor_token without actor_token_type', { subject_token: 'x.y.z', subject_token_type: ACCESS_TOKEN, actor_token: 'a.b.c', audience: 'app-b' }],
-      ['actor_token_type without actor_token', { subject_token: 'x.y.z', subject_token_type: ACCESS_TOKEN, actor_token_type: ACCESS_TOKEN, audience: 'app-b' }],
-      ['a refresh token requested', { subject_token: 'x.y.z', subject_token_type: ACCESS_TOKEN, audience: 'app-b', requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }],
-      ['an id token requested', { subject_token: 'x.y.z', subject_token_type: ACCESS_TOKEN, audience: 'app-b', requested_token_type: 'urn:ietf:params:oauth:token-type:id_token' }],
-      ['resource with a fragment', { subject_token: 'x.y.z', subject_token_type: ACCESS_TOKEN, resource: 'https://app-b.example/#x' }],
-    ]
-    for (const [name, params] of cases) {
-      it(name, async () => {
-        const response = await exchange(params)
-        assert.equal(response.status, 400, JSON.stringify(response.body))
-        assert.equal(response.body.error, 'invalid_request')
-        assert.equal(response.body.access_token, undefined)
-      })
-    }
-
-    for (const parameter of ['subject_token', 'subject_token_type', 'scope', 'requested_token_type']) {
-      it(`duplicated ${parameter}`, async () => {
-        const params: Record<string, string | string[]> = { subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b', scope: 'todos:read', requested_token_type: ACCESS_TOKEN }
-        params[parameter] = [String(params[parameter]), String(params[parameter])]
-        const response = await exchange(params)
-        assert.equal(response.status, 400)
-        assert.equal(response.body.error, 'invalid_request')
-      })
-    }
-
-    it('an oversized subject token is refused, never dropped (S4)', async () => {
-      const response = await exchange({ subject_token: `${demo.access_token}${'A'.repeat(12_000)}`, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-      assert.equal(response.status, 400)
-      assert.equal(response.body.error, 'invalid_request')
-    })
-
-    it('a body beyond the token endpoint limit is refused with invalid_request', async () => {
-      const response = await exchange({ subject_token: 'A'.repeat(70_000), subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-      assert.equal(response.status, 400)
-      assert.equal(response.body.error, 'invalid_request')
-    })
-  })
-
-  describe('subject token validation → invalid_request with one fixed description (S19, S20)', () => {
-    const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-
-    async function signed(payload: Record<string, unknown>, header: Record<string, unknown> = {}, key = stack.idp.keys.active.privateKey) {
-      return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: stack.idp.keys.active.kid, ...header }).sign(key)
-    }
-    const subjectClaims = () => {
-      const now = Math.floor(Date.now() / 1000)
-      return { ...decodeJwt(demo.access_token).payload, iat: now, exp: now + 300 }
-    }
-
-    const cases: Array<[string, () => Promise<string>]> = [
-      ['tampered signature', async () => {
-        const [h, p, s] = demo.access_token.split('.')
-        return `${h}.${p}.${s!.slice(0, -4)}${s!.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`
-      }],
-      ['tampered payload (sub changed to alice)', async () => {
-        const [h, , s] = demo.access_token.split('.')
-        return `${h}.${b64({ ...decodeJwt(demo.access_token).payload, sub: '8c1f4e2a-0b7d-4e93-a5c6-2f8b9d0e1a02' })}.${s}`
-      }],
-      ['alg: none', async () => `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(subjectClaims())}.`],
-      ['HS256 signed with the public key as secret', async () => {
-        const jwk = stack.idp.keys.active.publicJwk
-        const header = b64({ alg: 'HS256', typ: 'at+jwt', kid: jwk.kid })
-        const payload = b64(subjectClaims())
-        const secret = stack.idp.keys.active.publicKey.export({ format: 'pem', type: 'spki' })
-        const mac = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url')
-        return `${header}.${payload}.${mac}`
-      }],
-      ['self-signed token claiming our issuer (unknown key)', async () => signed(subjectClaims(), { kid: 'attacker' }, otherKey.privateKey)],
-      ['token from an unknown issuer', async () => signed({ ...subjectClaims(), iss: 'https://evil.example' }, { kid: 'attacker' }, otherKey.privateKey)],
-      ['jwk header pointing at the attacker key', async () => signed(subjectClaims(), { kid: undefined, jwk: await exportJWK(otherKey.publicKey) }, otherKey.privateKey)],
-      ['crit header', async () =>
-        createJwsSigner({ alg: 'ES256', kid: stack.idp.keys.active.kid, privateKey: stack.idp.keys.active.privateKey })
-          .sign({ typ: 'at+jwt', crit: ['x-unknown'], 'x-unknown': true }, subjectClaims())],
-      ['validly signed but never issued by the IdP (forged with a stolen key is out of scope; here: unknown jti)', async () => signed({ ...subjectClaims(), jti: 'never-issued' })],
-      ['expired token', async () => signed({ ...subjectClaims(), iat: 1_000, exp: 2_000 })],
-      ['an ID token as subject', async () => demo.id_token],
-      ['a garbage string', async () => 'not-a-jwt'],
-    ]
-    for (const [name, makeToken] of cases) {
-      it(name, async () => {
-        const response = await exchange({ subject_token: await makeToken(), subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-        assert.equal(response.status, 400, JSON.stringify(response.body))
-        assert.equal(response.body.error, 'invalid_request')
-        assert.equal(response.body.error_description, SUBJECT_INVALID)
-        assert.equal(response.body.access_token, undefined)
-      })
-    }
-
-    it('a token not addressed to the requester (app-b\'s login token, exchanged by app-a) (S2)', async () => {
-      const appBLogin = await loginForTokens(stack, { clientId: 'app-b', username: 'demo', scope: 'openid profile' })
-      const response = await exchange({ subject_token: appBLogin.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-      assert.equal(response.status, 400)
-      assert.equal(response.body.error, 'invalid_request')
-    })
-  })
-
-  describe('policy', () => {
-    it('an audience outside the client\'s policy → invalid_target (S1)', async () => {
-      const own = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-a' })
-      const unknown = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'payroll' })
-      for (const response of [own, unknown]) {
-        assert.equal(response.status, 400)
-        assert.equal(response.body.error, 'invalid_target')
-      }
-      assert.equal(own.body.error_description, unknown.body.error_description, 'no oracle on which targets exist')
-    })
-
-    it('two targets in one request → invalid_target', async () => {
-      const response = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: ['app-b', 'app-a'] })
-      assert.equal(response.status, 400)
-      assert.equal(response.body.error, 'invalid_target')
-    })
-
-    it('scope widening beyond the client ceiling → invalid_scope (S15)', async () => {
-      const response = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b', scope: 'todos:read todos:write' })
-      assert.equal(response.status, 400)
-      assert.equal(response.body.error, 'invalid_scope')
-    })
-
-    it('a client whose policy does not enable exchange → unauthorized_client', async () => {
-      const appBLogin = await loginForTokens(stack, { clientId: 'app-b', username: 'demo', scope: 'openid profile' })
-      const response = await exchange({ subject_token: appBLogin.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-a' }, { clientId: 'app-b' })
-      assert.equal(response.status, 400)
-      assert.equal(response.body.error, 'unauthorized_client')
-    })
-
-    it('an exchanged app-b token cannot be exchanged again by app-a (not addressed to it)', async () => {
-      const first = await exchange({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-      const second = await exchange({ subject_token: first.body.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-      assert.equal(second.status, 400)
-      assert.equal(second.body.error, 'invalid_request')
-    })
-  })
-
-  describe('client authentication (S6)', () => {
-    const params = () => ({ subject_token: demo.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
-    it('no client authentication (a public caller) → invalid_client', async () => {
-      const response = await exchange({ ...params(), client_id: 'app-a' }, { authorization: null })
-      assert.equal(response.status, 401)
-      assert.equal(response.body.error, 'invalid_client')
-    })
-    it('an unknown client → invalid_client', async () => {
-      const response = await exchange(params(), { authorization: basicAuth('mallory', 'x'.repeat(40)) })
-      assert.equal(response.status, 401)
-      assert.equal(response.body.error, 'invalid_client')
-    })
-    it('a wrong secret → invalid_client', async () => {
-      const response = await exchange(params(), { clientId: 'app-a', secret: 'wrong-secret-wrong-secret-wrong-secret' })
-      assert.equal(response.status, 401)
-      assert.equal(response.body.error, 'invalid_client')
-    })
+    assert.ok(context.demo.refresh_token, 'refresh token issued to the confidential client')
   })
 
   describe('subject token status', () => {
+    it('validly signed but never issued by the IdP (unknown jti) is refused', async () => {
+      const demo = context.demo
+      const key = context.target.stack.idp.keys.active
+      const now = Math.floor(Date.now() / 1000)
+      const token = await new SignJWT({
+        ...decodeJwt(demo.access_token).payload,
+        iat: now,
+        exp: now + 300,
+        jti: 'never-issued',
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.kid })
+        .sign(key.privateKey)
+      const response = await exchange({
+        subject_token: token,
+        subject_token_type: ACCESS_TOKEN,
+        audience: 'app-b',
+      })
+      assert.equal(response.status, 400)
+      assert.equal(response.body.error_description, SUBJECT_INVALID)
+    })
+
     it('a revoked access token can no longer be exchanged', async () => {
+      const stack = context.target.stack
       const tokens = await loginForTokens(stack, { username: 'alice' })
-      const before = await exchange({ subject_token: tokens.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
+      const before = await exchange({
+        subject_token: tokens.access_token,
+        subject_token_type: ACCESS_TOKEN,
+        audience: 'app-b',
+      })
       assert.equal(before.status, 200)
       const revoke = await fetch(`${stack.idp.issuer}/token/revocation`, {
         method: 'POST',
-        headers: { authorization: basicAuth('app-a', stack.env.APP_A_CLIENT_SECRET), 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: basicAuth('app-a', stack.env.APP_A_CLIENT_SECRET),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ token: tokens.access_token, token_type_hint: 'access_token' }),
       })
       assert.equal(revoke.status, 200)
-      const afterRevoke = await exchange({ subject_token: tokens.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
+      const afterRevoke = await exchange({
+        subject_token: tokens.access_token,
+        subject_token_type: ACCESS_TOKEN,
+        audience: 'app-b',
+      })
       assert.equal(afterRevoke.status, 400)
       assert.equal(afterRevoke.body.error_description, SUBJECT_INVALID)
     })
 
     it('after the refresh token is revoked (grant revoked), the access token is refused', async () => {
+      const stack = context.target.stack
       const tokens = await loginForTokens(stack, { username: 'bob' })
       const revoke = await fetch(`${stack.idp.issuer}/token/revocation`, {
         method: 'POST',
-        headers: { authorization: basicAuth('app-a', stack.env.APP_A_CLIENT_SECRET), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token' }),
+        headers: {
+          authorization: basicAuth('app-a', stack.env.APP_A_CLIENT_SECRET),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({
+          token: tokens.refresh_token!,
+          token_type_hint: 'refresh_token',
+        }),
       })
       assert.equal(revoke.status, 200)
-      const response = await exchange({ subject_token: tokens.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
+      const response = await exchange({
+        subject_token: tokens.access_token,
+        subject_token_type: ACCESS_TOKEN,
+        audience: 'app-b',
+      })
       assert.equal(response.status, 400)
       assert.equal(response.body.error_description, SUBJECT_INVALID)
     })
 
     it('after the user logs out at the IdP, tokens of that session are refused', async () => {
+      const stack = context.target.stack
       const browser = new TestBrowser()
       const tokens = await loginForTokens(stack, { username: 'demo', browser })
-      assert.equal((await exchange({ subject_token: tokens.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })).status, 200)
+      assert.equal(
+        (
+          await exchange({
+            subject_token: tokens.access_token,
+            subject_token_type: ACCESS_TOKEN,
+            audience: 'app-b',
+          })
+        ).status,
+        200,
+      )
       const logoutUrl = new URL(`${stack.idp.issuer}/session/end`)
-      logoutUrl.search = new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: `${stack.env.APP_A_URL}/`, client_id: 'app-a' }).toString()
+      logoutUrl.search = new URLSearchParams({
+        id_token_hint: tokens.id_token,
+        post_logout_redirect_uri: `${stack.env.APP_A_URL}/`,
+        client_id: 'app-a',
+      }).toString()
       const confirm = await browser.navigate(logoutUrl.href)
       assert.equal(confirm.status, 200, confirm.body)
       const done = await browser.submitForm(confirm, { logout: 'yes' }, '/session/end/confirm', {
         stopAt: (url) => url.startsWith(stack.env.APP_A_URL),
       })
       assert.ok(done.url.startsWith(stack.env.APP_A_URL), `logout ended at ${done.url}`)
-      const response = await exchange({ subject_token: tokens.access_token, subject_token_type: ACCESS_TOKEN, audience: 'app-b' })
+      const response = await exchange({
+        subject_token: tokens.access_token,
+        subject_token_type: ACCESS_TOKEN,
+        audience: 'app-b',
+      })
       assert.equal(response.status, 400)
       assert.equal(response.body.error_description, SUBJECT_INVALID)
     })
