@@ -56,8 +56,24 @@ const envSchema = z.object({
   APP_B_CLIENT_ID: z.string().min(1).default('app-b'),
   APP_B_CLIENT_SECRET: secret.optional(),
   APP_B_SESSION_SECRET: secret.optional(),
-  /** Services allowed to call App B's service API (checked on azp/client_id and the outermost act). */
-  APP_B_ALLOWED_CALLERS: clientIdList('app-a'),
+  /**
+   * Services allowed to call App B's service API (checked on azp/client_id and the outermost act).
+   * `app-b` is there for the JWT federation re-issue: its tokens carry `azp` = `client_id` = app-b
+   * and nothing names App A, so App B must accept "itself" as the caller for that path to work.
+   */
+  APP_B_ALLOWED_CALLERS: clientIdList('app-a,app-b'),
+  /**
+   * Callers whose own service token may name the user in `X-User-Sub` (the "M2M + header"
+   * workaround, on for app-a so the demo can show it). `none` switches it off for everyone.
+   */
+  APP_B_TRUSTED_HEADER_CALLERS: z
+    .string()
+    .regex(
+      /^(none|[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*)$/,
+      'must be `none` or a comma-separated list of client ids',
+    )
+    .default('app-a')
+    .transform((value) => Object.freeze(value === 'none' ? [] : value.split(','))),
 
   APP_C_URL: httpUrl.default('http://localhost:3995'),
   APP_C_PORT: port.default(3995),
@@ -88,7 +104,9 @@ export function loadDotEnv(file = '.env'): void {
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   // Empty strings count as unset, so `FOO=` in .env means "use the default".
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''))
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([, v]) => v !== undefined && v !== ''),
+  )
   const result = envSchema.safeParse(cleaned)
   if (!result.success) {
     throw new ConfigError(
@@ -111,5 +129,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems)
-  return Object.freeze({ ...raw, ...secrets, developmentSecrets: Object.freeze(developmentSecrets) })
+  return Object.freeze({
+    ...raw,
+    ...secrets,
+    developmentSecrets: Object.freeze(developmentSecrets),
+  })
 }

@@ -35,3 +35,12 @@ export {
 } from './bearer_auth.js'
 export { redactUrlTokens, requestLogSerializer } from '../log/request_serializer.js'
 export { registerServiceAudit, type ServiceAuditOptions } from './service_audit.js'
+export {
+  createIdentityPolicy,
+  isServiceOwnToken,
+  USER_HEADER,
+  type IdentityDecision,
+  type IdentityPolicy,
+  type IdentityPolicyOptions,
+  type IdentityRule,
+} from './identity_policy.js'

@@ -11,10 +11,7 @@ import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
-import {
-  createAccessTokenVerifier,
-  type AccessTokenVerifier,
-} from '../../resource/index.js'
+import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resource/index.js'
 import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
 import { webUi } from './web_ui.js'
@@ -26,12 +23,17 @@ export interface BuildAppBOptions {
   readonly store?: TodoStore
   /** Defaults to a verifier for `IDP_ISSUER`'s JWKS, audience `APP_B_CLIENT_ID`. */
   readonly verifier?: AccessTokenVerifier
-  /** Who may call the service API. Default: `[APP_A_CLIENT_ID]`. */
+  /** Who may call the service API. Default: `APP_B_ALLOWED_CALLERS`. */
   readonly allowedCallers?: readonly string[]
+  /** Callers whose own token may name the user in `X-User-Sub`. Default: `APP_B_TRUSTED_HEADER_CALLERS`. */
+  readonly trustedHeaderCallers?: readonly string[]
 }
 
 /** The verifier App B uses for its service API. */
-export function createAppBVerifier(env: Env, allowedCallers?: readonly string[]): AccessTokenVerifier {
+export function createAppBVerifier(
+  env: Env,
+  allowedCallers?: readonly string[],
+): AccessTokenVerifier {
   return createAccessTokenVerifier({
     issuer: env.IDP_ISSUER,
     audience: env.APP_B_CLIENT_ID,
@@ -73,7 +75,12 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   })
 
   app.get('/healthz', async () => ({ ok: true }))
-  await app.register(serviceApi, { store, verifier, realm: env.APP_B_CLIENT_ID })
+  await app.register(serviceApi, {
+    store,
+    verifier,
+    realm: env.APP_B_CLIENT_ID,
+    trustedHeaderCallers: options.trustedHeaderCallers ?? env.APP_B_TRUSTED_HEADER_CALLERS,
+  })
   await app.register(webUi, { env, store })
 
   try {

@@ -1,16 +1,24 @@
 /**
- * App B's API for other services (App A calls it with a token from an RFC 8693 exchange).
+ * App B's API for other services (App A calls it with a token from an RFC 8693 exchange, or one of
+ * the workaround paths shown next to it).
  *
  * Bearer tokens only, never cookies: this plugin is encapsulated and registered beside the web UI,
- * not inside it, so no session or cookie hook runs here. Which user's data is served is decided by
- * the verified token alone (`sub`), and who may ask by the verifier's caller policy (`act.sub`,
- * `azp`/`client_id`). Every call leaves one structured audit line (caller, sub, jti, outcome;
- * never the token).
+ * not inside it, so no session or cookie hook runs here. Who may ask is the verifier's caller policy
+ * (`act.sub`, `azp`/`client_id`). Whose data is served is the identity policy's decision
+ * (src/resource/identity_policy.ts): the verified token's `sub` (`decidedBy: 'token'`), or — only
+ * for a caller named in `trustedHeaderCallers` presenting its own service token — the
+ * `X-User-Sub` header (`decidedBy: 'trusted-header'`). A header that is not honoured is reported
+ * (`headerIgnored`). Every call leaves one structured audit line (caller, sub, user, decidedBy, jti,
+ * outcome; never the token).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import {
   bearerAuth,
+  createIdentityPolicy,
+  registerServiceAudit,
+  USER_HEADER,
   type AccessTokenVerifier,
+  type IdentityDecision,
   type VerifiedAccessToken,
 } from '../../resource/index.js'
 import type { TodoStore } from './todo_store.js'
@@ -24,6 +32,15 @@ export interface ServiceApiOptions {
   readonly verifier: AccessTokenVerifier
   /** `realm` of the Bearer challenge. */
   readonly realm: string
+  /** Callers whose own service token may name the user in `X-User-Sub`. Default: none. */
+  readonly trustedHeaderCallers?: readonly string[]
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by App B's service API once it decided whose data to serve. */
+    identityDecision: IdentityDecision | null
+  }
 }
 
 const todoSchema = {
@@ -41,7 +58,8 @@ const todoSchema = {
 const decision = {
   user: { type: 'string' },
   caller: { type: 'string' },
-  decidedBy: { type: 'string', enum: ['token'] },
+  decidedBy: { type: 'string', enum: ['token', 'trusted-header'] },
+  headerIgnored: { type: 'string' },
 } as const
 
 const countResponse = {
@@ -66,51 +84,57 @@ function verifiedToken(request: FastifyRequest): VerifiedAccessToken {
   return request.accessToken
 }
 
-export async function serviceApi(fastify: FastifyInstance, options: ServiceApiOptions): Promise<void> {
+export async function serviceApi(
+  fastify: FastifyInstance,
+  options: ServiceApiOptions,
+): Promise<void> {
   const { store, verifier, realm } = options
+  const decideIdentity = createIdentityPolicy({
+    trustedHeaderCallers: options.trustedHeaderCallers ?? [],
+  })
+  fastify.decorateRequest('identityDecision', null)
   await fastify.register(bearerAuth, { realm })
   fastify.addHook('preHandler', fastify.requireBearer({ verifier, scopes: [SERVICE_API_SCOPE] }))
-  fastify.addHook('onSend', async (_request, reply) => {
-    reply.header('cache-control', 'no-store')
+  fastify.addHook('preHandler', async (request) => {
+    if (request.accessToken) {
+      request.identityDecision = decideIdentity(request.accessToken, request.headers[USER_HEADER])
+    }
   })
-  fastify.addHook('onResponse', async (request, reply) => {
-    const token = request.accessToken
-    const refused = request.accessTokenError
-    const outcome = refused ? 'denied' : reply.statusCode < 400 ? 'allowed' : 'failed'
-    request.log.info(
-      {
-        audit: {
-          event: 'app-b.service_api',
-          method: request.method,
-          route: request.routeOptions.url,
-          status: reply.statusCode,
-          outcome,
-          caller: token?.caller,
-          clientId: token?.clientId,
-          actorChain: token?.actorChain,
-          sub: token?.sub,
-          jti: token?.jti,
-          error: refused?.error,
-          detail: refused?.detail,
-        },
-      },
-      `service api call ${outcome}`,
-    )
+  registerServiceAudit(fastify, {
+    event: 'app-b.service_api',
+    extra: (request) => {
+      const decision = request.identityDecision
+      return decision
+        ? {
+            user: decision.user,
+            decidedBy: decision.decidedBy,
+            ...(decision.headerIgnored ? { headerIgnored: decision.headerIgnored } : {}),
+          }
+        : undefined
+    },
   })
 
-  fastify.get('/api/todos/count', { schema: { response: countResponse } }, async (request) => {
+  /** The fields every answer carries: whose data, who asked, and which rule decided. */
+  function decisionFields(request: FastifyRequest) {
     const token = verifiedToken(request)
-    const { total, open } = store.count(token.sub)
-    return { count: total, open, user: token.sub, caller: token.caller, decidedBy: 'token' }
+    const decision = request.identityDecision
+    if (!decision) throw new Error('service api route reached without an identity decision')
+    return {
+      user: decision.user,
+      caller: token.caller,
+      decidedBy: decision.decidedBy,
+      ...(decision.headerIgnored ? { headerIgnored: decision.headerIgnored } : {}),
+    }
+  }
+
+  fastify.get('/api/todos/count', { schema: { response: countResponse } }, async (request) => {
+    const fields = decisionFields(request)
+    const { total, open } = store.count(fields.user)
+    return { count: total, open, ...fields }
   })
 
   fastify.get('/api/todos', { schema: { response: listResponse } }, async (request) => {
-    const token = verifiedToken(request)
-    return {
-      todos: store.list(token.sub),
-      user: token.sub,
-      caller: token.caller,
-      decidedBy: 'token',
-    }
+    const fields = decisionFields(request)
+    return { todos: store.list(fields.user), ...fields }
   })
 }
