@@ -186,8 +186,10 @@ export function createUpstreamKeySet(options: UpstreamKeySetOptions): UpstreamKe
       throw new JwsVerificationError('key_unavailable', 'upstream keys unavailable')
     }
     const key = find(kid, alg)
-    if (key !== undefined || kid === undefined || coolingDown()) return key
-    await refresh() // unknown kid: the upstream may have rotated
+    if (key !== undefined || kid === undefined) return key
+    // Unknown kid: the upstream may have rotated. Joins a fetch under way; within the cooldown
+    // (and with none under way) this returns at once.
+    await refresh()
     return find(kid, alg)
   }
 

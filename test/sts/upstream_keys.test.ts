@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict'
+import { generateKeyPairSync } from 'node:crypto'
+import { test } from 'node:test'
+import { JwsVerificationError } from '../../src/exchange/index.js'
+import { createUpstreamKeySet } from '../../src/sts/upstream_keys.js'
+import { manualClock } from './helpers.js'
+
+const ISSUER = 'https://idp.example/realm/'
+
+function jwk(kid: string) {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  return { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' }
+}
+
+/** An upstream behind an injected fetch: counts requests, can go down, can rotate. */
+function fakeUpstream() {
+  const state = { keys: [jwk('k1')], down: false, discovery: 0, jwks: 0, issuer: ISSUER }
+  const fetch = (async (input: string | URL | Request) => {
+    const url = String(input)
+    if (state.down) throw new TypeError('fetch failed')
+    if (url === 'https://idp.example/realm/.well-known/openid-configuration') {
+      state.discovery++
+      return Response.json({ issuer: state.issuer, jwks_uri: 'https://idp.example/realm/jwks' })
+    }
+    if (url === 'https://idp.example/realm/jwks') {
+      state.jwks++
+      return Response.json({ keys: state.keys })
+    }
+    return new Response('not found', { status: 404 })
+  }) as typeof globalThis.fetch
+  return { state, fetch }
+}
+
+const cache = { maxAgeSeconds: 60, cooldownSeconds: 10, staleIfErrorSeconds: 120 }
+
+test('upstream keys: discovery names jwks_uri, the key is found by kid and alg', async () => {
+  const { state, fetch } = fakeUpstream()
+  const keys = createUpstreamKeySet({
+    issuer: ISSUER,
+    algorithms: ['ES256'],
+    fetch,
+    cache,
+    now: manualClock().now,
+  })
+  assert.ok(await keys.getKey('k1', 'ES256'))
+  assert.equal(
+    await keys.getKey('k1', 'RS256'),
+    undefined,
+    'an algorithm not allowed for the issuer',
+  )
+  assert.equal(state.discovery, 1)
+  assert.equal(state.jwks, 1)
+})
+
+test('upstream keys: an unknown kid refetches once, then not again within the cooldown', async () => {
+  const { state, fetch } = fakeUpstream()
+  const clock = manualClock()
+  const keys = createUpstreamKeySet({
+    issuer: ISSUER,
+    algorithms: ['ES256'],
+    fetch,
+    cache,
+    now: clock.now,
+  })
+  await keys.getKey('k1', 'ES256')
+  clock.advance(11)
+  state.keys = [...state.keys, jwk('k2')]
+  assert.ok(await keys.getKey('k2', 'ES256'), 'rotation picked up by the unknown kid')
+  assert.equal(state.jwks, 2)
+  for (let i = 0; i < 20; i++) assert.equal(await keys.getKey(`random-${i}`, 'ES256'), undefined)
+  assert.equal(state.jwks, 2, 'random kids inside the cooldown cause no fetch')
+  clock.advance(11)
+  assert.equal(await keys.getKey('random-x', 'ES256'), undefined)
+  assert.equal(state.jwks, 3, 'after the cooldown one more fetch')
+})
+
+test('upstream keys: concurrent unknown kids share one fetch', async () => {
+  const { state, fetch } = fakeUpstream()
+  const clock = manualClock()
+  const keys = createUpstreamKeySet({
+    issuer: ISSUER,
+    algorithms: ['ES256'],
+    fetch,
+    cache,
+    now: clock.now,
+  })
+  await keys.getKey('k1', 'ES256')
+  clock.advance(11)
+  state.keys = [jwk('k2')]
+  const found = await Promise.all(Array.from({ length: 10 }, () => keys.getKey('k2', 'ES256')))
+  assert.ok(found.every(Boolean))
+  assert.equal(state.jwks, 2)
+})
+
+test('upstream keys: upstream down → cached keys serve within the window, then key_unavailable', async () => {
+  const { state, fetch } = fakeUpstream()
+  const clock = manualClock()
+  const keys = createUpstreamKeySet({
+    issuer: ISSUER,
+    algorithms: ['ES256'],
+    fetch,
+    cache,
+    now: clock.now,
+  })
+  await keys.getKey('k1', 'ES256')
+  state.down = true
+  clock.advance(60 + 119)
+  assert.ok(await keys.getKey('k1', 'ES256'), 'stale but within maxAge + staleIfError')
+  clock.advance(2)
+  await assert.rejects(
+    keys.getKey('k1', 'ES256'),
+    (err: unknown) =>
+      err instanceof JwsVerificationError &&
+      err.reason === 'key_unavailable' &&
+      err.message === 'upstream keys unavailable',
+  )
+  assert.equal(keys.status().usable, false)
+  state.down = false
+  clock.advance(10)
+  assert.ok(await keys.getKey('k1', 'ES256'), 'back once the upstream answers (after the cooldown)')
+})
+
+test('upstream keys: a discovery document naming another issuer yields no keys', async () => {
+  const { state, fetch } = fakeUpstream()
+  state.issuer = 'https://evil.example/'
+  const keys = createUpstreamKeySet({
+    issuer: ISSUER,
+    algorithms: ['ES256'],
+    fetch,
+    cache,
+    now: manualClock().now,
+  })
+  await assert.rejects(keys.getKey('k1', 'ES256'), { reason: 'key_unavailable' })
+  assert.equal(state.jwks, 0)
+})
+
+test('upstream keys: private and symmetric JWKs are never used', async () => {
+  const { state, fetch } = fakeUpstream()
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  state.keys = [
+    { ...privateKey.export({ format: 'jwk' }), kid: 'priv', alg: 'ES256', use: 'sig' } as never,
+    { kty: 'oct', k: 'c2VjcmV0', kid: 'oct', alg: 'HS256' } as never,
+  ]
+  const keys = createUpstreamKeySet({
+    issuer: ISSUER,
+    algorithms: ['ES256'],
+    fetch,
+    cache,
+    now: manualClock().now,
+  })
+  assert.equal(await keys.getKey('priv', 'ES256'), undefined)
+  assert.equal(keys.status().keys, 0)
+})
+
+test('upstream keys: an https issuer with an http jwks_uri is a configuration error', () => {
+  assert.throws(
+    () =>
+      createUpstreamKeySet({
+        issuer: ISSUER,
+        jwksUri: 'http://idp.example/jwks',
+        algorithms: ['ES256'],
+      }),
+    /jwks_uri of an https issuer must be https/,
+  )
+})
