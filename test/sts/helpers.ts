@@ -13,7 +13,6 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { createJwsSigner } from '../../src/exchange/index.js'
 import { createLogger, type Logger } from '../../src/log/logger.js'
-import { buildSts, type StsOptions } from '../../src/sts/app.js'
 import { parseStsConfig, type StsConfig } from '../../src/sts/config.js'
 
 export const CLIENT_SECRETS = {
@@ -70,16 +69,6 @@ export function stsConfigJson(options: {
 
 export function loadConfig(raw: unknown, vars: Record<string, string> = {}): StsConfig {
   return parseStsConfig(raw, { ...CLIENT_SECRETS, ...vars }, 'test')
-}
-
-/** buildSts + listen on 127.0.0.1:0; the issuer in `config` is only a name here. */
-export async function listen(app: FastifyInstance): Promise<string> {
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-}
-
-export async function startSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
-  return buildSts(config, options)
 }
 
 interface UpstreamKey {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { readFileSync } from 'node:fs'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { ConfigError } from '../../src/config/env.js'
+import { buildSts } from '../../src/sts/app.js'
 import { rotateStsKeys } from '../../src/sts/signing_keys.js'
 import { parseStsConfig } from '../../src/sts/config.js'
 import {
@@ -18,7 +19,6 @@ import {
   injectExchange,
   loadConfig,
   manualClock,
-  startSts,
   stsConfigJson,
   tempDir,
 } from './helpers.js'
@@ -30,7 +30,7 @@ function auditEvents(lines: readonly string[]) {
   return lines.filter((line) => line.includes('"audit"')).map((line) => JSON.parse(line).audit)
 }
 
-async function jwksOf(app: Awaited<ReturnType<typeof startSts>>): Promise<JSONWebKeySet> {
+async function jwksOf(app: Awaited<ReturnType<typeof buildSts>>): Promise<JSONWebKeySet> {
   return (await app.inject({ method: 'GET', url: '/jwks' })).json() as JSONWebKeySet
 }
 
@@ -63,7 +63,7 @@ describe('STS upstream trust', () => {
   it('upstream key rotation under traffic: no failed exchange', async () => {
     const clock = manualClock()
     const { logger } = captureLogger()
-    const app = await startSts(
+    const app = await buildSts(
       configFor({ maxAgeSeconds: 300, cooldownSeconds: 30, staleIfErrorSeconds: 600 }),
       { logger, now: clock.now },
     )
@@ -110,7 +110,7 @@ describe('STS upstream trust', () => {
   it('upstream down: cached keys serve within the window, then a clear error', async () => {
     const clock = manualClock()
     const { logger, lines } = captureLogger()
-    const app = await startSts(
+    const app = await buildSts(
       configFor({ maxAgeSeconds: 60, cooldownSeconds: 10, staleIfErrorSeconds: 120 }),
       { logger, now: clock.now },
     )
@@ -147,13 +147,13 @@ describe('STS upstream trust', () => {
   })
 
   describe('refusals', () => {
-    let app: Awaited<ReturnType<typeof startSts>>
+    let app: Awaited<ReturnType<typeof buildSts>>
     let lines: string[]
     let stranger: FakeUpstream
     before(async () => {
       const captured = captureLogger()
       lines = captured.lines
-      app = await startSts(configFor({}), { logger: captured.logger })
+      app = await buildSts(configFor({}), { logger: captured.logger })
       stranger = await new FakeUpstream().start()
     })
     after(async () => {
@@ -199,7 +199,7 @@ describe('STS upstream trust', () => {
 
 describe('STS with the authentik example config (deploy/sts/authentik.json)', () => {
   let upstream: FakeUpstream
-  let app: Awaited<ReturnType<typeof startSts>>
+  let app: Awaited<ReturnType<typeof buildSts>>
   const keyDir = tempDir()
   before(async () => {
     upstream = await new FakeUpstream().start('/application/o/app-a/')
@@ -215,7 +215,7 @@ describe('STS with the authentik example config (deploy/sts/authentik.json)', ()
       },
       'authentik.json',
     )
-    app = await startSts(config, { logger: captureLogger().logger })
+    app = await buildSts(config, { logger: captureLogger().logger })
   })
   after(async () => {
     await app.close()
@@ -301,8 +301,8 @@ describe('STS instances sharing a key directory', () => {
       }),
     )
     const [first, second] = await Promise.all([
-      startSts(config, { logger: captureLogger().logger }),
-      startSts(config, { logger: captureLogger().logger }),
+      buildSts(config, { logger: captureLogger().logger }),
+      buildSts(config, { logger: captureLogger().logger }),
     ])
     try {
       const verifyWith = async (token: string, app: typeof first) =>
@@ -336,7 +336,7 @@ describe('STS instances sharing a key directory', () => {
 })
 
 describe('STS HTTP edge', () => {
-  let app: Awaited<ReturnType<typeof startSts>>
+  let app: Awaited<ReturnType<typeof buildSts>>
   const keyDir = tempDir()
   before(async () => {
     const config = loadConfig(
@@ -346,7 +346,7 @@ describe('STS HTTP edge', () => {
         upstream: { issuer: 'https://idp.invalid', jwksUri: 'https://idp.invalid/jwks' },
       }),
     )
-    app = await startSts(config, { logger: captureLogger().logger })
+    app = await buildSts(config, { logger: captureLogger().logger })
   })
   after(async () => {
     await app.close()
