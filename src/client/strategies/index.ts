@@ -1,0 +1,60 @@
+/**
+ * The paths App A can take to reach App B for its user, each a `PathStrategy` returning a
+ * `PathResult`. `createPathStrategies` lists them in display order; adding a path (e.g. an STS) is
+ * one more entry.
+ */
+import type { TokenExchangeClient } from '../token_exchange_client.js'
+import { createJwtFederationStrategy } from './jwt_federation.js'
+import { createM2mHeaderStrategy } from './m2m_header.js'
+import { createRfc8693Strategy } from './rfc8693.js'
+import type { PathInput, PathResult, PathStrategy, PathTarget } from './types.js'
+
+export * from './types.js'
+export { computeVerdicts } from './verdicts.js'
+export { callService, decodeClaims, requestToken } from './http.js'
+export { createRfc8693Strategy, RFC8693_PATH } from './rfc8693.js'
+export {
+  CLIENT_ASSERTION_TYPE_JWT_BEARER,
+  createJwtFederationStrategy,
+  federationForm,
+  JWT_FEDERATION_PATH,
+} from './jwt_federation.js'
+export {
+  createM2mHeaderStrategy,
+  M2M_HEADER_PATH,
+  serviceTokenForm,
+  USER_HEADER,
+} from './m2m_header.js'
+
+export function createPathStrategies(
+  target: PathTarget,
+  options: { readonly exchanger?: TokenExchangeClient } = {},
+): PathStrategy[] {
+  return [
+    createRfc8693Strategy(target, options),
+    createJwtFederationStrategy(target),
+    createM2mHeaderStrategy(target),
+  ]
+}
+
+/** Runs every strategy concurrently; one failing path never hides the others. */
+export async function runPaths(
+  strategies: readonly PathStrategy[],
+  input: PathInput,
+): Promise<PathResult[]> {
+  return Promise.all(
+    strategies.map((strategy) =>
+      strategy.run(input).catch((error: unknown): PathResult => ({
+        id: strategy.id,
+        title: strategy.id,
+        pattern: '',
+        badge: 'red',
+        grantType: '',
+        ok: false,
+        tokens: [],
+        error: { stage: 'token', message: error instanceof Error ? error.name : 'failed' },
+        durationMs: 0,
+      })),
+    ),
+  )
+}

@@ -1,0 +1,111 @@
+/**
+ * Path 1, RFC 8693 token exchange: App A authenticates (client_secret_basic) and trades the user's
+ * access token for one addressed to the target; the new token names the user (`sub`) and App A
+ * (`act`).
+ *
+ * @example
+ * ```ts
+ * const result = await createRfc8693Strategy(target, { exchanger }).run({ userAccessToken })
+ * ```
+ */
+import {
+  createTokenExchangeClient,
+  TOKEN_EXCHANGE_GRANT,
+  TokenExchangeError,
+  type TokenExchangeClient,
+} from '../token_exchange_client.js'
+import { callService, decodeClaims } from './http.js'
+import type { PathResult, PathStrategy, PathTarget, TokenRequestRecord } from './types.js'
+import { computeVerdicts } from './verdicts.js'
+
+export const RFC8693_PATH = Object.freeze({
+  id: 'rfc8693',
+  title: 'RFC 8693 token exchange',
+  pattern: 'standard: OAuth 2.0 Token Exchange (RFC 8693), delegation',
+  badge: 'green',
+  grantType: TOKEN_EXCHANGE_GRANT,
+} as const)
+
+const PARAMETERS = ['grant_type', 'subject_token', 'subject_token_type', 'audience', 'scope']
+
+export function createRfc8693Strategy(
+  target: PathTarget,
+  options: { readonly exchanger?: TokenExchangeClient } = {},
+): PathStrategy {
+  const exchanger =
+    options.exchanger ??
+    createTokenExchangeClient({
+      tokenEndpoint: target.tokenEndpoint,
+      clientId: target.clientId,
+      clientSecret: target.clientSecret,
+      ...(target.fetch ? { fetch: target.fetch } : {}),
+    })
+  return {
+    id: RFC8693_PATH.id,
+    async run({ userAccessToken }): Promise<PathResult> {
+      const started = performance.now()
+      const userClaims = decodeClaims(userAccessToken)
+      const tokens = [{ label: "User's token (aud App A)", claims: userClaims }]
+      const base = { ...RFC8693_PATH, tokens }
+      let exchanged
+      try {
+        exchanged = await exchanger.exchange({
+          subjectToken: userAccessToken,
+          audience: target.audience,
+          scope: target.scope,
+        })
+      } catch (error) {
+        if (!(error instanceof TokenExchangeError)) throw error
+        return {
+          ...base,
+          ok: false,
+          tokenRequest: {
+            grantType: TOKEN_EXCHANGE_GRANT,
+            clientAuth: 'client_secret_basic',
+            parameters: PARAMETERS,
+            status: error.status ?? 0,
+            error: error.error,
+            ...(error.description ? { description: error.description } : {}),
+          },
+          error: { stage: 'token', message: error.message },
+          durationMs: performance.now() - started,
+        }
+      }
+      const issued = exchanged.claims ?? decodeClaims(exchanged.accessToken)
+      const tokenRequest: TokenRequestRecord = {
+        grantType: TOKEN_EXCHANGE_GRANT,
+        clientAuth: 'client_secret_basic',
+        parameters: PARAMETERS,
+        status: 200,
+      }
+      const { body: _body, ...serviceCall } = await callService(
+        target,
+        '/api/todos/count',
+        exchanged.accessToken,
+      )
+      const ok = serviceCall.status === 200
+      return {
+        ...base,
+        tokens: [...tokens, { label: 'Exchanged token (aud App B)', claims: issued }],
+        ok,
+        tokenRequest,
+        serviceCall,
+        verdicts: computeVerdicts({
+          issued,
+          userSub: typeof userClaims.sub === 'string' ? userClaims.sub : undefined,
+          actor: target.clientId,
+          request: tokenRequest,
+        }),
+        ...(ok
+          ? {}
+          : {
+              error: {
+                stage: 'service' as const,
+                message: `App B answered ${serviceCall.status} ${serviceCall.error ?? ''}`.trim(),
+              },
+            }),
+        durationMs: performance.now() - started,
+      }
+    },
+  }
+}
