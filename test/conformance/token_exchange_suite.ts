@@ -16,7 +16,7 @@ import {
   loginForTokens,
   decodeJwt,
   basicAuth,
-  clientSecretOf,
+  exchangeToken,
   type Stack,
   type LoginTokens,
 } from '../helpers/stack.js'
@@ -66,28 +66,9 @@ export interface SuiteContext {
 export async function postExchange(
   target: ConformanceTarget,
   params: Record<string, string | string[]>,
-  { clientId = 'app-a', secret, authorization }: ExchangeAuth = {},
+  auth: ExchangeAuth = {},
 ): Promise<ExchangeResult> {
-  const form = new URLSearchParams()
-  form.set('grant_type', TOKEN_EXCHANGE)
-  for (const [key, value] of Object.entries(params)) {
-    for (const item of Array.isArray(value) ? value : [value]) form.append(key, item)
-  }
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }
-  const auth =
-    authorization === undefined
-      ? basicAuth(clientId, secret ?? clientSecretOf(target.stack.env, clientId))
-      : authorization
-  if (auth) headers.authorization = auth
-  const response = await fetch(target.tokenEndpoint, { method: 'POST', headers, body: form })
-  const text = await response.text()
-  let body: Record<string, any>
-  try {
-    body = JSON.parse(text)
-  } catch {
-    body = { raw: text }
-  }
-  return { status: response.status, headers: response.headers, body }
+  return exchangeToken(target.stack, params, { ...auth, tokenEndpoint: target.tokenEndpoint })
 }
 
 function b64(value: object): string {

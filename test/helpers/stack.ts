@@ -152,7 +152,12 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
 export async function exchangeToken(
   stack: Stack,
   params: Record<string, string | string[]>,
-  { clientId = 'app-a', secret, authorization }: { clientId?: string; secret?: string; authorization?: string | null } = {},
+  {
+    clientId = 'app-a',
+    secret,
+    authorization,
+    tokenEndpoint = `${stack.idp.issuer}/token`,
+  }: { clientId?: string; secret?: string; authorization?: string | null; tokenEndpoint?: string } = {},
 ): Promise<{ status: number; headers: Headers; body: Record<string, any> }> {
   const form = new URLSearchParams()
   form.set('grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange')
@@ -162,7 +167,7 @@ export async function exchangeToken(
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }
   const auth = authorization === undefined ? basicAuth(clientId, secret ?? clientSecretOf(stack.env, clientId)) : authorization
   if (auth) headers.authorization = auth
-  const response = await fetch(`${stack.idp.issuer}/token`, { method: 'POST', headers, body: form })
+  const response = await fetch(tokenEndpoint, { method: 'POST', headers, body: form })
   const text = await response.text()
   let body: Record<string, any>
   try {
