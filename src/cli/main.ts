@@ -3,12 +3,14 @@
  *
  *   onbehalf start         IdP (:9000), App A (:3993) and App B (:3994) on the embedded defaults
  *   onbehalf idp           the embedded IdP alone
+ *   onbehalf attack        the attack lab against a running stack (src/cli/attack.ts)
  *   onbehalf keys rotate   make a new IdP signing key active (old public keys stay published)
  *   onbehalf sts --config <file>   the RFC 8693 security token service (deploy/sts/README.md)
  */
 import { ConfigError } from '../config/env.js'
 import { runIdpOnly, runStack } from './start.js'
 import { runRotateKeys } from './keys.js'
+import { runAttackCommand } from './attack.js'
 import { runDoctorCommand } from './doctor.js'
 import { runSetupCommand } from './setup_keycloak.js'
 import { runSts } from './sts.js'
@@ -27,6 +29,8 @@ commands:
                 start the security token service (RFC 8693 for IdPs that lack it)
   sts rotate-keys --config <file>
                 make a new STS signing key active
+  attack        play a compromised App A against the running stack: every path, every attempt,
+                the comparison matrix (onbehalf attack --help; --markdown, --json)
   help          show this text`
 
 async function main(argv: string[]): Promise<number> {
@@ -40,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return 0
     case 'sts':
       return runSts(rest)
+    case 'attack':
+      return runAttackCommand(rest)
     case 'keys':
       if (rest[0] === 'rotate') return runRotateKeys()
       break

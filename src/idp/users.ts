@@ -46,6 +46,7 @@ async function verifyPassword(password: string, encoded: string): Promise<boolea
 
 export interface UserDirectory {
   findBySub(sub: string): User | undefined
+  findByUsername(username: string): User | undefined
   /** The user when the credentials match, else undefined. Same cost whether or not the user exists. */
   authenticate(username: string, password: string): Promise<User | undefined>
 }
@@ -72,6 +73,7 @@ export function loadUserDirectory(file: string): UserDirectory {
 
   return {
     findBySub: (sub) => bySub.get(sub),
+    findByUsername: (username) => byUsername.get(username.trim().toLowerCase()),
     async authenticate(username, password) {
       const user = byUsername.get(username.trim().toLowerCase())
       const matches = await verifyPassword(password, user?.passwordHash ?? decoyHash)

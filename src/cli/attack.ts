@@ -1,0 +1,125 @@
+/**
+ * `onbehalf attack`: runs the attack lab (src/attack) against a running stack and prints the
+ * attempts, the blast radius and the comparison matrix.
+ *
+ *   onbehalf attack [--markdown | --json] [--verbose]
+ *                   [--issuer URL] [--app-b URL] [--app-a URL]
+ *                   [--attacker bob] [--password changeme] [--victim alice]
+ *
+ * Defaults come from the environment (.env): IDP_ISSUER, APP_B_URL, APP_A_URL, APP_A_CLIENT_ID,
+ * APP_A_CLIENT_SECRET, USERS_FILE (to find the victim's sub), and ATTACK_ATTACKER,
+ * ATTACK_ATTACKER_PASSWORD, ATTACK_VICTIM. Exit code 0 when the run completed, 1 when it could not
+ * (stack not running, login refused), 2 for usage errors.
+ */
+import { parseArgs } from 'node:util'
+import { loadDotEnv, loadEnv, type Env } from '../config/env.js'
+import { loadUserDirectory } from '../idp/users.js'
+import {
+  formatJson,
+  formatMarkdown,
+  formatText,
+  runAttackLab,
+  type AttackLabConfig,
+} from '../attack/index.js'
+
+export const ATTACK_USAGE = `usage: onbehalf attack [--markdown | --json] [--verbose] [--issuer URL] [--app-a URL]
+                       [--app-b URL] [--attacker NAME] [--password PASSWORD] [--victim NAME]
+
+Plays a compromised App A (its client secret plus the attacker's own login) against the running
+stack (npm start) and tries to read the victim's todos in App B through every path.`
+
+/** Attack lab settings shared by the CLI and App A's /attack page. */
+export function attackLabConfigFrom(
+  env: Env,
+  overrides: {
+    issuer?: string
+    appAUrl?: string
+    appBUrl?: string
+    attacker?: string
+    password?: string
+    victim?: string
+  } = {},
+): AttackLabConfig {
+  const victimName = overrides.victim ?? env.ATTACK_VICTIM
+  const victim = loadUserDirectory(env.USERS_FILE).findByUsername(victimName)
+  if (!victim) throw new Error(`victim "${victimName}" is not in ${env.USERS_FILE}`)
+  const appAUrl = (overrides.appAUrl ?? env.APP_A_URL).replace(/\/+$/, '')
+  return {
+    issuer: overrides.issuer ?? env.IDP_ISSUER,
+    serviceUrl: overrides.appBUrl ?? env.APP_B_URL,
+    clientId: env.APP_A_CLIENT_ID,
+    clientSecret: env.APP_A_CLIENT_SECRET,
+    redirectUri: `${appAUrl}/auth/callback`,
+    audience: env.APP_B_CLIENT_ID,
+    forbiddenAudience: env.APP_A_CLIENT_ID,
+    scope: 'todos:read',
+    attacker: {
+      username: overrides.attacker ?? env.ATTACK_ATTACKER,
+      password: overrides.password ?? env.ATTACK_ATTACKER_PASSWORD,
+    },
+    victim: { username: victim.username, sub: victim.sub },
+  }
+}
+
+export async function runAttackCommand(argv: readonly string[]): Promise<number> {
+  let values: ReturnType<typeof parse>['values']
+  function parse() {
+    return parseArgs({
+      args: [...argv],
+      options: {
+        markdown: { type: 'boolean' },
+        json: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+        issuer: { type: 'string' },
+        'app-a': { type: 'string' },
+        'app-b': { type: 'string' },
+        attacker: { type: 'string' },
+        password: { type: 'string' },
+        victim: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    })
+  }
+  try {
+    ;({ values } = parse())
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${ATTACK_USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    console.log(ATTACK_USAGE)
+    return 0
+  }
+  if (values.markdown && values.json) {
+    console.error(`--markdown and --json exclude each other\n\n${ATTACK_USAGE}`)
+    return 2
+  }
+  loadDotEnv()
+  const env = loadEnv()
+  const config = attackLabConfigFrom(env, {
+    ...(values.issuer ? { issuer: values.issuer } : {}),
+    ...(values['app-a'] ? { appAUrl: values['app-a'] } : {}),
+    ...(values['app-b'] ? { appBUrl: values['app-b'] } : {}),
+    ...(values.attacker ? { attacker: values.attacker } : {}),
+    ...(values.password ? { password: values.password } : {}),
+    ...(values.victim ? { victim: values.victim } : {}),
+  })
+  let report
+  try {
+    report = await runAttackLab(config)
+  } catch (error) {
+    console.error(
+      `attack lab could not run against ${config.issuer} (is the stack running? npm start): ${(error as Error).message}`,
+    )
+    return 1
+  }
+  console.log(
+    values.json
+      ? formatJson(report)
+      : values.markdown
+        ? formatMarkdown(report)
+        : formatText(report, { verbose: values.verbose === true }),
+  )
+  return 0
+}
