@@ -3,12 +3,14 @@
  * environment), prints where to go and how to sign in, and stops cleanly on Ctrl-C / SIGTERM.
  */
 import type { FastifyInstance } from 'fastify'
-import { loadDotEnv, loadEnv, type Env } from '../config/env.js'
+import { configVariables, loadDotEnv, loadEnv, type Env } from '../config/env.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import { buildIdp } from '../idp/app.js'
 import { buildAppA } from '../apps/app-a/app.js'
 import { buildAppB } from '../apps/app-b/app.js'
 import { buildAppC } from '../apps/app-c/app.js'
+import { buildSts } from '../sts/app.js'
+import { readStsConfigFile } from '../sts/config.js'
 
 interface Running {
   name: string
@@ -28,7 +30,7 @@ function setup(): { env: Env; logger: Logger } {
   return { env, logger }
 }
 
-async function listenAll(services: Array<{ name: string; port: number; build: () => Promise<FastifyInstance> }>, host: string, logger: Logger): Promise<Running[]> {
+export async function listenAll(services: Array<{ name: string; port: number; build: () => Promise<FastifyInstance> }>, host: string, logger: Logger): Promise<Running[]> {
   const running: Running[] = []
   try {
     for (const service of services) {
@@ -53,7 +55,7 @@ async function closeAll(running: Running[], logger: Logger): Promise<void> {
   }
 }
 
-function stopOnSignal(running: Running[], logger: Logger): Promise<void> {
+export function stopOnSignal(running: Running[], logger: Logger): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
@@ -72,6 +74,7 @@ export async function runStack(): Promise<void> {
   const running = await listenAll(
     [
       { name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app },
+      { name: 'sts', port: env.STS_PORT, build: () => buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger }) },
       { name: 'app-c', port: env.APP_C_PORT, build: () => buildAppC({ env, logger }) },
       { name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) },
       { name: 'app-a', port: env.APP_A_PORT, build: () => buildAppA({ env, logger }) },
@@ -86,6 +89,7 @@ export async function runStack(): Promise<void> {
     App B                ${env.APP_B_URL}
     App C (activity API) ${env.APP_C_URL}
     Identity provider    ${env.IDP_ISSUER}
+    onbehalf STS         ${env.STS_ISSUER}   (RFC 8693 for IdPs that lack it)
 
   Sign in as demo, alice or bob — password: changeme
   Press Ctrl-C to stop.

@@ -6,10 +6,11 @@
  * `${NAME}` in the config file and `secretEnv` read the environment (and `.env`), with the
  * development defaults of the embedded stack outside production.
  */
-import { loadDotEnv, loadEnv } from '../config/env.js'
+import { configVariables, loadDotEnv, loadEnv } from '../config/env.js'
 import { createLogger } from '../log/logger.js'
 import { buildSts } from '../sts/app.js'
-import { readStsConfigFile, type ConfigVariables } from '../sts/config.js'
+import { listenAll, stopOnSignal } from './start.js'
+import { readStsConfigFile } from '../sts/config.js'
 import { rotateStsKeys } from '../sts/signing_keys.js'
 
 export const STS_USAGE = `usage: onbehalf sts --config <file>
@@ -23,23 +24,15 @@ function parseArgs(argv: string[]): { rotate: boolean; config: string } | undefi
   return { rotate, config: rest[1] }
 }
 
-function variables(): ConfigVariables {
-  loadDotEnv()
-  const env = loadEnv()
-  const values: Record<string, string | undefined> = { ...process.env }
-  for (const [name, value] of Object.entries(env)) {
-    if (typeof value === 'string' || typeof value === 'number') values[name] = String(value)
-  }
-  return values
-}
-
 export async function runSts(argv: string[]): Promise<number> {
   const args = parseArgs(argv)
   if (args === undefined) {
     console.error(STS_USAGE)
     return 2
   }
-  const vars = variables()
+  loadDotEnv()
+  const env = loadEnv()
+  const vars = configVariables(env)
   const config = readStsConfigFile(args.config, vars)
   if (args.rotate) {
     const keys = rotateStsKeys(config.keys)
@@ -48,23 +41,16 @@ export async function runSts(argv: string[]): Promise<number> {
     return 0
   }
 
-  const logger = createLogger({ level: vars.LOG_LEVEL ?? 'info', name: 'onbehalf' })
-  const app = await buildSts(config, { logger })
-  await app.listen({ host: config.host, port: config.port })
+  const logger = createLogger({ level: env.LOG_LEVEL, name: 'onbehalf' })
+  const running = await listenAll(
+    [{ name: 'sts', port: config.port, build: () => buildSts(config, { logger }) }],
+    config.host,
+    logger,
+  )
   process.stdout.write(
     `\n  onbehalf STS: ${config.issuer} (metadata: ${config.issuer}/.well-known/oauth-authorization-server)\n` +
       `  trusting: ${config.upstreams.map((upstream) => upstream.issuer).join(', ')}\n\n`,
   )
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'stopping')
-      app.close().then(
-        () => resolve(),
-        () => resolve(),
-      )
-    }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
-  })
+  await stopOnSignal(running, logger)
   return 0
 }

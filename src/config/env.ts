@@ -80,6 +80,11 @@ const envSchema = z.object({
   ATTACK_ATTACKER_PASSWORD: z.string().min(1).default('changeme'),
   ATTACK_VICTIM: z.string().min(1).default('alice'),
 
+  /** The onbehalf STS started by `npm start` (RFC 8693 for IdPs that lack it), trusting the IdP. */
+  STS_ISSUER: httpUrl.default('http://localhost:9100'),
+  STS_PORT: port.default(9100),
+  STS_CONFIG: z.string().min(1).default('deploy/sts/embedded.json'),
+
   APP_C_URL: httpUrl.default('http://localhost:3995'),
   APP_C_PORT: port.default(3995),
   APP_C_CLIENT_ID: z.string().min(1).default('app-c'),
@@ -139,4 +144,17 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     ...secrets,
     developmentSecrets: Object.freeze(developmentSecrets),
   })
+}
+
+/**
+ * The values `${NAME}` may refer to in config files: the validated configuration (with its
+ * defaults) over the raw environment.
+ */
+export function configVariables(env: Env, source: NodeJS.ProcessEnv = process.env): Readonly<Record<string, string | undefined>> {
+  const values: Record<string, string | undefined> = { ...source }
+  for (const [name, value] of Object.entries(env)) {
+    if (typeof value === 'string' || typeof value === 'number') values[name] = String(value)
+    else if (Array.isArray(value)) values[name] = value.join(',')
+  }
+  return Object.freeze(values)
 }

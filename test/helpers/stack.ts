@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { loadEnv, type Env } from '../../src/config/env.js'
+import { configVariables, loadEnv, type Env } from '../../src/config/env.js'
 import { createLogger, type Logger } from '../../src/log/logger.js'
 import { buildIdp, type Idp } from '../../src/idp/app.js'
 import { freePort } from './ports.js'
@@ -19,6 +19,7 @@ export interface Stack {
   appA?: FastifyInstance
   appB?: FastifyInstance
   appC?: FastifyInstance
+  sts?: FastifyInstance
   close(): Promise<void>
 }
 
@@ -32,7 +33,7 @@ export interface StackOptions {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [idpPort, appAPort, appBPort, appCPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const [idpPort, appAPort, appBPort, appCPort, stsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'onbehalf-test-'))
   const env = loadEnv({
     NODE_ENV: 'test',
@@ -46,6 +47,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     APP_B_PORT: String(appBPort),
     APP_C_URL: `http://127.0.0.1:${appCPort}`,
     APP_C_PORT: String(appCPort),
+    STS_ISSUER: `http://127.0.0.1:${stsPort}`,
+    STS_PORT: String(stsPort),
     ...options.env,
   })
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
@@ -56,7 +59,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let appA: FastifyInstance | undefined
   let appB: FastifyInstance | undefined
   let appC: FastifyInstance | undefined
+  let sts: FastifyInstance | undefined
   if (options.apps) {
+    const { buildSts } = await import('../../src/sts/app.js')
+    const { readStsConfigFile } = await import('../../src/sts/config.js')
+    const builtSts = await buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger })
+    await builtSts.listen({ host: '127.0.0.1', port: stsPort })
+    started.push(builtSts)
+    sts = builtSts
     const { buildAppC } = await import('../../src/apps/app-c/app.js')
     const builtC = await buildAppC({ env, logger })
     await builtC.listen({ host: '127.0.0.1', port: appCPort })
@@ -79,6 +89,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     appA,
     appB,
     appC,
+    sts,
     async close() {
       for (const app of started.reverse()) await app.close()
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
