@@ -44,3 +44,4 @@ export {
   type IdentityPolicyOptions,
   type IdentityRule,
 } from './identity_policy.js'
+export { createTrustedIssuersVerifier } from './trusted_issuers.js'
