@@ -15,3 +15,4 @@ export {
 export { buildMatrix, MATRIX_COLUMNS, type MatrixRow } from './matrix.js'
 export { formatJson, formatMarkdown, formatText } from './format.js'
 export { LoginError, loginWithPassword } from './login.js'
+export { attackLabConfigFrom, type AttackLabOverrides } from './config.js'

@@ -12,14 +12,13 @@
  * (stack not running, login refused), 2 for usage errors.
  */
 import { parseArgs } from 'node:util'
-import { loadDotEnv, loadEnv, type Env } from '../config/env.js'
-import { loadUserDirectory } from '../idp/users.js'
+import { loadDotEnv, loadEnv } from '../config/env.js'
 import {
+  attackLabConfigFrom,
   formatJson,
   formatMarkdown,
   formatText,
   runAttackLab,
-  type AttackLabConfig,
 } from '../attack/index.js'
 
 export const ATTACK_USAGE = `usage: onbehalf attack [--markdown | --json] [--verbose] [--issuer URL] [--app-a URL]
@@ -27,39 +26,6 @@ export const ATTACK_USAGE = `usage: onbehalf attack [--markdown | --json] [--ver
 
 Plays a compromised App A (its client secret plus the attacker's own login) against the running
 stack (npm start) and tries to read the victim's todos in App B through every path.`
-
-/** Attack lab settings shared by the CLI and App A's /attack page. */
-export function attackLabConfigFrom(
-  env: Env,
-  overrides: {
-    issuer?: string
-    appAUrl?: string
-    appBUrl?: string
-    attacker?: string
-    password?: string
-    victim?: string
-  } = {},
-): AttackLabConfig {
-  const victimName = overrides.victim ?? env.ATTACK_VICTIM
-  const victim = loadUserDirectory(env.USERS_FILE).findByUsername(victimName)
-  if (!victim) throw new Error(`victim "${victimName}" is not in ${env.USERS_FILE}`)
-  const appAUrl = (overrides.appAUrl ?? env.APP_A_URL).replace(/\/+$/, '')
-  return {
-    issuer: overrides.issuer ?? env.IDP_ISSUER,
-    serviceUrl: overrides.appBUrl ?? env.APP_B_URL,
-    clientId: env.APP_A_CLIENT_ID,
-    clientSecret: env.APP_A_CLIENT_SECRET,
-    redirectUri: `${appAUrl}/auth/callback`,
-    audience: env.APP_B_CLIENT_ID,
-    forbiddenAudience: env.APP_A_CLIENT_ID,
-    scope: 'todos:read',
-    attacker: {
-      username: overrides.attacker ?? env.ATTACK_ATTACKER,
-      password: overrides.password ?? env.ATTACK_ATTACKER_PASSWORD,
-    },
-    victim: { username: victim.username, sub: victim.sub },
-  }
-}
 
 export async function runAttackCommand(argv: readonly string[]): Promise<number> {
   let values: ReturnType<typeof parse>['values']

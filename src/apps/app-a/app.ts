@@ -23,9 +23,14 @@ import { registerWebBasics, sendHtml } from '../../web/basics.js'
 import { html } from '../../web/html.js'
 import { registerOidcLogin, UserTokenError } from '../../web/oidc_login.js'
 import { createAppBClient } from './app_b_client.js'
+import { createPathStrategies, runPaths } from '../../client/strategies/index.js'
+import { attackLabConfigFrom, runAttackLab } from '../../attack/index.js'
+import { renderPage } from '../../web/layout.js'
+import { attackLabBody } from './paths_views.js'
 import {
   appBFailureMessage,
   dashboardPage,
+  nav,
   landingPage,
   todosPage,
   type DashboardModel,
@@ -97,6 +102,24 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const audience = env.APP_B_CLIENT_ID
+  // Every path to App B, as data: the dashboard renders one card per result (a new path, e.g. an
+  // STS, is one more strategy). RFC 8693 shares the exchanger (and its cache) with the rest of App A.
+  const pathStrategies = createPathStrategies(
+    {
+      tokenEndpoint: async () => {
+        const endpoint = (await oidc.serverMetadata()).token_endpoint
+        if (!endpoint) throw new Error('the IdP metadata has no token_endpoint')
+        return endpoint
+      },
+      clientId: env.APP_A_CLIENT_ID,
+      clientSecret: env.APP_A_CLIENT_SECRET,
+      audience,
+      serviceUrl: env.APP_B_URL,
+      scope: APP_B_SCOPE,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    },
+    { exchanger },
+  )
 
   /** The user's token for App B, or why there is none. Logs token ids (`jti`), never tokens. */
   async function tokenForAppB(
@@ -165,7 +188,11 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       now: now(),
     }
     const result = await tokenForAppB(request)
-    if (result.userToken) model.originalClaims = safeDecode(result.userToken)
+    if (result.userToken) {
+      model.originalClaims = safeDecode(result.userToken)
+      // Before App B's answer can evict the cached exchange below, so both use the same token.
+      model.paths = await runPaths(pathStrategies, { userAccessToken: result.userToken })
+    }
     if ('exchanged' in result) {
       const { exchanged } = result
       model.exchange = {
@@ -212,6 +239,51 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     }
     return sendHtml(reply, todosPage({ ...base, todos: todos.value }))
   })
+
+  // The attack lab: a compromised App A (its secret + the attacker's login) against the real IdP
+  // and App B. Runs server-side on POST (CSRF-checked by the web kit); off in production.
+  const attackPage = (
+    request: FastifyRequest,
+    body: { report?: Awaited<ReturnType<typeof runAttackLab>>; error?: string } = {},
+  ) =>
+    renderPage({
+      appName: 'App A',
+      title: 'Attack lab',
+      user: request.user,
+      csrfToken: request.session.csrfToken,
+      nav: nav('/attack'),
+      accent: 'blue',
+      body: attackLabBody({
+        csrfToken: request.session.csrfToken,
+        attacker: env.ATTACK_ATTACKER,
+        victim: env.ATTACK_VICTIM,
+        ...body,
+      }),
+    })
+  if (env.NODE_ENV !== 'production') {
+    app.get('/attack', { preHandler: app.requireLogin }, async (request, reply) =>
+      sendHtml(reply, attackPage(request)),
+    )
+    app.post('/attack', { preHandler: app.requireLogin }, async (request, reply) => {
+      try {
+        const report = await runAttackLab({
+          ...attackLabConfigFrom(env),
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        })
+        request.log.info(
+          { attempts: report.attempts.map((a) => ({ id: a.id, verdict: a.verdict })) },
+          'attack lab run',
+        )
+        return sendHtml(reply, attackPage(request, { report }))
+      } catch (error) {
+        request.log.warn({ err: error }, 'attack lab failed')
+        return sendHtml(
+          reply,
+          attackPage(request, { error: `The lab could not run: ${(error as Error).message}` }),
+        )
+      }
+    })
+  }
 
   await app.ready()
   return app

@@ -8,14 +8,17 @@ import { renderPage, type NavItem } from '../../web/layout.js'
 import type { SessionUser, UserTokenError } from '../../web/oidc_login.js'
 import type { AppBFailure, AppBResult, Todo, TodoCount } from './app_b_client.js'
 import { buildClaimsDiff, describeTime } from './claims_diff.js'
+import type { PathResult } from '../../client/strategies/types.js'
+import { pathCards } from './paths_views.js'
 
 export const APP_NAME = 'App A'
 const ACCENT = 'blue'
 
-function nav(current: '/' | '/todos'): NavItem[] {
+export function nav(current: '/' | '/todos' | '/attack'): NavItem[] {
   return [
     { href: '/', label: 'Dashboard', current: current === '/' },
     { href: '/todos', label: 'My todos', current: current === '/todos' },
+    { href: '/attack', label: 'Attack lab', current: current === '/attack' },
   ]
 }
 
@@ -127,6 +130,8 @@ export interface DashboardModel {
   }
   exchangeError?: TokenExchangeError
   todoCount?: AppBResult<TodoCount>
+  /** Every path (RFC 8693, federation re-issue, M2M + header) run for this user, side by side. */
+  paths?: PathResult[]
 }
 
 function todoCard(model: DashboardModel): SafeHtml {
@@ -279,7 +284,7 @@ export function dashboardPage(model: DashboardModel): string {
     csrfToken: model.csrfToken,
     nav: nav('/'),
     accent: ACCENT,
-    body: html`${todoCard(model)}${exchangeCard(model)}`,
+    body: html`${todoCard(model)}${model.paths ? pathCards(model.paths) : ''}${exchangeCard(model)}`,
   })
 }
 
