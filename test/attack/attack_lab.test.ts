@@ -94,7 +94,7 @@ describe('attack lab against the running stack', () => {
   test('blast radius: header path every user, RFC 8693 only users whose tokens App A holds', () => {
     const radius = Object.fromEntries(report.blastRadius.map((r) => [r.path, r]))
     assert.equal(radius['m2m-header']!.reachesEveryUser, true)
-    assert.deepEqual(radius['m2m-header']!.reached.sort(), ['alice', 'bob'])
+    assert.deepEqual([...radius['m2m-header']!.reached].sort(), ['alice', 'bob'])
     assert.equal(radius.rfc8693!.reachesEveryUser, false)
     assert.deepEqual(radius.rfc8693!.reached, ['bob'])
     assert.equal(radius['jwt-federation']!.reachesEveryUser, false)
