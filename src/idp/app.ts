@@ -5,6 +5,16 @@
  *
  * Storage: `${dataDir}/idp-keys.json` (signing keys) and `${dataDir}/idp.sqlite` (sessions, grants,
  * codes, refresh tokens, issued access token records), created on first start.
+ *
+ * Abuse limits (`AbuseLimits`, defaults in `DEFAULT_ABUSE_LIMITS`, set through
+ * `buildIdp({ abuseLimits })`): the login form per client IP and per username (interactions.ts), the
+ * token endpoint per client IP and per authenticated client_id, and body sizes. A refused token
+ * request gets 429, `Retry-After` and an RFC 6749 JSON error (`temporarily_unavailable`, the
+ * registered code for "try again later"); a declared body beyond the limit gets 400
+ * `invalid_request` before the body is read (bodies without Content-Length still meet the JWT
+ * federation middleware's 32 KiB and oidc-provider's 56 KiB caps). Body size and per-IP limits are
+ * a middie middleware in front of everything on /token (federation included); the per-client limit
+ * is an oidc-provider middleware, because only there is client authentication known.
  */
 import middie from '@fastify/middie'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -20,12 +30,18 @@ import { createJwsVerifier, type JwsVerifier } from '../exchange/jwt/verify_jws.
 import { createTokenExchange } from '../exchange/exchange.js'
 import type { AuditEvent } from '../exchange/audit.js'
 import { readFileSync } from 'node:fs'
-import { openKeyStore, RETIRED_KEY_PUBLISH_SECONDS, SIGNING_ALGORITHM, type KeyStore } from './keys.js'
+import { z } from 'zod'
+import {
+  openKeyStore,
+  RETIRED_KEY_PUBLISH_SECONDS,
+  SIGNING_ALGORITHM,
+  type KeyStore,
+} from './keys.js'
 import { loadUserDirectory } from './users.js'
 import { openOidcStorage } from './sqlite_adapter.js'
 import { createIssuedTokenRegistry, type IssuedTokenRegistry } from './issued_tokens.js'
 import { createProvider } from './provider.js'
-import { interactionRoutes } from './interactions.js'
+import { interactionRoutes, type RateLimiter } from './interactions.js'
 import * as tokenExchangeGrant from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
 import { createIdpMinter } from './minter.js'
@@ -37,6 +53,217 @@ export interface IdpOptions {
   issuer?: string
   /** Defaults to the file at env.POLICY_FILE. */
   policy?: IdpPolicy
+  /** Overrides of `DEFAULT_ABUSE_LIMITS`, validated at start-up. */
+  abuseLimits?: AbuseLimitsInput
+}
+
+const rateLimitSchema = z.object({
+  max: z.number().int().positive(),
+  windowSeconds: z.number().int().positive().max(86_400),
+})
+
+/** At most `max` events per fixed window of `windowSeconds`, per key. */
+export type RateLimit = z.infer<typeof rateLimitSchema>
+
+const abuseLimitsSchema = z.object({
+  /** `false` switches every rate limit off (load tests, fuzzing); body limits stay. */
+  enabled: z.boolean(),
+  /** Login form POSTs per client IP. */
+  loginPerIp: rateLimitSchema,
+  /** Failed logins per username, whether the user exists or not. */
+  loginFailuresPerUsername: rateLimitSchema,
+  /** Largest login form body (bytes). */
+  loginBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024),
+  /** Token endpoint requests (token, revocation) per client IP. */
+  tokenPerIp: rateLimitSchema,
+  /** Token endpoint requests per client_id, counted once its authentication held. */
+  tokenPerClient: rateLimitSchema,
+  /** Largest declared token endpoint body (bytes); oidc-provider caps at 56 KiB anyway. */
+  tokenBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(56 * 1024),
+  /** Most keys each limiter remembers; the oldest window is dropped beyond it. */
+  maxTrackedKeys: z.number().int().min(100),
+})
+
+export type AbuseLimits = Readonly<z.infer<typeof abuseLimitsSchema>>
+export type AbuseLimitsInput = Partial<AbuseLimits>
+
+/**
+ * Defaults a person or the test suite never reaches in normal use, but that turn a brute force or
+ * a flood into a trickle. Per-username failures: 10 per 15 minutes.
+ */
+export const DEFAULT_ABUSE_LIMITS: AbuseLimits = Object.freeze({
+  enabled: true,
+  loginPerIp: Object.freeze({ max: 60, windowSeconds: 60 }),
+  loginFailuresPerUsername: Object.freeze({ max: 10, windowSeconds: 900 }),
+  loginBodyBytes: 8 * 1024,
+  tokenPerIp: Object.freeze({ max: 600, windowSeconds: 60 }),
+  tokenPerClient: Object.freeze({ max: 600, windowSeconds: 60 }),
+  tokenBodyBytes: 32 * 1024,
+  maxTrackedKeys: 10_000,
+})
+
+export function resolveAbuseLimits(input: AbuseLimitsInput = {}): AbuseLimits {
+  const result = abuseLimitsSchema.safeParse({ ...DEFAULT_ABUSE_LIMITS, ...input })
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+    throw new TypeError(`buildIdp: abuseLimits are invalid: ${problems.join('; ')}`)
+  }
+  return Object.freeze(result.data)
+}
+
+const UNLIMITED: RateLimiter = Object.freeze({ retryAfter: () => 0, hit: () => {} })
+
+/**
+ * A fixed-window counter per key, in memory (one IdP process). Bounded: beyond `maxKeys` the
+ * expired windows are swept, then the oldest dropped.
+ */
+export function createRateLimiter(
+  limit: RateLimit,
+  options: { maxKeys: number; now?: () => number },
+): RateLimiter {
+  const now = options.now ?? Date.now
+  const windows = new Map<string, { count: number; resetAt: number }>()
+  const windowMs = limit.windowSeconds * 1000
+  return Object.freeze({
+    retryAfter(key: string): number {
+      const window = windows.get(key)
+      const at = now()
+      if (window === undefined || window.resetAt <= at || window.count < limit.max) return 0
+      return Math.max(1, Math.ceil((window.resetAt - at) / 1000))
+    },
+    hit(key: string): void {
+      const at = now()
+      const window = windows.get(key)
+      if (window !== undefined && window.resetAt > at) {
+        window.count++
+        return
+      }
+      windows.delete(key)
+      if (windows.size >= options.maxKeys) {
+        for (const [other, { resetAt }] of windows) if (resetAt <= at) windows.delete(other)
+        if (windows.size >= options.maxKeys) windows.delete(windows.keys().next().value!)
+      }
+      windows.set(key, { count: 1, resetAt: at + windowMs })
+    },
+  })
+}
+
+function limiterFor(limits: AbuseLimits, limit: RateLimit): RateLimiter {
+  return limits.enabled ? createRateLimiter(limit, { maxKeys: limits.maxTrackedKeys }) : UNLIMITED
+}
+
+/** Paths of oidc-provider's token endpoint family (token, and revocation below it). */
+const TOKEN_ENDPOINT = /^\/token(?:\/|$)/
+
+/** The client_id of HTTP Basic client authentication (RFC 6749 §2.3.1: form-encoded), if any. */
+function basicClientId(authorization: string): string | undefined {
+  const match = /^basic +([A-Za-z0-9+/]+=*)$/i.exec(authorization)
+  if (!match) return undefined
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon <= 0) return undefined
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')).slice(0, 128)
+  } catch {
+    return undefined
+  }
+}
+
+const TOO_MANY = Object.freeze({
+  error: 'temporarily_unavailable',
+  error_description: 'too many requests, retry later',
+})
+
+function sendTokenError(
+  res: ServerResponse,
+  status: number,
+  body: object,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+    ...headers,
+  })
+  res.end(JSON.stringify(body))
+}
+
+/**
+ * Connect-style middleware in front of everything else on `POST /token…` (so the federation
+ * middleware and oidc-provider are both behind it): a declared body beyond the limit is refused
+ * before it is read, then every request counts against the client IP.
+ */
+function limitTokenEndpointPerIp(limits: AbuseLimits, logger: Logger) {
+  const perIp = limiterFor(limits, limits.tokenPerIp)
+  return function tokenEndpointIpLimit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: () => void,
+  ) {
+    const path = (req.url ?? '').split('?')[0]!
+    if (req.method !== 'POST' || !TOKEN_ENDPOINT.test(path)) return next()
+    const declared = req.headers['content-length']
+    if (declared !== undefined && !(Number(declared) <= limits.tokenBodyBytes)) {
+      return sendTokenError(
+        res,
+        400,
+        { error: 'invalid_request', error_description: 'request body is too large' },
+        { connection: 'close' },
+      )
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown'
+    const wait = perIp.retryAfter(ip)
+    if (wait > 0) {
+      logger.warn({ event: 'token_throttled', limit: 'ip' }, 'token request throttled')
+      return sendTokenError(res, 429, TOO_MANY, { 'retry-after': String(wait) })
+    }
+    perIp.hit(ip)
+    next()
+  }
+}
+
+/**
+ * Koa pre-middleware for oidc-provider's token endpoint: the per-client limit. Only requests whose
+ * client authentication held are counted, so nobody can lock a client out by sending its
+ * client_id with a wrong secret; while the limit is reached, requests naming that client in HTTP
+ * Basic are refused before anything else.
+ */
+function limitTokenEndpointPerClient(limits: AbuseLimits, logger: Logger) {
+  const perClient = limiterFor(limits, limits.tokenPerClient)
+  return async function tokenEndpointClientLimit(
+    ctx: KoaContextWithOIDC,
+    next: () => Promise<void>,
+  ) {
+    if (ctx.method !== 'POST' || !TOKEN_ENDPOINT.test(ctx.path)) return next()
+    const claimedClient = basicClientId(ctx.get('authorization'))
+    const wait = claimedClient === undefined ? 0 : perClient.retryAfter(claimedClient)
+    if (wait > 0) {
+      logger.warn(
+        { event: 'token_throttled', limit: 'client', clientId: claimedClient },
+        'token request throttled',
+      )
+      ctx.status = 429
+      ctx.set('retry-after', String(wait))
+      ctx.set('cache-control', 'no-store')
+      ctx.body = { ...TOO_MANY }
+      return
+    }
+    await next()
+    const body = ctx.body as { error?: unknown } | undefined
+    const clientId = ctx.oidc?.client?.clientId
+    if (clientId !== undefined && ctx.status !== 401 && body?.error !== 'invalid_client') {
+      perClient.hit(clientId)
+    }
+  }
 }
 
 export interface Idp {
@@ -45,6 +272,7 @@ export interface Idp {
   keys: KeyStore
   issuer: string
   policy: IdpPolicy
+  abuseLimits: AbuseLimits
 }
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
@@ -65,11 +293,20 @@ function createOwnTokenVerifier(issuer: string, keys: KeyStore): JwsVerifier {
  * signed for the authenticated client, its record is deleted — it can no longer be exchanged —
  * and the answer becomes the standard 200.
  */
-function revokeJwtAccessTokens(verifier: JwsVerifier, issuedTokens: IssuedTokenRegistry, logger: Logger) {
+function revokeJwtAccessTokens(
+  verifier: JwsVerifier,
+  issuedTokens: IssuedTokenRegistry,
+  logger: Logger,
+) {
   return async function revokeJwtAccessToken(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
     await next()
     const body = ctx.body as { error?: string } | undefined
-    if (ctx.oidc?.route !== 'revocation' || ctx.status !== 400 || body?.error !== 'unsupported_token_type') return
+    if (
+      ctx.oidc?.route !== 'revocation' ||
+      ctx.status !== 400 ||
+      body?.error !== 'unsupported_token_type'
+    )
+      return
     const token = ctx.oidc.params?.token
     const clientId = ctx.oidc.client?.clientId
     if (typeof token !== 'string' || !clientId) return
@@ -90,6 +327,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const { env, logger } = options
   const issuer = (options.issuer ?? env.IDP_ISSUER).replace(/\/+$/, '')
   const policy = options.policy ?? loadPolicyFile(env.POLICY_FILE, env, issuer)
+  const abuseLimits = resolveAbuseLimits(options.abuseLimits)
   const keys = openKeyStore({
     file: join(env.DATA_DIR, 'idp-keys.json'),
     publishRetiredForSeconds: RETIRED_KEY_PUBLISH_SECONDS,
@@ -98,9 +336,14 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const storage = openOidcStorage(join(env.DATA_DIR, 'idp.sqlite'))
   const issuedTokens = createIssuedTokenRegistry(storage)
   const verifier = createOwnTokenVerifier(issuer, keys)
-  const signer = createJwsSigner({ alg: SIGNING_ALGORITHM, kid: keys.active.kid, privateKey: keys.active.privateKey })
+  const signer = createJwsSigner({
+    alg: SIGNING_ALGORITHM,
+    kid: keys.active.kid,
+    privateKey: keys.active.privateKey,
+  })
 
-  const audit = (event: AuditEvent) => logger.info({ audit: event }, `token exchange ${event.outcome}`)
+  const audit = (event: AuditEvent) =>
+    logger.info({ audit: event }, `token exchange ${event.outcome}`)
   // One minter for every token the IdP issues outside oidc-provider (exchange, federation).
   const minter = createIdpMinter(signer, issuedTokens)
   const exchange = createTokenExchange({
@@ -111,17 +354,29 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     audit,
   })
 
-  const provider = createProvider({ issuer, policy, keys, users, storage, issuedTokens, cookieSecret: env.IDP_COOKIE_SECRET, logger })
+  const provider = createProvider({
+    issuer,
+    policy,
+    keys,
+    users,
+    storage,
+    issuedTokens,
+    cookieSecret: env.IDP_COOKIE_SECRET,
+    logger,
+  })
   provider.registerGrantType(
     tokenExchangeGrant.grantType,
     tokenExchangeGrant.createHandler(exchange),
     tokenExchangeGrant.parameters,
     tokenExchangeGrant.allowedDuplicateParameters,
   )
+  provider.use(limitTokenEndpointPerClient(abuseLimits, logger))
   provider.use(revokeJwtAccessTokens(verifier, issuedTokens, logger))
 
   const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
   await app.register(middie)
+  // Abuse limits first: body size and per-IP limits cover every /token path behind them.
+  app.use(limitTokenEndpointPerIp(abuseLimits, logger))
   // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
   app.use(createFederationMiddleware({ policy, verifier, issuedTokens, minter, logger }))
   const oidcCallback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void
@@ -130,9 +385,23 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     oidcCallback(req, res)
   })
   const stylesheet = readFileSync(new URL('../web/assets/style.css', import.meta.url), 'utf8')
-  app.get('/assets/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(stylesheet))
+  app.get('/assets/style.css', async (_request, reply) =>
+    reply
+      .type('text/css; charset=utf-8')
+      .header('cache-control', 'public, max-age=300')
+      .send(stylesheet),
+  )
   app.get('/healthz', async () => ({ ok: true, issuer }))
-  await app.register(interactionRoutes, { provider, users, logger })
+  await app.register(interactionRoutes, {
+    provider,
+    users,
+    logger,
+    limits: {
+      perIp: limiterFor(abuseLimits, abuseLimits.loginPerIp),
+      failuresPerUsername: limiterFor(abuseLimits, abuseLimits.loginFailuresPerUsername),
+      bodyBytes: abuseLimits.loginBodyBytes,
+    },
+  })
   const sweep = setInterval(() => storage.sweepExpired(), 60_000)
   sweep.unref()
   app.addHook('onClose', async () => {
@@ -140,5 +409,5 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     storage.close()
   })
   await app.ready()
-  return { app, provider, keys, issuer, policy }
+  return { app, provider, keys, issuer, policy, abuseLimits }
 }

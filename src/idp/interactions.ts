@@ -2,6 +2,12 @@
  * The IdP's user interactions (oidc-provider hands the browser to `/interaction/:uid`):
  * a login form, and a consent step for clients that are not first-party. A failed login always
  * says "invalid username or password", whatever the cause.
+ *
+ * Abuse limits on the login form (limits and defaults: `AbuseLimits` in app.ts): every POST counts
+ * against the client IP; every failed attempt counts against the normalised username, whether that
+ * user exists or not, so throttling reveals nothing about which accounts exist. While a limit is
+ * reached the password is not even checked (a right guess must look the same as a wrong one) and
+ * the answer is 429 with `Retry-After`. The form body is capped (`bodyBytes`, Fastify answers 413).
  */
 import formbody from '@fastify/formbody'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -10,28 +16,65 @@ import type { Logger } from '../log/logger.js'
 import type { UserDirectory } from './users.js'
 import { renderIdpError, renderLogin } from './views.js'
 
+/** A fixed-window counter per key (client IP, username); implemented in app.ts. */
+export interface RateLimiter {
+  /** Seconds until `key` may try again; 0 while it is under its limit. Counts nothing. */
+  retryAfter(key: string): number
+  /** Counts one event for `key`. */
+  hit(key: string): void
+}
+
+export interface LoginLimits {
+  /** Every login form POST, per client IP. */
+  readonly perIp: RateLimiter
+  /** Failed logins per normalised username (existing or not: no user enumeration). */
+  readonly failuresPerUsername: RateLimiter
+  /** Largest login form body, in bytes. */
+  readonly bodyBytes: number
+}
+
 export interface InteractionOptions {
   provider: Provider
   users: UserDirectory
   logger: Logger
+  limits: LoginLimits
 }
 
 const LOGIN_FAILED = 'invalid username or password'
+const LOGIN_THROTTLED = 'too many sign-in attempts; wait a moment and try again'
 
 function sendHtml(reply: FastifyReply, status: number, body: string) {
-  return reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body)
+  return reply
+    .code(status)
+    .header('cache-control', 'no-store')
+    .type('text/html; charset=utf-8')
+    .send(body)
 }
 
-export async function interactionRoutes(app: FastifyInstance, options: InteractionOptions): Promise<void> {
-  const { provider, users, logger } = options
-  await app.register(formbody, { bodyLimit: 8 * 1024 })
+export async function interactionRoutes(
+  app: FastifyInstance,
+  options: InteractionOptions,
+): Promise<void> {
+  const { provider, users, logger, limits } = options
+  await app.register(formbody, { bodyLimit: limits.bodyBytes })
+
+  function throttled(reply: FastifyReply, retryAfter: number, body: string) {
+    return sendHtml(reply.header('retry-after', String(retryAfter)), 429, body)
+  }
 
   async function details(request: FastifyRequest, reply: FastifyReply) {
     try {
       return await provider.interactionDetails(request.raw, reply.raw)
     } catch {
       // Unknown, expired or foreign interaction (its cookie is bound to the browser that started it).
-      sendHtml(reply, 400, renderIdpError('invalid_request', 'This sign-in link has expired. Go back to the app and sign in again.'))
+      sendHtml(
+        reply,
+        400,
+        renderIdpError(
+          'invalid_request',
+          'This sign-in link has expired. Go back to the app and sign in again.',
+        ),
+      )
       return undefined
     }
   }
@@ -45,15 +88,27 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
     const interaction = await details(request, reply)
     if (!interaction) return reply
     if (interaction.prompt.name === 'login') {
-      return sendHtml(reply, 200, renderLogin({ actionUrl: `/interaction/${interaction.uid}/login`, clientName: await clientName(interaction.params.client_id) }))
+      return sendHtml(
+        reply,
+        200,
+        renderLogin({
+          actionUrl: `/interaction/${interaction.uid}/login`,
+          clientName: await clientName(interaction.params.client_id),
+        }),
+      )
     }
     if (interaction.prompt.name === 'consent') {
       // Only first-party clients are configured; their grant is created without a consent screen
       // (provider.ts loadExistingGrant). Anything else asking for consent is refused, not granted.
-      const url = await provider.interactionResult(request.raw, reply.raw, {
-        error: 'access_denied',
-        error_description: 'consent is not available for this client',
-      }, { mergeWithLastSubmission: false })
+      const url = await provider.interactionResult(
+        request.raw,
+        reply.raw,
+        {
+          error: 'access_denied',
+          error_description: 'consent is not available for this client',
+        },
+        { mergeWithLastSubmission: false },
+      )
       return reply.redirect(url, 303)
     }
     return sendHtml(reply, 400, renderIdpError('invalid_request', 'Unsupported sign-in step.'))
@@ -62,23 +117,69 @@ export async function interactionRoutes(app: FastifyInstance, options: Interacti
   app.post<{ Params: { uid: string }; Body: { username?: unknown; password?: unknown } }>(
     '/interaction/:uid/login',
     async (request, reply) => {
+      const ipWait = limits.perIp.retryAfter(request.ip)
+      if (ipWait > 0) {
+        logger.warn({ event: 'login_throttled', limit: 'ip' }, 'login throttled')
+        return throttled(
+          reply,
+          ipWait,
+          renderIdpError(
+            'too_many_requests',
+            'Too many sign-in attempts from your network. Wait a moment and try again.',
+          ),
+        )
+      }
+      limits.perIp.hit(request.ip)
       const interaction = await details(request, reply)
       if (!interaction) return reply
-      if (interaction.prompt.name !== 'login') return sendHtml(reply, 400, renderIdpError('invalid_request', 'Unexpected sign-in step.'))
-      const username = typeof request.body?.username === 'string' ? request.body.username.slice(0, 64) : ''
-      const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 256) : ''
+      if (interaction.prompt.name !== 'login')
+        return sendHtml(reply, 400, renderIdpError('invalid_request', 'Unexpected sign-in step.'))
+      const username =
+        typeof request.body?.username === 'string' ? request.body.username.slice(0, 64) : ''
+      const password =
+        typeof request.body?.password === 'string' ? request.body.password.slice(0, 256) : ''
+      // Same normalisation as the user directory, so "Demo " and "demo" share one counter.
+      const usernameKey = username.trim().toLowerCase()
+      const userWait = usernameKey ? limits.failuresPerUsername.retryAfter(usernameKey) : 0
+      if (userWait > 0) {
+        // The password is not checked while throttled: a right guess must not stand out.
+        logger.warn(
+          { event: 'login_throttled', limit: 'username', interaction: interaction.uid },
+          'login throttled',
+        )
+        return throttled(
+          reply,
+          userWait,
+          renderLogin({
+            actionUrl: `/interaction/${interaction.uid}/login`,
+            clientName: await clientName(interaction.params.client_id),
+            username,
+            error: LOGIN_THROTTLED,
+          }),
+        )
+      }
       const user = username && password ? await users.authenticate(username, password) : undefined
       if (!user) {
+        if (usernameKey) limits.failuresPerUsername.hit(usernameKey)
         logger.info({ event: 'login_failed', interaction: interaction.uid }, 'login failed')
-        return sendHtml(reply, 401, renderLogin({
-          actionUrl: `/interaction/${interaction.uid}/login`,
-          clientName: await clientName(interaction.params.client_id),
-          username,
-          error: LOGIN_FAILED,
-        }))
+        return sendHtml(
+          reply,
+          401,
+          renderLogin({
+            actionUrl: `/interaction/${interaction.uid}/login`,
+            clientName: await clientName(interaction.params.client_id),
+            username,
+            error: LOGIN_FAILED,
+          }),
+        )
       }
       logger.info({ event: 'login', sub: user.sub }, 'login succeeded')
-      const url = await provider.interactionResult(request.raw, reply.raw, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false })
+      const url = await provider.interactionResult(
+        request.raw,
+        reply.raw,
+        { login: { accountId: user.sub } },
+        { mergeWithLastSubmission: false },
+      )
       return reply.redirect(url, 303)
     },
   )
