@@ -1,0 +1,151 @@
+/**
+ * Services under load run in their own process (bench/servers/main.ts): the load generator in
+ * this process never shares an event loop with them, their resident memory is read from
+ * /proc/<pid>/status, and `--cpu-prof` can be given to one of them alone.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+export type ServiceKind = 'idp' | 'app-b' | 'baseline' | 'sts'
+
+export interface ServiceSpec {
+  readonly kind: ServiceKind
+  readonly port: number
+  /** Source for `loadEnv` in the child. */
+  readonly env: Record<string, string>
+  readonly logLevel: string
+  /** More than 1: node:cluster with that many worker processes sharing the port. */
+  readonly workers?: number
+}
+
+export interface ServiceProcess {
+  readonly kind: ServiceKind
+  readonly url: string
+  readonly pid: number
+  /** Current and peak resident set size in bytes (Linux) of the (primary) process, or undefined. */
+  memory(): { rssBytes: number; peakRssBytes: number } | undefined
+  stop(): Promise<void>
+}
+
+const ENTRY = fileURLToPath(new URL('../servers/main.ts', import.meta.url))
+const TSX = import.meta.resolve('tsx')
+
+/** An ephemeral port on 127.0.0.1 that was free a moment ago (services need their URL up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** RSS of the process plus its children (node:cluster workers). */
+function readMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
+  const own = readOwnMemory(pid)
+  if (!own) return undefined
+  let children: number[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+  } catch {
+    // no children listed
+  }
+  return children.map(readOwnMemory).reduce<{ rssBytes: number; peakRssBytes: number }>(
+    (sum, child) =>
+      child
+        ? {
+            rssBytes: sum.rssBytes + child.rssBytes,
+            peakRssBytes: sum.peakRssBytes + child.peakRssBytes,
+          }
+        : sum,
+    own,
+  )
+}
+
+function readOwnMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kib = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1])
+    const rss = kib('VmRSS')
+    const peak = kib('VmHWM')
+    return Number.isFinite(rss)
+      ? { rssBytes: rss * 1024, peakRssBytes: (peak || rss) * 1024 }
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+}
+
+export interface StartOptions {
+  /** Write a V8 CPU profile of this service into the folder. */
+  readonly cpuProfileDir?: string
+  readonly startTimeoutMs?: number
+}
+
+export async function startService(
+  spec: ServiceSpec,
+  options: StartOptions = {},
+): Promise<ServiceProcess> {
+  const execArgv = ['--import', TSX]
+  if (options.cpuProfileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir)
+  const child = fork(ENTRY, [], {
+    execArgv,
+    env: { ...process.env, BENCH_SERVICE: JSON.stringify(spec), NODE_OPTIONS: '' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const timeoutMs = options.startTimeoutMs ?? 30_000
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${spec.kind} did not start within ${timeoutMs} ms`)),
+        timeoutMs,
+      )
+      child.on('message', (message: { type?: string; message?: string }) => {
+        if (message?.type === 'ready') resolve()
+        if (message?.type === 'failed')
+          reject(new Error(`${spec.kind} failed to start: ${message.message}`))
+        clearTimeout(timer)
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`${spec.kind} exited during start (code ${code})`))
+      })
+    })
+  } catch (err) {
+    child.kill('SIGKILL')
+    throw err
+  }
+  return {
+    kind: spec.kind,
+    url: `http://127.0.0.1:${spec.port}`,
+    pid: child.pid!,
+    memory: () => readMemory(child.pid!),
+    async stop() {
+      if (child.connected) child.send({ type: 'stop' })
+      if (await waitForExit(child, 10_000)) return
+      child.kill('SIGKILL')
+      await waitForExit(child, 5_000)
+    },
+  }
+}
