@@ -199,7 +199,7 @@ describe('attack lab against the running stack', () => {
     }
   })
 
-  test('App A: the dashboard shows three path cards and /attack runs the lab (real login)', async () => {
+  test('App A: the dashboard shows four path cards (incl. the STS) and /attack runs the lab (real login)', async () => {
     const browser = new TestBrowser()
     let page = await browser.navigate(`${stack.env.APP_A_URL}/auth/login`)
     page = await browser.submitForm(page, { username: 'bob', password: 'changeme' }, '/login')
@@ -211,17 +211,22 @@ describe('attack lab against the running stack', () => {
       cards.map((m) => [m[1], m[2]]),
       [
         ['rfc8693', 'true'],
+        ['rfc8693-sts', 'true'],
         ['jwt-federation', 'true'],
         ['m2m-header', 'true'],
       ],
     )
     assert.match(page.body, /class="badge badge-green" data-testid="path-badge">rfc8693/)
+    assert.match(page.body, /class="badge badge-green" data-testid="path-badge">rfc8693-sts/)
     assert.match(page.body, /class="badge badge-yellow" data-testid="path-badge">jwt-federation/)
     assert.match(page.body, /class="badge badge-orange" data-testid="path-badge">m2m-header/)
     const verdicts = [
       ...page.body.matchAll(/data-testid="verdict-([a-z-]+)"\s+data-ok="(true|false)"/g),
     ].map((m) => `${m[1]}=${m[2]}`)
     assert.deepEqual(verdicts, [
+      'user-bound=true',
+      'actor-recorded=true',
+      'requester-authenticated=true',
       'user-bound=true',
       'actor-recorded=true',
       'requester-authenticated=true',

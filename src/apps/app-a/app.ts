@@ -118,7 +118,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       scope: APP_B_SCOPE,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     },
-    { exchanger },
+    { exchanger, stsTokenEndpoint: `${env.STS_ISSUER}/token` },
   )
 
   /** The user's token for App B, or why there is none. Logs token ids (`jti`), never tokens. */

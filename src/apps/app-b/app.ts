@@ -11,7 +11,11 @@ import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
-import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resource/index.js'
+import {
+  createAccessTokenVerifier,
+  createTrustedIssuersVerifier,
+  type AccessTokenVerifier,
+} from '../../resource/index.js'
 import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
 import { webUi } from './web_ui.js'
@@ -30,17 +34,25 @@ export interface BuildAppBOptions {
 }
 
 /** The verifier App B uses for its service API. */
+/**
+ * The verifier App B uses for its service API. It trusts two issuers, each with its own keys: the
+ * IdP and the onbehalf STS (the STS exchanges IdP tokens when the IdP cannot).
+ */
 export function createAppBVerifier(
   env: Env,
   allowedCallers?: readonly string[],
 ): AccessTokenVerifier {
-  return createAccessTokenVerifier({
-    issuer: env.IDP_ISSUER,
-    audience: env.APP_B_CLIENT_ID,
-    jwksUri: `${env.IDP_ISSUER}/jwks`,
-    allowedCallers: allowedCallers ?? env.APP_B_ALLOWED_CALLERS,
-    requiredScopes: [SERVICE_API_SCOPE],
-  })
+  return createTrustedIssuersVerifier(
+    [env.IDP_ISSUER, env.STS_ISSUER].map((issuer) =>
+      createAccessTokenVerifier({
+        issuer,
+        audience: env.APP_B_CLIENT_ID,
+        jwksUri: `${issuer}/jwks`,
+        allowedCallers: allowedCallers ?? env.APP_B_ALLOWED_CALLERS,
+        requiredScopes: [SERVICE_API_SCOPE],
+      }),
+    ),
+  )
 }
 
 /**

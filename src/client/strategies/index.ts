@@ -6,13 +6,13 @@
 import type { TokenExchangeClient } from '../token_exchange_client.js'
 import { createJwtFederationStrategy } from './jwt_federation.js'
 import { createM2mHeaderStrategy } from './m2m_header.js'
-import { createRfc8693Strategy } from './rfc8693.js'
+import { createRfc8693Strategy, RFC8693_STS_PATH } from './rfc8693.js'
 import type { PathInput, PathResult, PathStrategy, PathTarget } from './types.js'
 
 export * from './types.js'
 export { computeVerdicts } from './verdicts.js'
 export { callService, decodeClaims, requestToken } from './http.js'
-export { createRfc8693Strategy, RFC8693_PATH } from './rfc8693.js'
+export { createRfc8693Strategy, RFC8693_PATH, RFC8693_STS_PATH } from './rfc8693.js'
 export {
   CLIENT_ASSERTION_TYPE_JWT_BEARER,
   createJwtFederationStrategy,
@@ -28,10 +28,17 @@ export {
 
 export function createPathStrategies(
   target: PathTarget,
-  options: { readonly exchanger?: TokenExchangeClient } = {},
+  options: {
+    readonly exchanger?: TokenExchangeClient
+    /** The onbehalf STS's token endpoint: adds the "RFC 8693 via onbehalf STS" path. */
+    readonly stsTokenEndpoint?: string
+  } = {},
 ): PathStrategy[] {
   return [
-    createRfc8693Strategy(target, options),
+    createRfc8693Strategy(target, options.exchanger ? { exchanger: options.exchanger } : {}),
+    ...(options.stsTokenEndpoint
+      ? [createRfc8693Strategy({ ...target, tokenEndpoint: options.stsTokenEndpoint }, { path: RFC8693_STS_PATH })]
+      : []),
     createJwtFederationStrategy(target),
     createM2mHeaderStrategy(target),
   ]

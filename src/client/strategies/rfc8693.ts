@@ -26,12 +26,28 @@ export const RFC8693_PATH = Object.freeze({
   grantType: TOKEN_EXCHANGE_GRANT,
 } as const)
 
+/**
+ * Path 4, RFC 8693 at the onbehalf STS: the same exchange, sent to the standalone token service
+ * that trusts the IdP's tokens (for IdPs that lack RFC 8693). The STS issues the new token under
+ * its own issuer; App B trusts both.
+ */
+export const RFC8693_STS_PATH = Object.freeze({
+  id: 'rfc8693-sts',
+  title: 'RFC 8693 via onbehalf STS',
+  pattern: 'standard: RFC 8693 at a token service beside the IdP (onbehalf STS)',
+  badge: 'green',
+  grantType: TOKEN_EXCHANGE_GRANT,
+} as const)
+
+export type Rfc8693Path = typeof RFC8693_PATH | typeof RFC8693_STS_PATH
+
 const PARAMETERS = ['grant_type', 'subject_token', 'subject_token_type', 'audience', 'scope']
 
 export function createRfc8693Strategy(
   target: PathTarget,
-  options: { readonly exchanger?: TokenExchangeClient } = {},
+  options: { readonly exchanger?: TokenExchangeClient; readonly path?: Rfc8693Path } = {},
 ): PathStrategy {
+  const path = options.path ?? RFC8693_PATH
   const exchanger =
     options.exchanger ??
     createTokenExchangeClient({
@@ -41,12 +57,12 @@ export function createRfc8693Strategy(
       ...(target.fetch ? { fetch: target.fetch } : {}),
     })
   return {
-    id: RFC8693_PATH.id,
+    id: path.id,
     async run({ userAccessToken }): Promise<PathResult> {
       const started = performance.now()
       const userClaims = decodeClaims(userAccessToken)
       const tokens = [{ label: "User's token (aud App A)", claims: userClaims }]
-      const base = { ...RFC8693_PATH, tokens }
+      const base = { ...path, tokens }
       let exchanged
       try {
         exchanged = await exchanger.exchange({
