@@ -20,7 +20,8 @@ import {
   type FederationPolicy,
 } from '../exchange/federation.js'
 import { SCOPE_TOKEN } from '../exchange/parse_request.js'
-import { ConfigError, type Env } from './env.js'
+import { ConfigError, configVariables, type Env } from './env.js'
+import { formatPath, interpolate } from './interpolate.js'
 
 const clientIdPattern = /^[A-Za-z0-9._-]{1,64}$/
 
@@ -68,36 +69,10 @@ export interface IdpPolicy {
   readonly federation: FederationPolicy
 }
 
-/** Replaces `${NAME}` in every string of `value` with `values[NAME]`; unknown names are reported. */
-function interpolate(value: unknown, values: Readonly<Record<string, unknown>>, path: string, problems: string[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Z0-9_]+)\}/g, (whole, name: string) => {
-      const replacement = values[name]
-      if (typeof replacement === 'string' || typeof replacement === 'number') return String(replacement)
-      problems.push(`${path}: unknown variable \${${name}}`)
-      return whole
-    })
-  }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, values, `${path}[${index}]`, problems))
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        key === '$comment' ? item : interpolate(item, values, path ? `${path}.${key}` : key, problems),
-      ]),
-    )
-  }
-  return value
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '')
-}
-
 /** Builds the policy from already-parsed JSON (the file's content), resolving secrets from `env`. */
 export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'policy'): IdpPolicy {
   const problems: string[] = []
-  const interpolated = interpolate(raw, env as unknown as Record<string, unknown>, '', problems)
+  const interpolated = interpolate(raw, configVariables(env, {}), (path, message) => problems.push(`${path}: ${message}`))
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`))
   const result = policyFileSchema.safeParse(interpolated)
   if (!result.success) {

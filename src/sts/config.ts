@@ -19,6 +19,9 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { ConfigError } from '../config/env.js'
+import { formatPath, interpolate, type ConfigVariables } from '../config/interpolate.js'
+
+export type { ConfigVariables }
 import {
   clientExchangePolicySchema,
   createExchangePolicy,
@@ -125,7 +128,6 @@ export interface StsConfig {
   readonly clientSecrets: ReadonlyMap<string, string>
 }
 
-export type ConfigVariables = Readonly<Record<string, string | undefined>>
 
 /** Builds the configuration from parsed JSON; `source` prefixes every problem (the file name). */
 export function parseStsConfig(
@@ -135,7 +137,7 @@ export function parseStsConfig(
 ): StsConfig {
   const problems: string[] = []
   const report = (path: string, message: string) => problems.push(`${source}: ${path}: ${message}`)
-  const interpolated = interpolate(raw, vars, '', report)
+  const interpolated = interpolate(raw, vars, report)
   if (problems.length > 0) throw new ConfigError(problems)
 
   const result = stsConfigSchema.safeParse(interpolated)
@@ -226,47 +228,6 @@ export function readStsConfigFile(file: string, vars: ConfigVariables): StsConfi
     throw new ConfigError([`${file}: cannot be read as JSON (${(cause as Error).message})`])
   }
   return parseStsConfig(raw, vars, file)
-}
-
-/** `${NAME}` / `${NAME:-default}` in strings and object keys; `$comment` is left alone. */
-function interpolate(
-  value: unknown,
-  vars: ConfigVariables,
-  path: string,
-  report: (path: string, message: string) => void,
-): unknown {
-  const replace = (text: string, at: string) =>
-    text.replace(
-      /\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}/g,
-      (whole, name: string, fallback?: string) => {
-        const replacement = vars[name] || fallback
-        if (replacement !== undefined) return replacement
-        report(at || '(root)', `unknown variable \${${name}}`)
-        return whole
-      },
-    )
-  if (typeof value === 'string') return replace(value, path)
-  if (Array.isArray(value)) {
-    return value.map((item, index) => interpolate(item, vars, `${path}[${index}]`, report))
-  }
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => {
-        if (key === '$comment') return [key, item]
-        const at = path ? `${path}.${key}` : key
-        return [replace(key, at), interpolate(item, vars, at, report)]
-      }),
-    )
-  }
-  return value
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, key) =>
-      typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key),
-    '',
-  )
 }
 
 function deepFreeze<T>(value: T): T {
