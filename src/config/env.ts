@@ -44,6 +44,12 @@ const envSchema = z.object({
   IDP_ISSUER: httpUrl.default('http://localhost:9000'),
   IDP_PORT: port.default(9000),
   IDP_COOKIE_SECRET: secret.optional(),
+  /** Abuse limits of the IdP (login form, token endpoint): `on` or `off` (e.g. for load tests). */
+  IDP_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+  /** Token endpoint requests per minute, per client IP and per authenticated client. */
+  IDP_TOKEN_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  /** Login form posts per minute per client IP. */
+  IDP_LOGIN_POSTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
 
   APP_A_URL: httpUrl.default('http://localhost:3993'),
   APP_A_PORT: port.default(3993),

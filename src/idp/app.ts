@@ -119,6 +119,16 @@ export function resolveAbuseLimits(input: AbuseLimitsInput = {}): AbuseLimits {
   return Object.freeze(result.data)
 }
 
+/** The limits set through the environment (IDP_RATE_LIMITS, IDP_*_PER_MINUTE). */
+export function abuseLimitsFromEnv(env: Env): AbuseLimitsInput {
+  return {
+    enabled: env.IDP_RATE_LIMITS === 'on',
+    loginPerIp: { max: env.IDP_LOGIN_POSTS_PER_MINUTE, windowSeconds: 60 },
+    tokenPerIp: { max: env.IDP_TOKEN_REQUESTS_PER_MINUTE, windowSeconds: 60 },
+    tokenPerClient: { max: env.IDP_TOKEN_REQUESTS_PER_MINUTE, windowSeconds: 60 },
+  }
+}
+
 const UNLIMITED: RateLimiter = Object.freeze({ retryAfter: () => 0, hit: () => {} })
 
 /**
@@ -327,7 +337,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const { env, logger } = options
   const issuer = (options.issuer ?? env.IDP_ISSUER).replace(/\/+$/, '')
   const policy = options.policy ?? loadPolicyFile(env.POLICY_FILE, env, issuer)
-  const abuseLimits = resolveAbuseLimits(options.abuseLimits)
+  const abuseLimits = resolveAbuseLimits(options.abuseLimits ?? abuseLimitsFromEnv(env))
   const keys = openKeyStore({
     file: join(env.DATA_DIR, 'idp-keys.json'),
     publishRetiredForSeconds: RETIRED_KEY_PUBLISH_SECONDS,
