@@ -8,6 +8,9 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
+import { loadIdpSettings } from '../idp_profiles/settings.js'
+import type { IdpSettings } from '../idp_profiles/profiles.js'
+import { ConfigError } from './config_error.js'
 
 /** Development-only secrets: accepted outside production, with a warning, so `npm start` works on a fresh clone. */
 export const DEVELOPMENT_SECRETS = Object.freeze({
@@ -101,16 +104,13 @@ const envSchema = z.object({
 type RawEnv = z.infer<typeof envSchema>
 type SecretName = keyof typeof DEVELOPMENT_SECRETS
 export type Env = Readonly<Omit<RawEnv, SecretName> & Record<SecretName, string>> & {
+  /** Which identity provider the apps use (IDP=embedded|keycloak|authentik|generic) and how. */
+  readonly idp: Readonly<IdpSettings>
   /** Names of secrets that fell back to their development default. */
   readonly developmentSecrets: readonly SecretName[]
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
-  }
-}
+export { ConfigError }
 
 /** Reads `.env` (if present) into `process.env` without overriding variables already set. */
 export function loadDotEnv(file = '.env'): void {
@@ -144,10 +144,18 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       developmentSecrets.push(name)
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems)
+  let idp: Readonly<IdpSettings> | undefined
+  try {
+    idp = loadIdpSettings(cleaned)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    problems.push(...error.problems)
+  }
+  if (problems.length > 0 || !idp) throw new ConfigError(problems)
   return Object.freeze({
     ...raw,
     ...secrets,
+    idp,
     developmentSecrets: Object.freeze(developmentSecrets),
   })
 }

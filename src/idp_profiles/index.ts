@@ -8,6 +8,7 @@ export {
   calVerAtLeast,
   discoveryUrlOf,
   idpProfile,
+  issuerForClient,
   parseCalVer,
   type CalVer,
   type IdpKind,

@@ -84,7 +84,9 @@ const embedded: IdpProfile = {
   kind: 'embedded',
   label: 'onbehalf embedded IdP',
   issuerFor: (settings) => trimSlash(settings.issuer ?? 'http://localhost:9000'),
-  supportedStrategies: () => ['rfc8693'],
+  // RFC 8693, plus the two workaround patterns it reproduces for comparison (src/idp/federation.ts,
+  // client_credentials + X-User-Sub).
+  supportedStrategies: () => STRATEGIES,
   exchangeScope: (_audience, scope) => scope,
   loginScope: 'openid profile email todos:read',
   htmlLoginForm: true,
@@ -143,4 +145,9 @@ const PROFILES: Readonly<Record<IdpKind, IdpProfile>> = Object.freeze({
 
 export function idpProfile(kind: IdpKind): IdpProfile {
   return PROFILES[kind]
+}
+
+/** The issuer a client's tokens come from (per application on authentik, one issuer elsewhere). */
+export function issuerForClient(settings: IdpSettings, clientId: string): string {
+  return idpProfile(settings.kind).issuerFor(settings, clientId)
 }

@@ -13,7 +13,7 @@
  * idpProfile(idp.kind).issuerFor(idp, 'app-a')
  */
 import { z } from 'zod'
-import { ConfigError } from '../config/env.js'
+import { ConfigError } from '../config/config_error.js'
 import {
   IDP_KINDS,
   STRATEGIES,

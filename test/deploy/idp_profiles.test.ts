@@ -23,11 +23,11 @@ const problemsOf = (env: Record<string, string>): readonly string[] => {
 }
 
 describe('idp profiles', () => {
-  it('embedded by default: issuer IDP_ISSUER (default http://localhost:9000), RFC 8693', () => {
+  it('embedded by default: issuer IDP_ISSUER (default http://localhost:9000), RFC 8693 and both workaround patterns', () => {
     const settings = loadIdpSettings({})
     assert.equal(settings.kind, 'embedded')
     assert.equal(idpProfile('embedded').issuerFor(settings, 'app-a'), 'http://localhost:9000')
-    assert.deepEqual(settings.strategies, ['rfc8693'])
+    assert.deepEqual(settings.strategies, ['rfc8693', 'jwt-federation', 'header-workaround'])
     assert.equal(
       idpProfile('embedded').issuerFor(
         loadIdpSettings({ IDP_ISSUER: 'http://127.0.0.1:9100/' }),
