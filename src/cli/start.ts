@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { configVariables, loadDotEnv, loadEnv, type Env } from '../config/env.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import { buildIdp } from '../idp/app.js'
+import { idpProfile, issuerForClient } from '../idp_profiles/index.js'
 import { buildAppA } from '../apps/app-a/app.js'
 import { buildAppB } from '../apps/app-b/app.js'
 import { buildAppC } from '../apps/app-c/app.js'
@@ -73,7 +74,10 @@ export async function runStack(): Promise<void> {
   const { env, logger } = setup()
   const running = await listenAll(
     [
-      { name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app },
+      // With IDP=keycloak|authentik|generic the apps use that IdP and the embedded one stays off.
+      ...(env.idp.kind === 'embedded'
+        ? [{ name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app }]
+        : []),
       { name: 'sts', port: env.STS_PORT, build: () => buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger }) },
       { name: 'app-c', port: env.APP_C_PORT, build: () => buildAppC({ env, logger }) },
       { name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) },
@@ -88,7 +92,7 @@ export async function runStack(): Promise<void> {
     App A (start here)   ${env.APP_A_URL}
     App B                ${env.APP_B_URL}
     App C (activity API) ${env.APP_C_URL}
-    Identity provider    ${env.IDP_ISSUER}
+    Identity provider    ${issuerForClient(env.idp, env.APP_A_CLIENT_ID)}  (${idpProfile(env.idp.kind).label})
     onbehalf STS         ${env.STS_ISSUER}   (RFC 8693 for IdPs that lack it)
 
   Sign in as demo, alice or bob — password: changeme

@@ -9,6 +9,7 @@ export {
   discoveryUrlOf,
   idpProfile,
   issuerForClient,
+  jwksUriForIssuer,
   parseCalVer,
   type CalVer,
   type IdpKind,

@@ -43,6 +43,8 @@ export interface IdpSettings {
   readonly authentikVersion: CalVer
   /** Strategies to run; defaults to everything the IdP supports. */
   readonly strategies: readonly Strategy[]
+  /** IDP_JWKS_URI: where a generic IdP publishes its keys (the others have known locations). */
+  readonly jwksUri?: string
 }
 
 export interface IdpProfile {
@@ -57,6 +59,8 @@ export interface IdpProfile {
    * Keycloak only narrows to audiences its client scopes put into tokens.
    */
   exchangeScope(audience: string, scope: string): string
+  /** The JWKS of `issuer` (one of this IdP's issuers), where resource servers find its keys. */
+  jwksUriFor(settings: IdpSettings, issuer: string): string
   /** Scope App A asks for at sign-in. */
   readonly loginScope: string
   /** Whether its login page is a plain HTML form (a headless login works), not a JS app. */
@@ -88,6 +92,7 @@ const embedded: IdpProfile = {
   // client_credentials + X-User-Sub).
   supportedStrategies: () => STRATEGIES,
   exchangeScope: (_audience, scope) => scope,
+  jwksUriFor: (_settings, issuer) => `${trimSlash(issuer)}/jwks`,
   loginScope: 'openid profile email todos:read',
   htmlLoginForm: true,
 }
@@ -103,6 +108,7 @@ const keycloak: IdpProfile = {
   // The optional client scope `<audience>-audience` holds the audience mapper (setup_keycloak.ts).
   exchangeScope: (audience, scope) =>
     [`${audience}-audience`, ...scope.split(' ')].filter(Boolean).join(' '),
+  jwksUriFor: (_settings, issuer) => `${trimSlash(issuer)}/protocol/openid-connect/certs`,
   loginScope: 'openid profile email',
   htmlLoginForm: true,
 }
@@ -118,6 +124,8 @@ const authentik: IdpProfile = {
       ? ['jwt-federation', 'header-workaround', 'rfc8693']
       : ['jwt-federation', 'header-workaround'],
   exchangeScope: (_audience, scope) => scope,
+  // Per application: <issuer>jwks/ (the issuer ends with a slash).
+  jwksUriFor: (_settings, issuer) => `${trimSlash(issuer)}/jwks/`,
   loginScope: 'openid profile email',
   // authentik's flow executor is a JavaScript application: no headless form login.
   htmlLoginForm: false,
@@ -132,6 +140,11 @@ const generic: IdpProfile = {
   },
   supportedStrategies: () => STRATEGIES,
   exchangeScope: (_audience, scope) => scope,
+  jwksUriFor: (settings) => {
+    // Asked for only by resource servers (App B, App C); `onbehalf doctor` needs no keys.
+    if (!settings.jwksUri) throw new TypeError('IDP_JWKS_URI is required when IDP=generic (where App B and App C find its keys)')
+    return settings.jwksUri
+  },
   loginScope: 'openid profile email',
   htmlLoginForm: true,
 }
@@ -150,4 +163,9 @@ export function idpProfile(kind: IdpKind): IdpProfile {
 /** The issuer a client's tokens come from (per application on authentik, one issuer elsewhere). */
 export function issuerForClient(settings: IdpSettings, clientId: string): string {
   return idpProfile(settings.kind).issuerFor(settings, clientId)
+}
+
+/** Where resource servers find the keys of one of the IdP's issuers. */
+export function jwksUriForIssuer(settings: IdpSettings, issuer: string): string {
+  return idpProfile(settings.kind).jwksUriFor(settings, issuer)
 }

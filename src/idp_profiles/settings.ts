@@ -30,6 +30,7 @@ const httpUrl = z
 const schema = z.object({
   IDP: z.enum(IDP_KINDS, { message: `must be one of ${IDP_KINDS.join(', ')}` }).default('embedded'),
   IDP_ISSUER: httpUrl.optional(),
+  IDP_JWKS_URI: httpUrl.optional(),
   IDP_STRATEGIES: z
     .string()
     .transform((value) =>
@@ -79,6 +80,7 @@ export function loadIdpSettings(source: NodeJS.ProcessEnv = process.env): Readon
   const base: IdpSettings = {
     kind: raw.IDP,
     issuer: raw.IDP_ISSUER,
+    ...(raw.IDP_JWKS_URI ? { jwksUri: raw.IDP_JWKS_URI } : {}),
     keycloakUrl: raw.KEYCLOAK_URL.replace(/\/+$/, ''),
     keycloakRealm: raw.KEYCLOAK_REALM,
     authentikUrl: raw.AUTHENTIK_URL.replace(/\/+$/, ''),

@@ -25,8 +25,8 @@ export interface Stack {
 
 export interface StackOptions {
   apps?: boolean
-  /** Extra environment (e.g. LOG_LEVEL=debug while investigating). */
-  env?: Record<string, string>
+  /** Extra environment (e.g. LOG_LEVEL=debug while investigating), or a function of the issuer. */
+  env?: Record<string, string> | ((urls: { issuer: string }) => Record<string, string>)
   dataDir?: string
   /** A logger to capture log lines (defaults to a silent one). */
   logger?: Logger
@@ -49,7 +49,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     APP_C_PORT: String(appCPort),
     STS_ISSUER: `http://127.0.0.1:${stsPort}`,
     STS_PORT: String(stsPort),
-    ...options.env,
+    ...(typeof options.env === 'function' ? options.env({ issuer: `http://127.0.0.1:${idpPort}` }) : options.env),
   })
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
   const started: FastifyInstance[] = []

@@ -24,6 +24,7 @@ import { html } from '../../web/html.js'
 import { registerOidcLogin, UserTokenError } from '../../web/oidc_login.js'
 import { createAppBClient } from './app_b_client.js'
 import { createPathStrategies, runPaths } from '../../client/strategies/index.js'
+import { idpProfile, issuerForClient } from '../../idp_profiles/index.js'
 import { attackLabConfigFrom, runAttackLab } from '../../attack/index.js'
 import { renderPage } from '../../web/layout.js'
 import { attackLabBody } from './paths_views.js'
@@ -60,6 +61,8 @@ function safeDecode(token: string): Record<string, unknown> | undefined {
 
 export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInstance> {
   const { env } = options
+  // The IdP named by IDP (embedded by default); on authentik each application has its own issuer.
+  const issuer = issuerForClient(env.idp, env.APP_A_CLIENT_ID)
   const now = options.now ?? Date.now
   const app = Fastify({
     ...fastifyLogOptions(options.logger, 'app-a'),
@@ -71,11 +74,11 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     cookieName: APP_A_COOKIE_NAME,
     sessionSecret: env.APP_A_SESSION_SECRET,
     secureCookies: env.APP_A_URL.startsWith('https://'),
-    formActionOrigins: [new URL(env.IDP_ISSUER).origin],
+    formActionOrigins: [new URL(issuer).origin],
     now,
   })
   const oidc = await registerOidcLogin(app, {
-    issuer: env.IDP_ISSUER,
+    issuer,
     clientId: env.APP_A_CLIENT_ID,
     clientSecret: env.APP_A_CLIENT_SECRET,
     baseUrl: env.APP_A_URL,
@@ -102,6 +105,8 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const audience = env.APP_B_CLIENT_ID
+  // What App A asks App B's token to carry, in the IdP's terms (Keycloak adds its audience scope).
+  const appBScope = idpProfile(env.idp.kind).exchangeScope(audience, APP_B_SCOPE)
   // Every path to App B, as data: the dashboard renders one card per result (a new path, e.g. an
   // STS, is one more strategy). RFC 8693 shares the exchanger (and its cache) with the rest of App A.
   const pathStrategies = createPathStrategies(
@@ -115,10 +120,10 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       clientSecret: env.APP_A_CLIENT_SECRET,
       audience,
       serviceUrl: env.APP_B_URL,
-      scope: APP_B_SCOPE,
+      scope: appBScope,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     },
-    { exchanger, stsTokenEndpoint: `${env.STS_ISSUER}/token` },
+    { exchanger, stsTokenEndpoint: `${env.STS_ISSUER}/token`, supported: env.idp.strategies },
   )
 
   /** The user's token for App B, or why there is none. Logs token ids (`jti`), never tokens. */
@@ -142,7 +147,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       const exchanged = await exchanger.exchange({
         subjectToken: userToken,
         audience,
-        scope: APP_B_SCOPE,
+        scope: appBScope,
       })
       request.log.info(
         {
@@ -168,7 +173,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
 
   /** A token App B rejected should not be served from the cache again. */
   function forgetExchanged(userToken: string): void {
-    cache.delete(ExchangedTokenCache.key(userToken, audience, APP_B_SCOPE))
+    cache.delete(ExchangedTokenCache.key(userToken, audience, appBScope))
   }
 
   app.get('/healthz', async () => ({ ok: true }))
@@ -184,7 +189,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       user,
       appBUrl: env.APP_B_URL,
       audience,
-      requestedScope: APP_B_SCOPE,
+      requestedScope: appBScope,
       now: now(),
     }
     const result = await tokenForAppB(request)

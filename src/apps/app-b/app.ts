@@ -10,6 +10,7 @@
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
+import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
   createAccessTokenVerifier,
@@ -35,19 +36,27 @@ export interface BuildAppBOptions {
 
 /** The verifier App B uses for its service API. */
 /**
- * The verifier App B uses for its service API. It trusts two issuers, each with its own keys: the
- * IdP and the onbehalf STS (the STS exchanges IdP tokens when the IdP cannot).
+ * The verifier App B uses for its service API. It trusts, each with its own keys, the issuers of
+ * the IdP that App A's and App B's tokens come from (one issuer, or one per application on
+ * authentik) and the onbehalf STS (which exchanges IdP tokens when the IdP cannot).
  */
 export function createAppBVerifier(
   env: Env,
   allowedCallers?: readonly string[],
 ): AccessTokenVerifier {
   return createTrustedIssuersVerifier(
-    [env.IDP_ISSUER, env.STS_ISSUER].map((issuer) =>
+    [
+      ...new Set([
+        issuerForClient(env.idp, env.APP_A_CLIENT_ID),
+        issuerForClient(env.idp, env.APP_B_CLIENT_ID),
+        env.STS_ISSUER,
+      ]),
+    ].map((issuer) =>
       createAccessTokenVerifier({
         issuer,
         audience: env.APP_B_CLIENT_ID,
-        jwksUri: `${issuer}/jwks`,
+        // The STS publishes at /jwks; the IdP where its profile says (Keycloak, authentik differ).
+        jwksUri: issuer === env.STS_ISSUER ? `${issuer}/jwks` : jwksUriForIssuer(env.idp, issuer),
         allowedCallers: allowedCallers ?? env.APP_B_ALLOWED_CALLERS,
         requiredScopes: [SERVICE_API_SCOPE],
       }),

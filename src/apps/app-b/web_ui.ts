@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Env } from '../../config/env.js'
+import { issuerForClient } from '../../idp_profiles/index.js'
 import {
   html,
   registerOidcLogin,
@@ -143,10 +144,10 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     cookieName: APP_B_COOKIE_NAME,
     sessionSecret: env.APP_B_SESSION_SECRET,
     secureCookies: env.APP_B_URL.startsWith('https:'),
-    formActionOrigins: [new URL(env.IDP_ISSUER).origin],
+    formActionOrigins: [new URL(issuerForClient(env.idp, env.APP_B_CLIENT_ID)).origin],
   })
   await registerOidcLogin(app, {
-    issuer: env.IDP_ISSUER,
+    issuer: issuerForClient(env.idp, env.APP_B_CLIENT_ID),
     clientId: env.APP_B_CLIENT_ID,
     clientSecret: env.APP_B_CLIENT_SECRET,
     baseUrl: env.APP_B_URL,

@@ -8,6 +8,7 @@
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
+import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resource/index.js'
 import { openActivityStore, type ActivityStore } from './activity_store.js'
@@ -23,9 +24,10 @@ export interface BuildAppCOptions {
 
 export function createAppCVerifier(env: Env): AccessTokenVerifier {
   return createAccessTokenVerifier({
-    issuer: env.IDP_ISSUER,
+    // App B obtains App C's tokens by exchange at the IdP, under App B's issuer.
+    issuer: issuerForClient(env.idp, env.APP_B_CLIENT_ID),
     audience: env.APP_C_CLIENT_ID,
-    jwksUri: `${env.IDP_ISSUER}/jwks`,
+    jwksUri: jwksUriForIssuer(env.idp, issuerForClient(env.idp, env.APP_B_CLIENT_ID)),
     allowedCallers: env.APP_C_ALLOWED_CALLERS,
   })
 }

@@ -26,21 +26,33 @@ export {
   USER_HEADER,
 } from './m2m_header.js'
 
+/** The IdP capabilities (src/idp_profiles `Strategy`) each path needs. */
+export const PATH_NEEDS = Object.freeze({
+  rfc8693: 'rfc8693',
+  'jwt-federation': 'jwt-federation',
+  'm2m-header': 'header-workaround',
+} as const)
+
 export function createPathStrategies(
   target: PathTarget,
   options: {
     readonly exchanger?: TokenExchangeClient
     /** The onbehalf STS's token endpoint: adds the "RFC 8693 via onbehalf STS" path. */
     readonly stsTokenEndpoint?: string
+    /** What the IdP supports (IDP_STRATEGIES); paths it cannot run are left out. Default: all. */
+    readonly supported?: readonly string[]
   } = {},
 ): PathStrategy[] {
+  const runs = (path: keyof typeof PATH_NEEDS) => !options.supported || options.supported.includes(PATH_NEEDS[path])
   return [
-    createRfc8693Strategy(target, options.exchanger ? { exchanger: options.exchanger } : {}),
+    ...(runs('rfc8693') ? [createRfc8693Strategy(target, options.exchanger ? { exchanger: options.exchanger } : {})] : []),
+    // The STS needs nothing from the IdP but its signed access tokens: it is the fix for IdPs
+    // that lack RFC 8693.
     ...(options.stsTokenEndpoint
       ? [createRfc8693Strategy({ ...target, tokenEndpoint: options.stsTokenEndpoint }, { path: RFC8693_STS_PATH })]
       : []),
-    createJwtFederationStrategy(target),
-    createM2mHeaderStrategy(target),
+    ...(runs('jwt-federation') ? [createJwtFederationStrategy(target)] : []),
+    ...(runs('m2m-header') ? [createM2mHeaderStrategy(target)] : []),
   ]
 }
 
