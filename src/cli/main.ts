@@ -1,24 +1,20 @@
 /**
  * onbehalf CLI.
  *
- *   onbehalf start         IdP (:9000), App A (:3993) and App B (:3994) on the embedded defaults
+ *   onbehalf start         IdP (:9000), STS (:9100), App A (:3993), App B (:3994), App C (:3995)
  *   onbehalf idp           the embedded IdP alone
  *   onbehalf attack        the attack lab against a running stack (src/cli/attack.ts)
  *   onbehalf keys rotate   make a new IdP signing key active (old public keys stay published)
  *   onbehalf sts --config <file>   the RFC 8693 security token service (deploy/sts/README.md)
  */
 import { ConfigError } from '../config/env.js'
-import { runIdpOnly, runStack } from './start.js'
-import { runRotateKeys } from './keys.js'
-import { runAttackCommand } from './attack.js'
-import { runDoctorCommand } from './doctor.js'
-import { runSetupCommand } from './setup_keycloak.js'
-import { runSts } from './sts.js'
+
+// Each command loads only what it needs (the IdP's oidc-provider is not loaded for `doctor`).
 
 const USAGE = `usage: onbehalf <command>
 
 commands:
-  start         start the embedded IdP, App A and App B (what \`npm start\` runs)
+  start         start the embedded IdP, the STS, App A, App B and App C (what \`npm start\` runs)
   idp           start the embedded IdP alone
   keys rotate   make a new IdP signing key active; old public keys stay in the JWKS
   doctor        check an IdP: discovery, grant types, client authentication, a test exchange
@@ -37,22 +33,22 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start':
-      await runStack()
+      await (await import('./start.js')).runStack()
       return 0
     case 'idp':
-      await runIdpOnly()
+      await (await import('./start.js')).runIdpOnly()
       return 0
     case 'sts':
-      return runSts(rest)
+      return (await import('./sts.js')).runSts(rest)
     case 'attack':
-      return runAttackCommand(rest)
+      return (await import('./attack.js')).runAttackCommand(rest)
     case 'keys':
-      if (rest[0] === 'rotate') return runRotateKeys()
+      if (rest[0] === 'rotate') return (await import('./keys.js')).runRotateKeys()
       break
     case 'doctor':
-      return runDoctorCommand(rest)
+      return (await import('./doctor.js')).runDoctorCommand(rest)
     case 'setup':
-      return runSetupCommand(rest)
+      return (await import('./setup_keycloak.js')).runSetupCommand(rest)
     case 'help':
     case '--help':
     case '-h':
