@@ -54,7 +54,7 @@ export function pathCard(result: PathResult): SafeHtml {
     </div>
     <p class="small muted">${result.pattern}</p>
     ${count}${error}
-    <dl class="facts">
+    <dl class="facts facts-stacked">
       <dt>Grant</dt>
       <dd>
         <code>${result.grantType}</code>${
@@ -86,17 +86,25 @@ export function pathCard(result: PathResult): SafeHtml {
   </section>`
 }
 
+const NUMBER_WORDS = ['No', 'One', 'Two', 'Three', 'Four', 'Five', 'Six', 'Seven', 'Eight', 'Nine']
+
+/** "Four ways to reach App B": the count comes from the paths that ran, never a fixed word. */
+export function pathsHeading(count: number): string {
+  const number = NUMBER_WORDS[count] ?? String(count)
+  return `${number} ${count === 1 ? 'way' : 'ways'} to reach App B, side by side`
+}
+
 export function pathCards(results: readonly PathResult[]): SafeHtml {
   return html`<section class="card" data-testid="paths">
     <div class="card-header">
-      <h2>Three ways to reach App B, side by side</h2>
+      <h2 data-testid="paths-heading">${pathsHeading(results.length)}</h2>
       <a href="/attack">Attack lab →</a>
     </div>
     <p class="small muted">
       Each path ran for you just now against the same App B. Verdicts are computed from the tokens
       the IdP really issued and the requests App A really sent; only decoded claims are shown.
     </p>
-    <div class="grid">${results.map(pathCard)}</div>
+    <div class="path-grid">${results.map(pathCard)}</div>
   </section>`
 }
 
