@@ -20,15 +20,21 @@ function problemsOf(mutate: (policy: any) => void, environment = env): string[] 
 }
 
 describe('policy file', () => {
-  it('the shipped policy parses: app-a may exchange for app-b with todos:read only', () => {
+  it('the shipped policy parses: app-a may exchange for app-b, app-b for app-c (the chain A → B → C)', () => {
     const policy = parsePolicy(shipped(), env, 'http://localhost:9000')
     const appA = policy.exchange.clients.get('app-a')!
     assert.equal(appA.enabled, true)
     assert.deepEqual(appA.allowedAudiences, ['app-b'])
-    assert.deepEqual(appA.scopeCeiling, ['todos:read'])
+    assert.deepEqual(appA.scopeCeiling, ['todos:read', 'activity:read'])
     assert.equal(appA.mode, 'delegation')
-    assert.equal(policy.exchange.clients.get('app-b')!.enabled, false)
+    const appB = policy.exchange.clients.get('app-b')!
+    assert.equal(appB.enabled, true)
+    assert.deepEqual(appB.allowedAudiences, ['app-c'])
+    assert.deepEqual(appB.scopeCeiling, ['activity:read', 'activity:write'])
+    assert.equal(appB.mode, 'delegation')
     assert.deepEqual(policy.exchange.targets.get('app-b')!.resourceUris, ['http://localhost:3994'])
+    assert.deepEqual(policy.exchange.targets.get('app-c')!.resourceUris, ['http://localhost:3995'])
+    assert.deepEqual(policy.exchange.targets.get('app-c')!.scopes, ['activity:read', 'activity:write'])
     assert.equal(policy.clients.get('app-a')!.clientSecret, env.APP_A_CLIENT_SECRET, 'secret resolved from the environment')
   })
 

@@ -4,6 +4,9 @@
  * tokens, its discovery, and subject token status (revocation, refresh token revocation, logout).
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Writable } from 'node:stream'
 import { SignJWT } from 'jose'
@@ -25,7 +28,18 @@ async function startIdpTarget(): Promise<ConformanceTarget> {
       done()
     },
   })
-  const stack = await startStack({ logger: createLogger({ level: 'info' }, sink) })
+  // The shared suite runs the IdP and the STS under one policy shape: app-a may exchange for app-b,
+  // app-b may not exchange at all (deploy/sts/embedded.json). The shipped policy also lets app-b
+  // exchange for app-c (the chain A → B → C, test/e2e/chain.test.ts); that is switched off here.
+  const policy = JSON.parse(readFileSync('config/policy.json', 'utf8'))
+  policy.clients['app-b'].tokenExchange = { enabled: false, allowedAudiences: [], scopeCeiling: [] }
+  const policyDir = mkdtempSync(join(tmpdir(), 'onbehalf-idp-policy-'))
+  const policyFile = join(policyDir, 'policy.json')
+  writeFileSync(policyFile, JSON.stringify(policy))
+  const stack = await startStack({
+    logger: createLogger({ level: 'info' }, sink),
+    env: { POLICY_FILE: policyFile },
+  })
   return {
     stack,
     issuer: stack.idp.issuer,
@@ -34,7 +48,10 @@ async function startIdpTarget(): Promise<ConformanceTarget> {
     discoveryUrl: `${stack.idp.issuer}/.well-known/openid-configuration`,
     activeKid: async () => stack.idp.keys.active.kid,
     logLines,
-    close: () => stack.close(),
+    close: async () => {
+      await stack.close()
+      rmSync(policyDir, { recursive: true, force: true })
+    },
   }
 }
 

@@ -18,6 +18,7 @@ import {
   type ExchangeResult,
 } from '../../client/index.js'
 import type { Env } from '../../config/env.js'
+import type { IdpKind } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import { registerWebBasics, sendHtml } from '../../web/basics.js'
 import { html } from '../../web/html.js'
@@ -28,6 +29,7 @@ import { idpProfile, issuerForClient } from '../../idp_profiles/index.js'
 import { attackLabConfigFrom, runAttackLab } from '../../attack/index.js'
 import { renderPage } from '../../web/layout.js'
 import { attackLabBody } from './paths_views.js'
+import type { ChainModel } from './chain_view.js'
 import {
   appBFailureMessage,
   dashboardPage,
@@ -38,9 +40,22 @@ import {
 } from './views.js'
 
 export const APP_A_COOKIE_NAME = 'onbehalf_app_a_sid'
-/** Scopes App A asks for at sign-in; `todos:read` is what it later asks App B's token to carry. */
-export const APP_A_SCOPE = 'openid profile email offline_access todos:read'
+/**
+ * Scopes App A asks for at sign-in; `todos:read` is what it later asks App B's token to carry, and
+ * `activity:read` what App B's token must carry for App B to read App C's log for the user.
+ */
+export const APP_A_SCOPE = 'openid profile email offline_access todos:read activity:read'
 export const APP_B_SCOPE = 'todos:read'
+/** The token App A obtains for App B's `/api/activity` (the chain A → B → C). */
+export const APP_B_CHAIN_SCOPE = 'todos:read activity:read'
+
+/**
+ * The scope App A asks for at sign-in. `activity:read` is defined by onbehalf's own policy
+ * (config/policy.json); Keycloak refuses scopes it does not know, so other IdPs are not asked.
+ */
+export function appALoginScope(kind: IdpKind): string {
+  return kind === 'embedded' ? APP_A_SCOPE : APP_A_SCOPE.replace(' activity:read', '')
+}
 
 export interface BuildAppAOptions {
   env: Env
@@ -82,7 +97,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     clientId: env.APP_A_CLIENT_ID,
     clientSecret: env.APP_A_CLIENT_SECRET,
     baseUrl: env.APP_A_URL,
-    scope: APP_A_SCOPE,
+    scope: appALoginScope(env.idp.kind),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     now,
   })
@@ -107,6 +122,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
   const audience = env.APP_B_CLIENT_ID
   // What App A asks App B's token to carry, in the IdP's terms (Keycloak adds its audience scope).
   const appBScope = idpProfile(env.idp.kind).exchangeScope(audience, APP_B_SCOPE)
+  const appBChainScope = idpProfile(env.idp.kind).exchangeScope(audience, APP_B_CHAIN_SCOPE)
   // Every path to App B, as data: the dashboard renders one card per result (a new path, e.g. an
   // STS, is one more strategy). RFC 8693 shares the exchanger (and its cache) with the rest of App A.
   const pathStrategies = createPathStrategies(
@@ -176,6 +192,69 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     cache.delete(ExchangedTokenCache.key(userToken, audience, appBScope))
   }
 
+  /**
+   * The chain User → App A → App B → App C for this page view: App A exchanges the user's token for
+   * App B (`activity:read` included), App B exchanges that one for App C and answers with App C's
+   * entries and the claims App C verified. Every fault ends up on the card, at the hop it hit.
+   */
+  async function delegationChain(
+    request: FastifyRequest,
+    userToken: string | undefined,
+    userTokenError: UserTokenError | undefined,
+  ): Promise<ChainModel> {
+    if (!userToken) {
+      return {
+        failure: {
+          hop: 'app-a',
+          message: `your access token is not available (${userTokenError?.message ?? 'not signed in'})`,
+        },
+      }
+    }
+    const chain: ChainModel = { userClaims: safeDecode(userToken) }
+    let appBToken: string
+    try {
+      const exchanged = await exchanger.exchange({
+        subjectToken: userToken,
+        audience,
+        scope: appBChainScope,
+      })
+      appBToken = exchanged.accessToken
+      chain.appBClaims = exchanged.claims
+    } catch (error) {
+      if (!(error instanceof TokenExchangeError)) throw error
+      request.log.warn(
+        { error: error.error, status: error.status, audience },
+        'chain: exchange failed',
+      )
+      chain.failure = {
+        hop: 'app-b',
+        message: html`App A's exchange for App B was refused:
+          <code>${error.error}</code>${error.description ? html` — ${error.description}` : ''}`,
+      }
+      return chain
+    }
+    const activity = await appB.activity(appBToken)
+    if (activity.ok) {
+      chain.appCSeen = activity.value.seen
+      chain.entries = activity.value.entries
+      return chain
+    }
+    const failure = activity.failure
+    if (failure.kind === 'http' && failure.status === 401) {
+      cache.delete(ExchangedTokenCache.key(userToken, audience, appBChainScope))
+    }
+    request.log.warn({ failure }, 'chain: activity unavailable')
+    chain.failure =
+      failure.kind === 'http' && failure.hop
+        ? {
+            hop: 'app-c',
+            message: html`App B could not reach App C for you:
+            ${failure.description ?? failure.error ?? `HTTP ${failure.status}`}`,
+          }
+        : { hop: 'app-b', message: appBFailureMessage(failure) }
+    return chain
+  }
+
   app.get('/healthz', async () => ({ ok: true }))
 
   app.get('/', async (request, reply) => {
@@ -198,6 +277,11 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       // Before App B's answer can evict the cached exchange below, so both use the same token.
       model.paths = await runPaths(pathStrategies, { userAccessToken: result.userToken })
     }
+    model.chain = await delegationChain(
+      request,
+      result.userToken,
+      'userTokenError' in result ? result.userTokenError : undefined,
+    )
     if ('exchanged' in result) {
       const { exchanged } = result
       model.exchange = {

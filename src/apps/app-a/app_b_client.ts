@@ -6,7 +6,14 @@ import { z } from 'zod'
 
 export type AppBFailure =
   | { kind: 'unreachable'; message: string }
-  | { kind: 'http'; status: number; error?: string; description?: string }
+  | {
+      kind: 'http'
+      status: number
+      error?: string
+      description?: string
+      /** App B's `/api/activity`: the hop behind App B that failed (`exchange` or `app-c`). */
+      hop?: string
+    }
   | { kind: 'invalid_response'; status: number; message: string }
 
 export type AppBResult<T> = { ok: true; value: T } | { ok: false; failure: AppBFailure }
@@ -36,7 +43,27 @@ export type Todo = z.infer<typeof todoSchema>
 const oauthErrorSchema = z.object({
   error: z.string().max(200),
   error_description: z.string().max(1000).optional(),
+  hop: z.string().max(20).optional(),
 })
+
+const activityEntrySchema = z.object({
+  id: z.number(),
+  action: z.string(),
+  detail: z.string(),
+  recordedBy: z.string(),
+  actorChain: z.array(z.string()),
+  at: z.string(),
+})
+export type ActivityEntry = z.infer<typeof activityEntrySchema>
+
+/** App B's `/api/activity`: App C's entries and the claims App C verified (decoded, no token). */
+const activitySchema = z.object({
+  entries: z.array(activityEntrySchema),
+  seen: z.record(z.string(), z.unknown()),
+  user: z.string().optional(),
+  caller: z.string().optional(),
+})
+export type ActivityResponse = z.infer<typeof activitySchema>
 
 /** Reads `error="…", error_description="…"` from a `WWW-Authenticate: Bearer …` header (RFC 6750 §3). */
 function parseBearerChallenge(header: string | null): { error?: string; description?: string } {
@@ -49,6 +76,8 @@ function parseBearerChallenge(header: string | null): { error?: string; descript
 export interface AppBClient {
   todoCount(accessToken: string): Promise<AppBResult<TodoCount>>
   listTodos(accessToken: string): Promise<AppBResult<Todo[]>>
+  /** The user's activity in App C, fetched by App B on the user's behalf (the chain A → B → C). */
+  activity(accessToken: string): Promise<AppBResult<ActivityResponse>>
 }
 
 export function createAppBClient(options: {
@@ -102,6 +131,7 @@ export function createAppBClient(options: {
           status: response.status,
           ...(error ? { error } : {}),
           ...(description ? { description } : {}),
+          ...(body.success && body.data.hop ? { hop: body.data.hop } : {}),
         },
       }
     }
@@ -121,6 +151,7 @@ export function createAppBClient(options: {
 
   return {
     todoCount: (accessToken) => get('/api/todos/count', accessToken, todoCountSchema),
+    activity: (accessToken) => get('/api/activity', accessToken, activitySchema),
     async listTodos(accessToken) {
       const result = await get('/api/todos', accessToken, todoListSchema)
       if (!result.ok) return result

@@ -10,6 +10,7 @@ import type { AppBFailure, AppBResult, Todo, TodoCount } from './app_b_client.js
 import { buildClaimsDiff, describeTime } from './claims_diff.js'
 import type { PathResult } from '../../client/strategies/types.js'
 import { pathCards } from './paths_views.js'
+import { chainCard, type ChainModel } from './chain_view.js'
 
 export const APP_NAME = 'App A'
 const ACCENT = 'blue'
@@ -132,6 +133,8 @@ export interface DashboardModel {
   todoCount?: AppBResult<TodoCount>
   /** Every path (RFC 8693, federation re-issue, M2M + header) run for this user, side by side. */
   paths?: PathResult[]
+  /** The chain User → App A → App B → App C, from the tokens of this page view. */
+  chain?: ChainModel
 }
 
 function todoCard(model: DashboardModel): SafeHtml {
@@ -284,7 +287,9 @@ export function dashboardPage(model: DashboardModel): string {
     csrfToken: model.csrfToken,
     nav: nav('/'),
     accent: ACCENT,
-    body: html`${todoCard(model)}${model.paths ? pathCards(model.paths) : ''}${exchangeCard(model)}`,
+    body: html`${todoCard(model)}${model.chain ? chainCard(model.chain, model.now) : ''}${
+      model.paths ? pathCards(model.paths) : ''
+    }${exchangeCard(model)}`,
   })
 }
 

@@ -6,17 +6,27 @@
  * Two sibling contexts, so neither sees the other's hooks: the service API (bearer only, no cookie
  * parsing, no session) and the web UI (sessions, CSRF, helmet, OIDC). `buildAppB` returns a ready,
  * not listening, instance; the launcher calls `listen`.
+ *
+ * Both contexts reach App C through one `AppCLink` (second RFC 8693 exchange, App B's credentials):
+ * the web UI records each todo change there, the service API reads the log back for App A.
  */
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import { createTokenExchangeClient, ExchangedTokenCache } from '../../client/index.js'
 import type { Env } from '../../config/env.js'
-import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
+import {
+  discoveryUrlOf,
+  idpProfile,
+  issuerForClient,
+  jwksUriForIssuer,
+} from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
   createAccessTokenVerifier,
   createTrustedIssuersVerifier,
   type AccessTokenVerifier,
 } from '../../resource/index.js'
+import { createAppCLink, type AppCLink } from './app_c_link.js'
 import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
 import { webUi } from './web_ui.js'
@@ -32,6 +42,10 @@ export interface BuildAppBOptions {
   readonly allowedCallers?: readonly string[]
   /** Callers whose own token may name the user in `X-User-Sub`. Default: `APP_B_TRUSTED_HEADER_CALLERS`. */
   readonly trustedHeaderCallers?: readonly string[]
+  /** App B's way to App C. Default: exchange at the IdP with App B's credentials, `APP_C_URL`. */
+  readonly appC?: AppCLink
+  /** Outbound HTTP to the IdP and App C (tests). */
+  readonly fetch?: typeof fetch
 }
 
 /** The verifier App B uses for its service API. */
@@ -65,6 +79,61 @@ export function createAppBVerifier(
 }
 
 /**
+ * The token endpoint of App B's issuer, from its discovery document (OpenID Connect Discovery 1.0
+ * §4), looked up on first use and remembered; a failed lookup is retried on the next call.
+ */
+function createTokenEndpointLookup(issuer: string, fetchImpl: typeof fetch): () => Promise<string> {
+  let endpoint: Promise<string> | undefined
+  return () => {
+    endpoint ??= (async () => {
+      const response = await fetchImpl(discoveryUrlOf(issuer), {
+        headers: { accept: 'application/json' },
+        redirect: 'error',
+        signal: AbortSignal.timeout(5000),
+      })
+      const metadata = (await response.json()) as { token_endpoint?: unknown }
+      if (!response.ok || typeof metadata.token_endpoint !== 'string') {
+        throw new Error(`no token_endpoint in the discovery document of ${issuer}`)
+      }
+      return metadata.token_endpoint
+    })().catch((error: unknown) => {
+      endpoint = undefined
+      throw error
+    })
+    return endpoint
+  }
+}
+
+/** App B's link to App C: App B's own exchange client (and cache), App C's audience and URL. */
+export function createAppBToAppCLink(
+  env: Env,
+  fetchImpl: typeof fetch = globalThis.fetch,
+): AppCLink {
+  const cache = new ExchangedTokenCache({ maxEntries: 1000 })
+  const exchanger = createTokenExchangeClient({
+    tokenEndpoint: createTokenEndpointLookup(
+      issuerForClient(env.idp, env.APP_B_CLIENT_ID),
+      fetchImpl,
+    ),
+    clientId: env.APP_B_CLIENT_ID,
+    clientSecret: env.APP_B_CLIENT_SECRET,
+    cache,
+    fetch: fetchImpl,
+  })
+  const profile = idpProfile(env.idp.kind)
+  return createAppCLink({
+    exchanger,
+    cache,
+    audience: env.APP_C_CLIENT_ID,
+    baseUrl: env.APP_C_URL,
+    scopeFor: (scope) => profile.exchangeScope(env.APP_C_CLIENT_ID, scope),
+    fetch: fetchImpl,
+    // A todo change waits for this call: keep it short.
+    timeoutMs: 3000,
+  })
+}
+
+/**
  * @example
  * const app = await buildAppB({ env: loadEnv(), logger: createLogger() })
  * await app.listen({ host: env.HOST, port: env.APP_B_PORT })
@@ -74,6 +143,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   const verifier = options.verifier ?? createAppBVerifier(env, options.allowedCallers)
   const ownsStore = options.store === undefined
   const store = options.store ?? openTodoStore(join(env.DATA_DIR, 'app-b.sqlite'))
+  const appC = options.appC ?? createAppBToAppCLink(env, options.fetch)
 
   const app = Fastify({
     // Request lines go through the redacting serializer: no token-bearing query value is logged.
@@ -101,8 +171,9 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     verifier,
     realm: env.APP_B_CLIENT_ID,
     trustedHeaderCallers: options.trustedHeaderCallers ?? env.APP_B_TRUSTED_HEADER_CALLERS,
+    appC,
   })
-  await app.register(webUi, { env, store })
+  await app.register(webUi, { env, store, appC })
 
   try {
     await app.ready()

@@ -10,17 +10,27 @@
  * `X-User-Sub` header (`decidedBy: 'trusted-header'`). A header that is not honoured is reported
  * (`headerIgnored`). Every call leaves one structured audit line (caller, sub, user, decidedBy, jti,
  * outcome; never the token).
+ *
+ * `GET /api/activity` (`activity:read` on top of `todos:read`) is the middle of the chain A → B → C:
+ * App B exchanges the bearer token it received for one addressed to App C, so the chain grows by
+ * one actor (`act = { sub: app-b, act: { sub: app-a } }` when App A called), and answers with App C's
+ * entries and the claims App C verified. Only a token naming the user in `sub` is exchanged.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import {
   bearerAuth,
+  checkScopes,
   createIdentityPolicy,
+  readBearerToken,
   registerServiceAudit,
+  ResourceAuthError,
+  sendAuthError,
   USER_HEADER,
   type AccessTokenVerifier,
   type IdentityDecision,
   type VerifiedAccessToken,
 } from '../../resource/index.js'
+import { ACTIVITY_READ_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import type { TodoStore } from './todo_store.js'
 
 /** The scope App B's service API requires. */
@@ -34,6 +44,8 @@ export interface ServiceApiOptions {
   readonly realm: string
   /** Callers whose own service token may name the user in `X-User-Sub`. Default: none. */
   readonly trustedHeaderCallers?: readonly string[]
+  /** App B's way to App C; without it `GET /api/activity` is not offered. */
+  readonly appC?: AppCLink
 }
 
 declare module 'fastify' {
@@ -137,4 +149,50 @@ export async function serviceApi(
     const fields = decisionFields(request)
     return { todos: store.list(fields.user), ...fields }
   })
+
+  const appC = options.appC
+  if (!appC) return
+  fastify.get(
+    '/api/activity',
+    {
+      preHandler: async (request, reply) => {
+        try {
+          checkScopes(verifiedToken(request).scopes, [ACTIVITY_READ_SCOPE])
+          // Only the user's own delegated token is passed on: a service token naming the user in a
+          // header has no user to exchange for (its `sub` is the service).
+          if (request.identityDecision?.decidedBy !== 'token') {
+            throw new ResourceAuthError('insufficient_scope', {
+              detail: 'activity needs a token naming the user in sub',
+              requiredScopes: [ACTIVITY_READ_SCOPE],
+            })
+          }
+        } catch (error) {
+          if (!(error instanceof ResourceAuthError)) throw error
+          request.accessTokenError = error
+          return sendAuthError(reply, realm, error)
+        }
+      },
+    },
+    async (request, reply) => {
+      const fields = decisionFields(request)
+      const result = await appC.read(readBearerToken(request))
+      if (!result.ok) {
+        request.log.warn({ appC: result.failure }, 'activity from App C unavailable')
+        return reply.code(502).send({
+          error: 'upstream_failed',
+          error_description: describeAppCFailure(result.failure),
+          hop: result.failure.hop,
+          upstream: result.failure,
+          ...fields,
+        })
+      }
+      const page = result.value
+      return {
+        entries: page.entries,
+        seen: page.seen,
+        appC: { user: page.user, caller: page.caller, actorChain: page.actorChain },
+        ...fields,
+      }
+    },
+  )
 }

@@ -3,11 +3,16 @@
  * shared web kit (`src/web/`): sessions, CSRF on every form post, helmet, OIDC sign-in. The owner of
  * every todo touched is `request.user.sub` from the session, never a form field.
  *
+ * Every change (add, complete/reopen, delete) is also recorded in App C's activity log on the
+ * user's behalf: App B exchanges the user's App B access token for one addressed to App C
+ * (`activity:write`). The todo change never depends on it: a failure is logged and shown as a small
+ * notice on the next page.
+ *
  * Register it encapsulated (`app.register(webUi, …)`): the web kit's hooks stay in this context.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Env } from '../../config/env.js'
-import { issuerForClient } from '../../idp_profiles/index.js'
+import { issuerForClient, type IdpKind } from '../../idp_profiles/index.js'
 import {
   html,
   registerOidcLogin,
@@ -16,17 +21,32 @@ import {
   sendHtml,
   type SessionUser,
 } from '../../web/index.js'
+import { UserTokenError } from '../../web/oidc_login.js'
+import { ACTIVITY_WRITE_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import { MAX_TITLE_LENGTH, TodoValidationError, type Todo, type TodoStore } from './todo_store.js'
 
 export interface WebUiOptions {
   readonly env: Env
   readonly store: TodoStore
+  /** Where todo changes are recorded (App C); without it nothing is recorded. */
+  readonly appC?: AppCLink
 }
 
 const APP_NAME = 'App B'
 const ACCENT = 'violet'
 export const APP_B_COOKIE_NAME = 'onbehalf_app_b_sid'
-export const APP_B_LOGIN_SCOPE = 'openid profile email'
+/** `activity:write` rides in App B's login token so App B can exchange it for App C's token. */
+export const APP_B_LOGIN_SCOPE = `openid profile email ${ACTIVITY_WRITE_SCOPE}`
+/** Session key of the one-shot notice that App C did not record the last change. */
+const ACTIVITY_NOTICE_KEY = 'activityNotice'
+
+/**
+ * The scope App B asks for at sign-in. `activity:write` is defined by onbehalf's own policy
+ * (config/policy.json); Keycloak refuses scopes it does not know, so other IdPs are not asked.
+ */
+export function appBLoginScope(kind: IdpKind): string {
+  return kind === 'embedded' ? APP_B_LOGIN_SCOPE : 'openid profile email'
+}
 
 function todoItem(todo: Todo, csrfToken: string) {
   return html`<li
@@ -59,7 +79,13 @@ function todoItem(todo: Todo, csrfToken: string) {
   </li>`
 }
 
-function todoPage(store: TodoStore, user: SessionUser, csrfToken: string, problem?: string) {
+function todoPage(
+  store: TodoStore,
+  user: SessionUser,
+  csrfToken: string,
+  problem?: string,
+  notice?: string,
+) {
   const todos = store.list(user.sub)
   const open = todos.filter((t) => !t.completed).length
   return renderPage({
@@ -73,6 +99,12 @@ function todoPage(store: TodoStore, user: SessionUser, csrfToken: string, proble
         <h2>Your list</h2>
         <p class="todo-summary" data-testid="todo-count">${open} open of ${todos.length}</p>
       </div>
+      ${
+        notice &&
+        html`<p class="alert alert-warning small" role="status" data-testid="activity-notice">
+          Saved. The activity log (App C) did not record it: ${notice}.
+        </p>`
+      }
       <form method="post" action="/todos" class="todo-add">
         <input type="hidden" name="_csrf" value="${csrfToken}" />
         <label for="new-todo-title">New todo</label>
@@ -138,7 +170,7 @@ function backToList(reply: FastifyReply): FastifyReply {
 }
 
 export async function webUi(app: FastifyInstance, options: WebUiOptions): Promise<void> {
-  const { env, store } = options
+  const { env, store, appC } = options
   await registerWebBasics(app, {
     appName: APP_NAME,
     cookieName: APP_B_COOKIE_NAME,
@@ -151,7 +183,7 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     clientId: env.APP_B_CLIENT_ID,
     clientSecret: env.APP_B_CLIENT_SECRET,
     baseUrl: env.APP_B_URL,
-    scope: APP_B_LOGIN_SCOPE,
+    scope: appBLoginScope(env.idp.kind),
   })
   const requireLogin = app.requireLogin
   const owner = (request: FastifyRequest): SessionUser => {
@@ -160,21 +192,63 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     return request.user
   }
 
+  /**
+   * Records a change that already happened in App C, on the user's behalf. Never throws: the todo
+   * change stands whatever happens here; a failure is logged and left as a notice for the next page.
+   */
+  async function recordActivity(
+    request: FastifyRequest,
+    activity: { action: string; detail: string },
+  ): Promise<void> {
+    if (!appC) return
+    let reason: string
+    try {
+      const result = await appC.record(await app.getUserAccessToken(request), activity)
+      if (result.ok) {
+        request.log.info(
+          {
+            action: activity.action,
+            entry: result.value.entry.id,
+            actorChain: result.value.actorChain,
+          },
+          'activity recorded in App C',
+        )
+        return
+      }
+      request.log.warn(
+        { action: activity.action, appC: result.failure },
+        'activity not recorded in App C',
+      )
+      reason = describeAppCFailure(result.failure)
+    } catch (error) {
+      request.log.warn({ action: activity.action, err: error }, 'activity not recorded in App C')
+      reason =
+        error instanceof UserTokenError
+          ? 'your sign-in has no usable access token'
+          : 'an unexpected error occurred'
+    }
+    request.session.set(ACTIVITY_NOTICE_KEY, reason)
+  }
+
   app.get('/', async (request, reply) => {
     const csrfToken = request.session.csrfToken
-    const page = request.user ? todoPage(store, request.user, csrfToken) : landingPage(csrfToken)
-    return sendHtml(reply, page)
+    if (!request.user) return sendHtml(reply, landingPage(csrfToken))
+    const notice = request.session.get<string>(ACTIVITY_NOTICE_KEY)
+    if (notice !== undefined) request.session.delete(ACTIVITY_NOTICE_KEY)
+    return sendHtml(reply, todoPage(store, request.user, csrfToken, undefined, notice))
   })
 
   app.post('/todos', { preHandler: requireLogin }, async (request, reply) => {
     const user = owner(request)
     const body = request.body as Record<string, unknown> | null | undefined
+    let todo: Todo
     try {
-      store.add(user.sub, body?.title as string)
+      todo = store.add(user.sub, body?.title as string)
     } catch (err) {
       if (!(err instanceof TodoValidationError)) throw err
       return sendHtml(reply, todoPage(store, user, request.session.csrfToken, err.message), 400)
     }
+    await recordActivity(request, { action: 'todo.added', detail: todo.title })
     return backToList(reply)
   })
 
@@ -183,7 +257,13 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     { preHandler: requireLogin },
     async (request, reply) => {
       const id = parseTodoId(request.params.id)
-      if (id !== undefined) store.toggle(owner(request).sub, id)
+      const todo = id === undefined ? undefined : store.toggle(owner(request).sub, id)
+      if (todo) {
+        await recordActivity(request, {
+          action: todo.completed ? 'todo.completed' : 'todo.reopened',
+          detail: todo.title,
+        })
+      }
       return backToList(reply)
     },
   )
@@ -193,7 +273,13 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     { preHandler: requireLogin },
     async (request, reply) => {
       const id = parseTodoId(request.params.id)
-      if (id !== undefined) store.delete(owner(request).sub, id)
+      if (id !== undefined) {
+        const sub = owner(request).sub
+        const title = store.list(sub).find((todo) => todo.id === id)?.title
+        if (store.delete(sub, id)) {
+          await recordActivity(request, { action: 'todo.deleted', detail: title ?? `#${id}` })
+        }
+      }
       return backToList(reply)
     },
   )
