@@ -18,10 +18,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { signInWithLoginForm } from '../src/client/form_login.js'
+import { basicAuthorization } from '../src/client/token_exchange_client.js'
 import { DEVELOPMENT_SECRETS } from '../src/config/env.js'
 import { measureCryptoBound } from './lib/crypto_bound.js'
 import { runLoad, type LoadResult, type LoadSpec } from './lib/load.js'
-import { basicAuthorization, loginForTokens } from './lib/login.js'
 import { describeMachine } from './lib/machine.js'
 import { measureOnBehalf } from './lib/on_behalf.js'
 import { freePort, startService, type ServiceKind, type ServiceProcess } from './lib/processes.js'
@@ -270,8 +271,10 @@ async function main(): Promise<void> {
     let subject = { token: '', exp: 0 }
     const subjectToken = async () => {
       if (subject.exp - Date.now() / 1000 < 120) {
-        const tokens = await loginForTokens({
-          issuer,
+        // A real subject token: demo signs in through the IdP's login form (no back door).
+        const tokens = await signInWithLoginForm({
+          authorizationEndpoint: `${issuer}/auth`,
+          tokenEndpoint: `${issuer}/token`,
           clientId: 'app-a',
           clientSecret,
           redirectUri: `${env.APP_A_URL}/auth/callback`,

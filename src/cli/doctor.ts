@@ -22,8 +22,9 @@
  * onbehalf doctor --idp keycloak --username demo --password changeme
  * onbehalf doctor --issuer http://localhost:9000 --client-secret … --json
  */
-import { createHash, randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
+import { signInWithLoginForm } from '../client/form_login.js'
+import { basicAuthorization } from '../client/token_exchange_client.js'
 import { DEVELOPMENT_SECRETS } from '../config/env.js'
 import {
   IDP_KINDS,
@@ -35,6 +36,9 @@ import {
   type IdpSettings,
   type Strategy,
 } from '../idp_profiles/index.js'
+
+/** The headless sign-in's login-form finder (src/client/form_login.ts), as doctor uses it. */
+export { findLoginForm } from '../client/form_login.js'
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -93,12 +97,6 @@ interface OAuthAnswer {
   body: Record<string, unknown>
 }
 
-function basicAuth(clientId: string, secret: string): string {
-  // RFC 6749 §2.3.1: form-encode id and secret before base64.
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+')
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`
-}
-
 function decodeClaims(token: string): Record<string, unknown> | undefined {
   try {
     const payload = token.split('.')[1]
@@ -119,202 +117,6 @@ function describeClaims(claims: Record<string, unknown> | undefined): string {
 function errorText(answer: OAuthAnswer): string {
   const { error, error_description: description } = answer.body
   return `${answer.status} ${String(error ?? 'no error code')}${description ? ` "${String(description)}"` : ''}`
-}
-
-// --- Headless sign-in through the authorization code flow ---------------------------------------
-
-interface Page {
-  status: number
-  url: string
-  location: string | null
-  body: string
-}
-
-/** A cookie jar per host name and manual redirects: just enough browser for an HTML login form. */
-class FormBrowser {
-  private readonly jar = new Map<string, Map<string, string>>()
-  constructor(private readonly doFetch: typeof fetch) {}
-
-  async request(url: string, form?: Record<string, string>): Promise<Page> {
-    const target = new URL(url)
-    const headers: Record<string, string> = {}
-    const cookies = this.jar.get(target.host)
-    if (cookies?.size)
-      headers.cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    if (form) headers['content-type'] = 'application/x-www-form-urlencoded'
-    const response = await this.doFetch(target, {
-      method: form ? 'POST' : 'GET',
-      headers,
-      body: form ? new URLSearchParams(form) : undefined,
-      redirect: 'manual',
-    })
-    for (const line of response.headers.getSetCookie()) {
-      const pair = line.split(';')[0]!
-      const index = pair.indexOf('=')
-      if (index <= 0) continue
-      const jar = this.jar.get(target.host) ?? new Map<string, string>()
-      const maxAge = /;\s*max-age=(-?\d+)/i.exec(line)?.[1]
-      if (maxAge !== undefined && Number(maxAge) <= 0) jar.delete(pair.slice(0, index).trim())
-      else jar.set(pair.slice(0, index).trim(), pair.slice(index + 1).trim())
-      this.jar.set(target.host, jar)
-    }
-    return {
-      status: response.status,
-      url: target.href,
-      location: response.headers.get('location'),
-      body: await response.text(),
-    }
-  }
-
-  /** Follows redirects until `stop(url)` or a page that is not a redirect. */
-  async navigate(
-    url: string,
-    form: Record<string, string> | undefined,
-    stop: (url: string) => boolean,
-  ): Promise<Page> {
-    let page = await this.request(url, form)
-    for (let hop = 0; hop < 20; hop++) {
-      if (page.status < 300 || page.status >= 400 || !page.location) return page
-      const next = new URL(page.location, page.url).href
-      if (stop(next)) return { ...page, url: next }
-      page = await this.request(next)
-    }
-    throw new Error(`too many redirects from ${url}`)
-  }
-}
-
-function decodeEntities(value: string): string {
-  return value
-    .replace(/&amp;/g, '&')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;|&#x27;/g, "'")
-    .replace(/&#x2F;|&#47;/g, '/')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-}
-
-function attributesOf(tag: string): Record<string, string> {
-  const attributes: Record<string, string> = {}
-  for (const match of tag.matchAll(/([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
-    attributes[match[1]!.toLowerCase()] = decodeEntities(match[2] ?? match[3] ?? '')
-  }
-  return attributes
-}
-
-/** The login form: the first form with a password field; its action, hidden fields and field names. */
-export function findLoginForm(
-  html: string,
-):
-  | { action: string; fields: Record<string, string>; usernameField: string; passwordField: string }
-  | undefined {
-  for (const form of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-    const inputs = [...form[2]!.matchAll(/<input\b[^>]*>/gi)].map((input) => attributesOf(input[0]))
-    const password = inputs.find((input) => input.type?.toLowerCase() === 'password' && input.name)
-    if (!password) continue
-    const fields: Record<string, string> = {}
-    for (const input of inputs) {
-      if (input.type?.toLowerCase() === 'hidden' && input.name)
-        fields[input.name] = input.value ?? ''
-    }
-    const user =
-      inputs.find((input) => ['username', 'login', 'email', 'user'].includes(input.name ?? '')) ??
-      inputs.find(
-        (input) => ['text', 'email', undefined].includes(input.type?.toLowerCase()) && input.name,
-      )
-    return {
-      action: attributesOf(`<form ${form[1]}>`).action ?? '',
-      fields,
-      usernameField: user?.name ?? 'username',
-      passwordField: password.name!,
-    }
-  }
-  return undefined
-}
-
-export interface LoginOptions {
-  metadata: Metadata
-  clientId: string
-  clientSecret: string
-  redirectUri: string
-  scope: string
-  username: string
-  password: string
-  fetch?: typeof fetch
-}
-
-/**
- * Signs `username` in through the authorization code flow with PKCE (RFC 7636, S256) and the IdP's
- * own login form, then redeems the code. Returns the token response.
- */
-export async function signInWithLoginForm(options: LoginOptions): Promise<Record<string, unknown>> {
-  const doFetch = options.fetch ?? fetch
-  const { metadata, redirectUri } = options
-  if (!metadata.authorization_endpoint || !metadata.token_endpoint)
-    throw new Error('discovery has no authorization or token endpoint')
-  const browser = new FormBrowser(doFetch)
-  const verifier = randomBytes(32).toString('base64url')
-  const state = randomBytes(12).toString('base64url')
-  const authorize = new URL(metadata.authorization_endpoint)
-  for (const [key, value] of Object.entries({
-    client_id: options.clientId,
-    redirect_uri: redirectUri,
-    response_type: 'code',
-    scope: options.scope,
-    state,
-    nonce: randomBytes(12).toString('base64url'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  })) {
-    authorize.searchParams.set(key, value)
-  }
-  const arrived = (url: string) => url.startsWith(redirectUri)
-  let page = await browser.navigate(authorize.href, undefined, arrived)
-  if (!arrived(page.url)) {
-    const form = findLoginForm(page.body)
-    if (!form) throw new Error(`no login form at ${page.url} (HTTP ${page.status})`)
-    page = await browser.navigate(
-      new URL(form.action || page.url, page.url).href,
-      {
-        ...form.fields,
-        [form.usernameField]: options.username,
-        [form.passwordField]: options.password,
-      },
-      arrived,
-    )
-    if (!arrived(page.url)) {
-      throw new Error(
-        `sign-in did not complete (HTTP ${page.status} at ${page.url}): wrong username or password, or a required action (e.g. an incomplete account)`,
-      )
-    }
-  }
-  const callback = new URL(page.url)
-  const error = callback.searchParams.get('error')
-  if (error)
-    throw new Error(
-      `authorization failed: ${error} ${callback.searchParams.get('error_description') ?? ''}`.trim(),
-    )
-  if (callback.searchParams.get('state') !== state)
-    throw new Error('authorization response state does not match')
-  const code = callback.searchParams.get('code')
-  if (!code) throw new Error('authorization response has no code')
-  const response = await doFetch(metadata.token_endpoint, {
-    method: 'POST',
-    headers: {
-      authorization: basicAuth(options.clientId, options.clientSecret),
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: redirectUri,
-      code_verifier: verifier,
-    }),
-  })
-  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>
-  if (!response.ok || typeof body.access_token !== 'string') {
-    throw new Error(`code redemption failed: ${errorText({ status: response.status, body })}`)
-  }
-  return body
 }
 
 // --- The checks ----------------------------------------------------------------------------------
@@ -407,7 +209,7 @@ async function postForm(
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json',
   }
-  if (auth) headers.authorization = basicAuth(options.clientId, options.clientSecret)
+  if (auth) headers.authorization = basicAuthorization(options.clientId, options.clientSecret)
   const response = await doFetch(endpoint, {
     method: 'POST',
     headers,
@@ -673,8 +475,11 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       })
     } else {
       try {
+        if (!metadata.authorization_endpoint || !metadata.token_endpoint)
+          throw new Error('discovery has no authorization or token endpoint')
         const tokens = await signInWithLoginForm({
-          metadata,
+          authorizationEndpoint: metadata.authorization_endpoint,
+          tokenEndpoint: metadata.token_endpoint,
           clientId: options.clientId,
           clientSecret: options.clientSecret,
           redirectUri: options.redirectUri,
@@ -682,6 +487,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
           username: options.username,
           password: options.password,
           fetch: options.fetch,
+          timeoutMs: options.timeoutMs,
         })
         subjectToken = String(tokens.access_token)
         add({

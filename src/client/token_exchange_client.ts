@@ -19,6 +19,7 @@
 import { decodeJwt } from 'jose'
 import { z } from 'zod'
 import { ExchangedTokenCache, type CachedToken } from './exchanged_token_cache.js'
+import { fetchJson } from './fetch_json.js'
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -153,10 +154,10 @@ export function createTokenExchangeClient(
     })
     if (params.scope) body.set('scope', params.scope)
 
-    let response: Response
-    let text: string
-    try {
-      response = await fetchImpl(endpoint, {
+    const answer = await fetchJson(
+      fetchImpl,
+      endpoint,
+      {
         method: 'POST',
         headers: {
           authorization,
@@ -164,28 +165,20 @@ export function createTokenExchangeClient(
           accept: 'application/json',
         },
         body,
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
-      })
-      text = await response.text()
-    } catch (cause) {
-      const timedOut = cause instanceof Error && cause.name === 'TimeoutError'
+      },
+      timeoutMs,
+    )
+    if (!answer.reached) {
       throw new TokenExchangeError(
         'network_error',
-        timedOut
+        answer.timedOut
           ? `no answer from the token endpoint within ${timeoutMs} ms`
           : 'the token endpoint is unreachable',
         undefined,
-        { cause },
+        { cause: answer.cause },
       )
     }
-
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
+    const { response, json } = answer
 
     if (!response.ok) {
       const parsed = errorSchema.safeParse(json)

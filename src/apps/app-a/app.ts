@@ -102,13 +102,16 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     now,
   })
 
+  /** The IdP's token endpoint, from discovery: the exchanger and the paths ask for it per call. */
+  async function tokenEndpoint(): Promise<string> {
+    const endpoint = (await oidc.serverMetadata()).token_endpoint
+    if (!endpoint) throw new Error('the IdP metadata has no token_endpoint')
+    return endpoint
+  }
+
   const cache = new ExchangedTokenCache({ maxEntries: 1000, now })
   const exchanger = createTokenExchangeClient({
-    tokenEndpoint: async () => {
-      const endpoint = (await oidc.serverMetadata()).token_endpoint
-      if (!endpoint) throw new Error('the IdP metadata has no token_endpoint')
-      return endpoint
-    },
+    tokenEndpoint,
     clientId: env.APP_A_CLIENT_ID,
     clientSecret: env.APP_A_CLIENT_SECRET,
     cache,
@@ -127,11 +130,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
   // STS, is one more strategy). RFC 8693 shares the exchanger (and its cache) with the rest of App A.
   const pathStrategies = createPathStrategies(
     {
-      tokenEndpoint: async () => {
-        const endpoint = (await oidc.serverMetadata()).token_endpoint
-        if (!endpoint) throw new Error('the IdP metadata has no token_endpoint')
-        return endpoint
-      },
+      tokenEndpoint,
       clientId: env.APP_A_CLIENT_ID,
       clientSecret: env.APP_A_CLIENT_SECRET,
       audience,

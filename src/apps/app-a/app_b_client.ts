@@ -3,6 +3,7 @@
  * is returned as data (not thrown), so the dashboard can render it next to everything that worked.
  */
 import { z } from 'zod'
+import { fetchJson } from '../../client/fetch_json.js'
 
 export type AppBFailure =
   | { kind: 'unreachable'; message: string }
@@ -94,31 +95,22 @@ export function createAppBClient(options: {
     accessToken: string,
     schema: z.ZodType<T>,
   ): Promise<AppBResult<T>> {
-    let response: Response
-    let text: string
-    try {
-      response = await fetchImpl(`${baseUrl}${path}`, {
-        headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
-      })
-      text = await response.text()
-    } catch (cause) {
-      const timedOut = cause instanceof Error && cause.name === 'TimeoutError'
+    const answer = await fetchJson(
+      fetchImpl,
+      `${baseUrl}${path}`,
+      { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } },
+      timeoutMs,
+    )
+    if (!answer.reached) {
       return {
         ok: false,
         failure: {
           kind: 'unreachable',
-          message: timedOut ? `no answer within ${timeoutMs} ms` : 'connection failed',
+          message: answer.timedOut ? `no answer within ${timeoutMs} ms` : 'connection failed',
         },
       }
     }
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
+    const { response, json } = answer
     if (!response.ok) {
       const body = oauthErrorSchema.safeParse(json)
       const challenge = parseBearerChallenge(response.headers.get('www-authenticate'))

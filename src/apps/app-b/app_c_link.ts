@@ -20,6 +20,7 @@ import {
   TokenExchangeError,
   type TokenExchangeClient,
 } from '../../client/index.js'
+import { fetchJson } from '../../client/fetch_json.js'
 import { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE } from '../app-c/service_api.js'
 
 export { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE }
@@ -147,10 +148,10 @@ export function createAppCLink(options: AppCLinkOptions): AppCLink {
     }
 
     const failed = (failure: AppCFailure): AppCResult<T> => ({ ok: false, failure, exchanged })
-    let response: Response
-    let text: string
-    try {
-      response = await fetchImpl(`${baseUrl}/api/activity`, {
+    const answer = await fetchJson(
+      fetchImpl,
+      `${baseUrl}/api/activity`,
+      {
         method: request.method,
         headers: {
           authorization: `Bearer ${accessToken}`,
@@ -158,19 +159,11 @@ export function createAppCLink(options: AppCLinkOptions): AppCLink {
           ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
-      })
-      text = await response.text()
-    } catch {
-      return failed({ hop: 'app-c', kind: 'unreachable' })
-    }
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
+      },
+      timeoutMs,
+    )
+    if (!answer.reached) return failed({ hop: 'app-c', kind: 'unreachable' })
+    const { response, json } = answer
     if (!response.ok) {
       // App C no longer accepts this token (keys rotated, revoked): exchange afresh next time.
       if (response.status === 401)

@@ -9,9 +9,9 @@
  * const result = await createJwtFederationStrategy(target).run({ userAccessToken })
  * ```
  */
-import { callService, decodeClaims, describeTokenError, requestToken } from './http.js'
-import type { PathResult, PathStrategy, PathTarget, TokenRequestRecord } from './types.js'
-import { computeVerdicts } from './verdicts.js'
+import { decodeClaims, describeTokenError, requestToken } from './http.js'
+import { callServiceAndConclude, tokenFailure, tokenRequestRecord } from './outcome.js'
+import type { PathResult, PathStrategy, PathTarget } from './types.js'
 
 export const CLIENT_ASSERTION_TYPE_JWT_BEARER =
   'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -44,54 +44,28 @@ export function createJwtFederationStrategy(target: PathTarget): PathStrategy {
       const tokens = [{ label: "User's token, sent as client_assertion", claims: userClaims }]
       const form = federationForm(target, userAccessToken)
       const answer = await requestToken(target, form, false)
-      const tokenRequest: TokenRequestRecord = {
-        grantType: 'client_credentials',
-        clientAuth: 'none',
-        parameters: Object.keys(form),
-        status: answer.status,
-        ...(typeof answer.body.error === 'string' ? { error: answer.body.error } : {}),
-        ...(typeof answer.body.error_description === 'string'
-          ? { description: answer.body.error_description }
-          : {}),
-      }
-      const base = { ...JWT_FEDERATION_PATH, tokens, tokenRequest }
+      const tokenRequest = tokenRequestRecord(
+        { grantType: 'client_credentials', clientAuth: 'none' },
+        form,
+        answer,
+      )
       const accessToken = answer.body.access_token
       if (answer.status !== 200 || typeof accessToken !== 'string') {
-        return {
-          ...base,
-          ok: false,
-          error: { stage: 'token', message: describeTokenError(answer) },
-          durationMs: performance.now() - started,
-        }
+        return tokenFailure(
+          JWT_FEDERATION_PATH,
+          { started, tokens, tokenRequest },
+          describeTokenError(answer),
+        )
       }
       const issued = decodeClaims(accessToken)
-      const { body: _body, ...serviceCall } = await callService(
-        target,
-        '/api/todos/count',
-        accessToken,
-      )
-      const ok = serviceCall.status === 200
-      return {
-        ...base,
+      return callServiceAndConclude(target, JWT_FEDERATION_PATH, {
+        started,
         tokens: [...tokens, { label: 'Re-issued token (aud App B)', claims: issued }],
-        ok,
-        serviceCall,
-        verdicts: computeVerdicts({
-          issued,
-          userSub: typeof userClaims.sub === 'string' ? userClaims.sub : undefined,
-          actor: target.clientId,
-          request: tokenRequest,
-        }),
-        ...(ok
-          ? {}
-          : {
-              error: {
-                stage: 'service' as const,
-                message: `App B answered ${serviceCall.status} ${serviceCall.error ?? ''}`.trim(),
-              },
-            }),
-        durationMs: performance.now() - started,
-      }
+        tokenRequest,
+        accessToken,
+        issued,
+        userSub: typeof userClaims.sub === 'string' ? userClaims.sub : undefined,
+      })
     },
   }
 }

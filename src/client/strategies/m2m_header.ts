@@ -8,9 +8,9 @@
  * const result = await createM2mHeaderStrategy(target).run({ userAccessToken })
  * ```
  */
-import { callService, decodeClaims, describeTokenError, requestToken } from './http.js'
-import type { PathResult, PathStrategy, PathTarget, TokenRequestRecord } from './types.js'
-import { computeVerdicts } from './verdicts.js'
+import { decodeClaims, describeTokenError, requestToken } from './http.js'
+import { callServiceAndConclude, tokenFailure, tokenRequestRecord } from './outcome.js'
+import type { PathResult, PathStrategy, PathTarget } from './types.js'
 
 export const M2M_HEADER_PATH = Object.freeze({
   id: 'm2m-header',
@@ -36,55 +36,29 @@ export function createM2mHeaderStrategy(target: PathTarget): PathStrategy {
       const userSub = typeof userClaims.sub === 'string' ? userClaims.sub : undefined
       const form = serviceTokenForm(target)
       const answer = await requestToken(target, form, true)
-      const tokenRequest: TokenRequestRecord = {
-        grantType: 'client_credentials',
-        clientAuth: 'client_secret_basic',
-        parameters: Object.keys(form),
-        status: answer.status,
-        ...(typeof answer.body.error === 'string' ? { error: answer.body.error } : {}),
-        ...(typeof answer.body.error_description === 'string'
-          ? { description: answer.body.error_description }
-          : {}),
-      }
-      const base = { ...M2M_HEADER_PATH, tokens: [], tokenRequest }
+      const tokenRequest = tokenRequestRecord(
+        { grantType: 'client_credentials', clientAuth: 'client_secret_basic' },
+        form,
+        answer,
+      )
       const accessToken = answer.body.access_token
       if (answer.status !== 200 || typeof accessToken !== 'string') {
-        return {
-          ...base,
-          ok: false,
-          error: { stage: 'token', message: describeTokenError(answer) },
-          durationMs: performance.now() - started,
-        }
+        return tokenFailure(
+          M2M_HEADER_PATH,
+          { started, tokens: [], tokenRequest },
+          describeTokenError(answer),
+        )
       }
       const issued = decodeClaims(accessToken)
-      const { body: _body, ...serviceCall } = await callService(
-        target,
-        '/api/todos/count',
-        accessToken,
-        userSub ? { [USER_HEADER]: userSub } : {},
-      )
-      const ok = serviceCall.status === 200
-      return {
-        ...base,
+      return callServiceAndConclude(target, M2M_HEADER_PATH, {
+        started,
         tokens: [{ label: "App A's service token (client_credentials)", claims: issued }],
-        ok,
-        serviceCall,
-        verdicts: computeVerdicts({
-          issued,
-          userSub,
-          actor: target.clientId,
-          request: tokenRequest,
-        }),
-        ...(ok
-          ? {}
-          : {
-              error: {
-                stage: 'service' as const,
-                message: `App B answered ${serviceCall.status} ${serviceCall.error ?? ''}`.trim(),
-              },
-            }),
-        durationMs: performance.now() - started,
-      }
+        tokenRequest,
+        accessToken,
+        issued,
+        userSub,
+        extraHeaders: userSub ? { [USER_HEADER]: userSub } : {},
+      })
     },
   }
 }

@@ -14,9 +14,9 @@ import {
   TokenExchangeError,
   type TokenExchangeClient,
 } from '../token_exchange_client.js'
-import { callService, decodeClaims } from './http.js'
+import { decodeClaims } from './http.js'
+import { callServiceAndConclude, tokenFailure } from './outcome.js'
 import type { PathResult, PathStrategy, PathTarget, TokenRequestRecord } from './types.js'
-import { computeVerdicts } from './verdicts.js'
 
 export const RFC8693_PATH = Object.freeze({
   id: 'rfc8693',
@@ -62,7 +62,6 @@ export function createRfc8693Strategy(
       const started = performance.now()
       const userClaims = decodeClaims(userAccessToken)
       const tokens = [{ label: "User's token (aud App A)", claims: userClaims }]
-      const base = { ...path, tokens }
       let exchanged
       try {
         exchanged = await exchanger.exchange({
@@ -72,56 +71,30 @@ export function createRfc8693Strategy(
         })
       } catch (error) {
         if (!(error instanceof TokenExchangeError)) throw error
-        return {
-          ...base,
-          ok: false,
-          tokenRequest: {
-            grantType: TOKEN_EXCHANGE_GRANT,
-            clientAuth: 'client_secret_basic',
-            parameters: PARAMETERS,
-            status: error.status ?? 0,
-            error: error.error,
-            ...(error.description ? { description: error.description } : {}),
-          },
-          error: { stage: 'token', message: error.message },
-          durationMs: performance.now() - started,
+        const tokenRequest: TokenRequestRecord = {
+          grantType: TOKEN_EXCHANGE_GRANT,
+          clientAuth: 'client_secret_basic',
+          parameters: PARAMETERS,
+          status: error.status ?? 0,
+          error: error.error,
+          ...(error.description ? { description: error.description } : {}),
         }
+        return tokenFailure(path, { started, tokens, tokenRequest }, error.message)
       }
       const issued = exchanged.claims ?? decodeClaims(exchanged.accessToken)
-      const tokenRequest: TokenRequestRecord = {
-        grantType: TOKEN_EXCHANGE_GRANT,
-        clientAuth: 'client_secret_basic',
-        parameters: PARAMETERS,
-        status: 200,
-      }
-      const { body: _body, ...serviceCall } = await callService(
-        target,
-        '/api/todos/count',
-        exchanged.accessToken,
-      )
-      const ok = serviceCall.status === 200
-      return {
-        ...base,
+      return callServiceAndConclude(target, path, {
+        started,
         tokens: [...tokens, { label: 'Exchanged token (aud App B)', claims: issued }],
-        ok,
-        tokenRequest,
-        serviceCall,
-        verdicts: computeVerdicts({
-          issued,
-          userSub: typeof userClaims.sub === 'string' ? userClaims.sub : undefined,
-          actor: target.clientId,
-          request: tokenRequest,
-        }),
-        ...(ok
-          ? {}
-          : {
-              error: {
-                stage: 'service' as const,
-                message: `App B answered ${serviceCall.status} ${serviceCall.error ?? ''}`.trim(),
-              },
-            }),
-        durationMs: performance.now() - started,
-      }
+        tokenRequest: {
+          grantType: TOKEN_EXCHANGE_GRANT,
+          clientAuth: 'client_secret_basic',
+          parameters: PARAMETERS,
+          status: 200,
+        },
+        accessToken: exchanged.accessToken,
+        issued,
+        userSub: typeof userClaims.sub === 'string' ? userClaims.sub : undefined,
+      })
     },
   }
 }
