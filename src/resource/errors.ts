@@ -6,15 +6,18 @@
  * precise reason for logs and audit only, `cause` keeps the jose error. The mapping from jose reads
  * the error `code`, never its message.
  *
+ * Signatures are verified with node:crypto (src/exchange/jwt/verify_jws.ts); `fromJwsError` turns
+ * its reasons into the jose errors the kit has always reported as `cause` (`ERR_JWS_*`,
+ * `ERR_JOSE_ALG_NOT_ALLOWED`, `ERR_JWKS_NO_MATCHING_KEY`, …), so `cause.code` and `isTokenFault`
+ * mean what they meant when jose verified.
+ *
  * Misuse of the kit's API (bad options) throws a plain `TypeError` at start-up instead.
  */
-import type { errors } from 'jose'
+import { errors } from 'jose'
+import { JwsVerificationError, type JwsFailureReason } from '../exchange/jwt/verify_jws.js'
 
 export type ResourceAuthErrorCode =
-  | 'invalid_request'
-  | 'invalid_token'
-  | 'insufficient_scope'
-  | 'temporarily_unavailable'
+  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable'
 
 const STATUS: Readonly<Record<ResourceAuthErrorCode, number>> = {
   invalid_request: 400,
@@ -117,4 +120,52 @@ export function fromJoseError(err: unknown): ResourceAuthError {
     detail: `key set unavailable: ${code ?? (err instanceof Error ? err.name : 'unknown error')}`,
     cause: err,
   })
+}
+
+/** The jose error each token-condemning JWS failure used to be, when jose verified. */
+const JOSE_ERROR_FOR: Readonly<
+  Record<
+    Exclude<JwsFailureReason, 'key_unavailable' | 'key_header_present'>,
+    new (message: string, options?: { cause?: unknown }) => errors.JOSEError
+  >
+> = {
+  malformed: errors.JWSInvalid,
+  header_invalid: errors.JWSInvalid,
+  payload_invalid: errors.JWTInvalid,
+  alg_not_allowed: errors.JOSEAlgNotAllowed,
+  // We understand no `crit` extension (RFC 7515 §4.1.11).
+  crit_unsupported: errors.JOSENotSupported,
+  key_not_found: errors.JWKSNoMatchingKey,
+  key_mismatch: errors.JWKSNoMatchingKey,
+  signature_invalid: errors.JWSSignatureVerificationFailed,
+}
+
+/**
+ * Maps an error thrown by the JWS verifier (or by the key lookup under it) to a
+ * `ResourceAuthError`: a token fault becomes `invalid_token` with the matching jose error as
+ * `cause`; keys that cannot be obtained become `temporarily_unavailable`; anything else goes
+ * through `fromJoseError`.
+ */
+export function fromJwsError(err: unknown): ResourceAuthError {
+  if (!(err instanceof JwsVerificationError)) return fromJoseError(err)
+  switch (err.reason) {
+    case 'key_unavailable':
+      return new ResourceAuthError('temporarily_unavailable', {
+        detail: `key set unavailable: ${err.message}`,
+        cause: err,
+      })
+    case 'key_header_present':
+      // RFC 8725 §3.10: keys never come from the token (`jku`, `x5u`, `jwk`).
+      return new ResourceAuthError('invalid_token', {
+        detail: `header parameter refused: ${err.message}`,
+        cause: err,
+      })
+    default: {
+      const cause = new JOSE_ERROR_FOR[err.reason](err.message, { cause: err })
+      return new ResourceAuthError('invalid_token', {
+        detail: `${cause.code}: ${err.message}`,
+        cause,
+      })
+    }
+  }
 }

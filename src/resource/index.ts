@@ -7,11 +7,16 @@ export {
   MAX_TOKEN_LENGTH,
   type AccessTokenVerifier,
   type AccessTokenVerifierOptions,
+  type JwksCacheOptions,
+  type KeyLookup,
+  type KeyResolver,
   type VerifiedAccessToken,
 } from './verifier.js'
+export { checkRegisteredClaims, type RegisteredClaimOptions } from './jwt_claims.js'
 export {
   ResourceAuthError,
   fromJoseError,
+  fromJwsError,
   isTokenFault,
   type ResourceAuthErrorCode,
   type ResourceAuthErrorOptions,

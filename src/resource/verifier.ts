@@ -3,19 +3,28 @@
  * RFC 8693 exchange (`act`).
  *
  * Shaped like jose's `createRemoteJWKSet`: options are checked once (a `TypeError` on misuse), and
- * the result is an async function. Per token, in order: size → jose `jwtVerify` with pinned
- * algorithms, `typ: at+jwt`, `iss`, `aud`, `exp`/`nbf` and the presence of `exp iat sub client_id
- * jti` (unknown `crit` extensions are refused by jose) → claim types → `azp`/`client_id` agree →
- * actor chain → caller policy → scopes. Keys come only from the configured JWKS URL or resolver;
- * a token header naming its own key (`jku`, `x5u`, `jwk`, `x5c`) is refused (RFC 8725 §3.10).
+ * the result is an async function. The cryptography is node:crypto with keys parsed once into
+ * KeyObjects: the project's JWS verifier (src/exchange/jwt/verify_jws.ts) over the shared remote
+ * key cache (src/keys/remote_jwks.ts), which the STS uses for its upstreams too. Per token, in
+ * order: size → compact JWS with pinned algorithms (no `none`/HS*, no `crit`, keys never from
+ * `jku`/`x5u`/`jwk`) → signature with the issuer's key by `kid` → no `x5c` (RFC 8725 §3.10) →
+ * `typ: at+jwt`, presence of `iss aud exp iat sub client_id jti`, `iss`, `aud`, `iat`/`nbf`/`exp`
+ * with the clock tolerance (jwt_claims.ts, jose's order) → claim types → `azp`/`client_id` agree →
+ * actor chain → caller policy → scopes.
+ *
+ * Errors: token faults are `invalid_token` 401 (`cause` the jose error jose used to throw, e.g.
+ * `ERR_JWT_EXPIRED`), policy faults `insufficient_scope` 403, and keys that cannot be fetched
+ * `temporarily_unavailable` 503, so a broken JWKS endpoint is never reported as a bad token.
  */
+import type { KeyObject } from 'node:crypto'
+import type { JWTPayload } from 'jose'
+import { createJwsVerifier, type JwsHeader, type KeyResolver } from '../exchange/jwt/verify_jws.js'
 import {
-  createRemoteJWKSet,
-  jwtVerify,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type RemoteJWKSetOptions,
-} from 'jose'
+  createRemoteKeySet,
+  DEFAULT_KEY_CACHE,
+  type KeyCacheSettings,
+} from '../keys/remote_jwks.js'
+import type { Logger } from '../log/logger.js'
 import {
   checkCallerAllowed,
   checkScopes,
@@ -24,7 +33,25 @@ import {
   parseOptionalStringClaim,
   parseScopes,
 } from './checks.js'
-import { ResourceAuthError, fromJoseError } from './errors.js'
+import { ResourceAuthError, fromJwsError } from './errors.js'
+import { checkRegisteredClaims } from './jwt_claims.js'
+
+export type { KeyLookup, KeyResolver } from '../exchange/jwt/verify_jws.js'
+
+/** How the remote key set is cached (milliseconds, jose's option names). */
+export interface JwksCacheOptions {
+  /** At most one fetch this often, also for unknown `kid`s. Default 30 000. */
+  readonly cooldownDuration?: number
+  /** Keys are fresh this long after a fetch, then refreshed in the background. Default 300 000. */
+  readonly cacheMaxAge?: number
+  /**
+   * How long cached keys keep serving past freshness while the key set cannot be fetched.
+   * Default 3 600 000.
+   */
+  readonly staleIfErrorDuration?: number
+  /** Per request. Default 5 000. */
+  readonly timeoutDuration?: number
+}
 
 export interface AccessTokenVerifierOptions {
   /** Expected `iss`, exactly. */
@@ -33,8 +60,11 @@ export interface AccessTokenVerifierOptions {
   readonly audience: string
   /** The authorization server's JWKS. Exactly one of `jwksUri` and `keyResolver`. */
   readonly jwksUri?: string | URL
-  /** A jose key resolver (tests, or keys held locally). Exactly one of `jwksUri` and `keyResolver`. */
-  readonly keyResolver?: JWTVerifyGetKey
+  /**
+   * Keys held locally (tests, or a key store): `({ kid, alg, iss }) => KeyObject | undefined`, a
+   * node:crypto public KeyObject, possibly async. Exactly one of `jwksUri` and `keyResolver`.
+   */
+  readonly keyResolver?: KeyResolver
   /** Pinned signature algorithms; asymmetric only. Default `['ES256']`. */
   readonly algorithms?: readonly string[]
   /** Default 30. */
@@ -43,11 +73,10 @@ export interface AccessTokenVerifierOptions {
   readonly allowedCallers?: readonly string[]
   /** Scopes every token must carry. */
   readonly requiredScopes?: readonly string[]
-  /** Passed to `createRemoteJWKSet` (milliseconds). */
-  readonly jwksOptions?: Pick<
-    RemoteJWKSetOptions,
-    'cooldownDuration' | 'cacheMaxAge' | 'timeoutDuration'
-  >
+  /** Caching of the `jwksUri` key set. */
+  readonly jwksOptions?: JwksCacheOptions
+  /** Where a failed key-set fetch is reported (`upstream_keys_fetch_failed`). */
+  readonly logger?: Logger
   /** The clock, for tests. */
   readonly now?: () => Date
 }
@@ -78,7 +107,6 @@ export type AccessTokenVerifier = ((token: string) => Promise<VerifiedAccessToke
 /** Longest token accepted before any parsing (RFC 8693 S14: cap token size). */
 export const MAX_TOKEN_LENGTH = 8192
 
-const HEADER_KEY_LOCATIONS = ['jku', 'x5u', 'jwk', 'x5c'] as const
 const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'client_id', 'jti']
 
 function checkNonEmptyString(name: string, value: unknown): string {
@@ -111,7 +139,19 @@ function checkAlgorithms(value: unknown): string[] {
   return algorithms
 }
 
-function createKeySource(options: AccessTokenVerifierOptions): JWTVerifyGetKey {
+function checkDuration(name: string, value: number | undefined, fallbackSeconds: number): number {
+  if (value === undefined) return fallbackSeconds
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new TypeError(`"jwksOptions.${name}" must be a number of milliseconds, 0 or more`)
+  }
+  return value / 1000
+}
+
+function createKeySource(
+  options: AccessTokenVerifierOptions,
+  issuer: string,
+  algorithms: readonly string[],
+): KeyResolver {
   const { jwksUri, keyResolver } = options
   if ((jwksUri === undefined) === (keyResolver === undefined)) {
     throw new TypeError('exactly one of "jwksUri" and "keyResolver" is required')
@@ -131,7 +171,32 @@ function createKeySource(options: AccessTokenVerifierOptions): JWTVerifyGetKey {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new TypeError('"jwksUri" must be an http(s) URL')
   }
-  return createRemoteJWKSet(url, options.jwksOptions)
+  const cache = options.jwksOptions ?? {}
+  const settings: KeyCacheSettings = {
+    cooldownSeconds: checkDuration(
+      'cooldownDuration',
+      cache.cooldownDuration,
+      DEFAULT_KEY_CACHE.cooldownSeconds,
+    ),
+    maxAgeSeconds: checkDuration('cacheMaxAge', cache.cacheMaxAge, DEFAULT_KEY_CACHE.maxAgeSeconds),
+    staleIfErrorSeconds: checkDuration(
+      'staleIfErrorDuration',
+      cache.staleIfErrorDuration,
+      DEFAULT_KEY_CACHE.staleIfErrorSeconds,
+    ),
+    timeoutMs:
+      checkDuration('timeoutDuration', cache.timeoutDuration, DEFAULT_KEY_CACHE.timeoutMs / 1000) *
+      1000,
+  }
+  // The issuer's key set, fetched on first use, parsed once into KeyObjects (src/keys).
+  const keys = createRemoteKeySet({
+    issuer,
+    jwksUri: url.href,
+    algorithms,
+    cache: settings,
+    logger: options.logger,
+  })
+  return ({ kid, alg }): Promise<KeyObject | undefined> => keys.getKey(kid, alg)
 }
 
 /**
@@ -145,7 +210,9 @@ function createKeySource(options: AccessTokenVerifierOptions): JWTVerifyGetKey {
  * })
  * const token = await verify(bearerToken) // throws ResourceAuthError
  */
-export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
+export function createAccessTokenVerifier(
+  options: AccessTokenVerifierOptions,
+): AccessTokenVerifier {
   if (typeof options !== 'object' || options === null) throw new TypeError('options required')
   const issuer = checkNonEmptyString('issuer', options.issuer)
   const audience = checkNonEmptyString('audience', options.audience)
@@ -162,36 +229,44 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     checkStringList('requiredScopes', options.requiredScopes ?? [], true),
   )
   const now = options.now
-  if (now !== undefined && typeof now !== 'function') throw new TypeError('"now" must be a function')
-  const keySource = createKeySource(options)
+  if (now !== undefined && typeof now !== 'function') {
+    throw new TypeError('"now" must be a function')
+  }
+  // Keys come only from the configured source, whatever the token's header says.
+  const jws = createJwsVerifier({
+    algorithms,
+    resolveKey: createKeySource(options, issuer, algorithms),
+  })
 
-  const getKey: JWTVerifyGetKey = (protectedHeader, token) => {
-    for (const name of HEADER_KEY_LOCATIONS) {
-      if (name in protectedHeader || (token.header && name in token.header)) {
-        throw new ResourceAuthError('invalid_token', { detail: `header parameter ${name} refused` })
-      }
-    }
-    return keySource(protectedHeader, token)
+  function currentSeconds(): number {
+    const seconds = Math.floor((now === undefined ? Date.now() : now().getTime()) / 1000)
+    if (!Number.isFinite(seconds)) throw new TypeError('"now" must return a valid Date')
+    return seconds
   }
 
   async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new ResourceAuthError('invalid_token', { detail: 'token empty or too long' })
     }
+    let header: JwsHeader
     let claims: JWTPayload
     try {
-      ;({ payload: claims } = await jwtVerify(token, getKey, {
-        algorithms,
-        typ: 'at+jwt',
-        issuer,
-        audience,
-        clockTolerance,
-        requiredClaims: REQUIRED_CLAIMS,
-        currentDate: now?.(),
-      }))
+      ;({ header, payload: claims } = await jws.verify(token))
     } catch (err) {
-      throw fromJoseError(err)
+      throw fromJwsError(err)
     }
+    // verify_jws ignores `x5c`; a token naming a certificate chain is refused all the same.
+    if (header.x5c !== undefined) {
+      throw new ResourceAuthError('invalid_token', { detail: 'header parameter x5c refused' })
+    }
+    checkRegisteredClaims(header, claims, {
+      typ: 'at+jwt',
+      issuer,
+      audience,
+      requiredClaims: REQUIRED_CLAIMS,
+      clockToleranceSeconds: clockTolerance,
+      now: currentSeconds(),
+    })
 
     const sub = checkStringClaim(claims, 'sub')
     const clientId = checkStringClaim(claims, 'client_id')

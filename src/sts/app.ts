@@ -1,8 +1,8 @@
 /**
  * buildSts: onbehalf's security token service, an RFC 8693 token endpoint for identity providers
  * that lack one. It trusts the access tokens of configured upstream issuers (keys from their own
- * JWKS, upstream_keys.ts) and mints tokens under its own issuer and keys, through the same engine
- * as the embedded IdP (src/exchange): no rule of the exchange lives here.
+ * JWKS, cached by src/keys/remote_jwks.ts) and mints tokens under its own issuer and keys, through
+ * the same engine as the embedded IdP (src/exchange): no rule of the exchange lives here.
  *
  * Routes: `POST /token` (form body only, RFC 6749 client authentication, RFC 8693 exchange),
  * `GET /jwks`, `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET /healthz`.
@@ -38,10 +38,10 @@ import {
   type AuditEvent,
   type ExchangeParams,
 } from '../exchange/index.js'
+import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import type { StsConfig } from './config.js'
 import { openSharedSigningKeys } from './signing_keys.js'
-import { createUpstreamKeySet, type UpstreamKeySet } from './upstream_keys.js'
 
 export interface StsOptions {
   readonly logger: Logger
@@ -58,11 +58,11 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   const now = options.now ?? (() => Date.now() / 1000)
   const signingKeys = openSharedSigningKeys({ ...config.keys, now })
 
-  const upstreams = new Map<string, UpstreamKeySet>()
+  const upstreams = new Map<string, RemoteKeySet>()
   for (const upstream of config.upstreams) {
     upstreams.set(
       upstream.issuer,
-      createUpstreamKeySet({
+      createRemoteKeySet({
         issuer: upstream.issuer,
         jwksUri: upstream.jwksUri,
         algorithms: upstream.algorithms,

@@ -31,7 +31,7 @@ import {
   type ExchangePolicy,
 } from '../exchange/index.js'
 import { ALGORITHMS } from '../exchange/jwt/algorithms.js'
-import { DEFAULT_KEY_CACHE, type KeyCacheSettings } from './upstream_keys.js'
+import { DEFAULT_KEY_CACHE, type KeyCacheSettings } from '../keys/remote_jwks.js'
 
 export const DEFAULT_STS_PORT = 9100
 
@@ -127,7 +127,6 @@ export interface StsConfig {
   /** client_id → secret, resolved from `secretEnv`. */
   readonly clientSecrets: ReadonlyMap<string, string>
 }
-
 
 /** Builds the configuration from parsed JSON; `source` prefixes every problem (the file name). */
 export function parseStsConfig(

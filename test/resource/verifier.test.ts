@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
-import { createHmac } from 'node:crypto'
+import { createHmac, generateKeyPairSync, KeyObject } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { createAccessTokenVerifier, ResourceAuthError, type AccessTokenVerifierOptions } from '../../src/resource/index.js'
+import {
+  createAccessTokenVerifier,
+  ResourceAuthError,
+  type AccessTokenVerifierOptions,
+} from '../../src/resource/index.js'
 import {
   AUDIENCE,
   ISSUER,
@@ -166,7 +170,13 @@ describe('createAccessTokenVerifier when the token is bad then invalid_token', (
   })
 
   test('unknown crit header', async () => {
-    const header = { alg: 'ES256', typ: 'at+jwt', kid: key.kid, crit: ['urn:x:must'], 'urn:x:must': 1 }
+    const header = {
+      alg: 'ES256',
+      typ: 'at+jwt',
+      kid: key.kid,
+      crit: ['urn:x:must'],
+      'urn:x:must': 1,
+    }
     const token = await signRaw(key, header, baseClaims())
     await rejects(verifier()(token), { ...invalidToken, causeCode: 'ERR_JOSE_NOT_SUPPORTED' })
   })
@@ -179,6 +189,11 @@ describe('createAccessTokenVerifier when the token is bad then invalid_token', (
     }
   })
 
+  test('an x5c certificate chain in the header is refused too', async () => {
+    const token = await signAccessToken(key, { header: { x5c: ['MIIB'] } })
+    await rejects(verifier()(token), { ...invalidToken, detail: /x5c/ })
+  })
+
   for (const claim of ['sub', 'client_id', 'jti', 'iat', 'exp']) {
     test(`missing ${claim}`, async () => {
       const token = await signAccessToken(key, { omit: [claim] })
@@ -187,7 +202,12 @@ describe('createAccessTokenVerifier when the token is bad then invalid_token', (
   }
 
   test('claims of the wrong type', async () => {
-    for (const claims of [{ sub: 42 }, { client_id: ['app-a'] }, { scope: ['todos:read'] }, { act: 'app-a' }]) {
+    for (const claims of [
+      { sub: 42 },
+      { client_id: ['app-a'] },
+      { scope: ['todos:read'] },
+      { act: 'app-a' },
+    ]) {
       const token = await signAccessToken(key, { claims: claims as never })
       await rejects(verifier()(token), invalidToken)
     }
@@ -221,7 +241,10 @@ describe('createAccessTokenVerifier key rotation', () => {
 
       const next = await createTestKey('key-2')
       const tokenFromNext = await signAccessToken(next)
-      await rejects(verify(tokenFromNext), { ...invalidToken, causeCode: 'ERR_JWKS_NO_MATCHING_KEY' })
+      await rejects(verify(tokenFromNext), {
+        ...invalidToken,
+        causeCode: 'ERR_JWKS_NO_MATCHING_KEY',
+      })
       assert.equal(server.fetches(), 2, 'an unknown kid triggers one refetch')
 
       server.keys = [key, next]
@@ -256,6 +279,52 @@ describe('createAccessTokenVerifier key rotation', () => {
       statusCode: 503,
     })
     assert.ok(err.cause)
+  })
+})
+
+describe('createAccessTokenVerifier key set cache', () => {
+  test('when many tokens arrive before the first fetch then they share one fetch', async () => {
+    const server = await startJwksServer([key])
+    try {
+      const verify = verifier({ jwksUri: server.url })
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => signAccessToken(key)))
+      const verified = await Promise.all(tokens.map((token) => verify(token)))
+      assert.equal(verified.length, 20)
+      assert.equal(server.fetches(), 1)
+      await verify(await signAccessToken(key))
+      assert.equal(server.fetches(), 1, 'then answered from the cache')
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('when the key set goes down after a fetch then the cached keys keep serving', async (t) => {
+    const server = await startJwksServer([key])
+    t.after(() => server.close())
+    const verify = verifier({
+      jwksUri: server.url,
+      jwksOptions: { cacheMaxAge: 0, cooldownDuration: 0 },
+    })
+    await verify(await signAccessToken(key))
+    await server.close()
+    assert.equal((await verify(await signAccessToken(key))).sub, 'user-alice')
+  })
+
+  test('when the stale window is over too then temporarily_unavailable', async (t) => {
+    const server = await startJwksServer([key])
+    t.after(() => server.close())
+    const verify = verifier({
+      jwksUri: server.url,
+      jwksOptions: { cacheMaxAge: 200, cooldownDuration: 0, staleIfErrorDuration: 0 },
+    })
+    await verify(await signAccessToken(key))
+    await server.close()
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    await rejects(verify(await signAccessToken(key)), {
+      error: 'temporarily_unavailable',
+      statusCode: 503,
+      detail: /key set unavailable/,
+    })
   })
 })
 
@@ -308,7 +377,7 @@ describe('createAccessTokenVerifier options', () => {
     ['no issuer', { ...good, issuer: '' }],
     ['no audience', { ...good, audience: undefined }],
     ['no key source', { issuer: ISSUER, audience: AUDIENCE }],
-    ['two key sources', { ...good, keyResolver: async () => key.publicKey }],
+    ['two key sources', { ...good, keyResolver: () => KeyObject.from(key.publicKey) }],
     ['a relative jwksUri', { ...good, jwksUri: '/jwks' }],
     ['a non-http jwksUri', { ...good, jwksUri: 'file:///etc/jwks' }],
     ['HS256 allowed', { ...good, algorithms: ['ES256', 'HS256'] }],
@@ -318,6 +387,9 @@ describe('createAccessTokenVerifier options', () => {
     ['NaN tolerance', { ...good, clockToleranceSeconds: Number.NaN }],
     ['empty allowedCallers', { ...good, allowedCallers: [] }],
     ['a scope with a space', { ...good, requiredScopes: ['a b'] }],
+    ['an unsupported algorithm', { ...good, algorithms: ['ES256K'] }],
+    ['a negative cooldown', { ...good, jwksOptions: { cooldownDuration: -1 } }],
+    ['a NaN cache age', { ...good, jwksOptions: { cacheMaxAge: Number.NaN } }],
   ]
   for (const [name, options] of misuses) {
     test(`when given ${name} then TypeError`, () => {
@@ -326,18 +398,56 @@ describe('createAccessTokenVerifier options', () => {
   }
 
   test('when given a keyResolver then it is used instead of a URL', async () => {
+    const publicKey = KeyObject.from(key.publicKey)
     const verify = createAccessTokenVerifier({
       issuer: ISSUER,
       audience: AUDIENCE,
-      keyResolver: async () => key.publicKey,
+      keyResolver: async ({ kid, alg }) =>
+        kid === key.kid && alg === 'ES256' ? publicKey : undefined,
     })
     assert.equal((await verify(await signAccessToken(key))).sub, 'user-alice')
     assert.equal(verify.audience, AUDIENCE)
   })
 
+  test('when the keyResolver has no key then invalid_token, and when it fails then 503', async () => {
+    const none = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: () => undefined,
+    })
+    await rejects(none(await signAccessToken(key)), {
+      ...invalidToken,
+      causeCode: 'ERR_JWKS_NO_MATCHING_KEY',
+    })
+    const failing = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: async () => {
+        throw new Error('key store down')
+      },
+    })
+    await rejects(failing(await signAccessToken(key)), {
+      error: 'temporarily_unavailable',
+      statusCode: 503,
+    })
+  })
+
+  test('when the keyResolver gives a key of the wrong type then invalid_token', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey
+    const verify = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: () => rsa,
+    })
+    await rejects(verify(await signAccessToken(key)), invalidToken)
+  })
+
   test('when given a clock then exp is judged against it', async () => {
     const token = await signAccessToken(key)
     const later = () => new Date(Date.now() + 3600_000)
-    await rejects(verifier({ now: later })(token), { ...invalidToken, causeCode: 'ERR_JWT_EXPIRED' })
+    await rejects(verifier({ now: later })(token), {
+      ...invalidToken,
+      causeCode: 'ERR_JWT_EXPIRED',
+    })
   })
 })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
 import { test } from 'node:test'
 import { JwsVerificationError } from '../../src/exchange/index.js'
-import { createUpstreamKeySet } from '../../src/sts/upstream_keys.js'
+import { createRemoteKeySet } from '../../src/keys/remote_jwks.js'
 import { manualClock } from './helpers.js'
 
 const ISSUER = 'https://idp.example/realm/'
@@ -35,7 +35,7 @@ const cache = { maxAgeSeconds: 60, cooldownSeconds: 10, staleIfErrorSeconds: 120
 
 test('upstream keys: discovery names jwks_uri, the key is found by kid and alg', async () => {
   const { state, fetch } = fakeUpstream()
-  const keys = createUpstreamKeySet({
+  const keys = createRemoteKeySet({
     issuer: ISSUER,
     algorithms: ['ES256'],
     fetch,
@@ -55,7 +55,7 @@ test('upstream keys: discovery names jwks_uri, the key is found by kid and alg',
 test('upstream keys: an unknown kid refetches once, then not again within the cooldown', async () => {
   const { state, fetch } = fakeUpstream()
   const clock = manualClock()
-  const keys = createUpstreamKeySet({
+  const keys = createRemoteKeySet({
     issuer: ISSUER,
     algorithms: ['ES256'],
     fetch,
@@ -77,7 +77,7 @@ test('upstream keys: an unknown kid refetches once, then not again within the co
 test('upstream keys: concurrent unknown kids share one fetch', async () => {
   const { state, fetch } = fakeUpstream()
   const clock = manualClock()
-  const keys = createUpstreamKeySet({
+  const keys = createRemoteKeySet({
     issuer: ISSUER,
     algorithms: ['ES256'],
     fetch,
@@ -95,7 +95,7 @@ test('upstream keys: concurrent unknown kids share one fetch', async () => {
 test('upstream keys: upstream down → cached keys serve within the window, then key_unavailable', async () => {
   const { state, fetch } = fakeUpstream()
   const clock = manualClock()
-  const keys = createUpstreamKeySet({
+  const keys = createRemoteKeySet({
     issuer: ISSUER,
     algorithms: ['ES256'],
     fetch,
@@ -123,7 +123,7 @@ test('upstream keys: upstream down → cached keys serve within the window, then
 test('upstream keys: a discovery document naming another issuer yields no keys', async () => {
   const { state, fetch } = fakeUpstream()
   state.issuer = 'https://evil.example/'
-  const keys = createUpstreamKeySet({
+  const keys = createRemoteKeySet({
     issuer: ISSUER,
     algorithms: ['ES256'],
     fetch,
@@ -141,7 +141,7 @@ test('upstream keys: private and symmetric JWKs are never used', async () => {
     { ...privateKey.export({ format: 'jwk' }), kid: 'priv', alg: 'ES256', use: 'sig' } as never,
     { kty: 'oct', k: 'c2VjcmV0', kid: 'oct', alg: 'HS256' } as never,
   ]
-  const keys = createUpstreamKeySet({
+  const keys = createRemoteKeySet({
     issuer: ISSUER,
     algorithms: ['ES256'],
     fetch,
@@ -155,7 +155,7 @@ test('upstream keys: private and symmetric JWKs are never used', async () => {
 test('upstream keys: an https issuer with an http jwks_uri is a configuration error', () => {
   assert.throws(
     () =>
-      createUpstreamKeySet({
+      createRemoteKeySet({
         issuer: ISSUER,
         jwksUri: 'http://idp.example/jwks',
         algorithms: ['ES256'],

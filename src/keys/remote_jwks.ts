@@ -1,23 +1,27 @@
 /**
- * The signing keys of the upstream IdPs the STS trusts: OpenID Connect Discovery 1.0 §4 (or RFC
- * 8414) → `jwks_uri` → JWKS (RFC 7517), cached per issuer. Only the issuer's own JWKS is used:
- * key URLs in token headers (`jku`, `x5u`, `jwk`) are refused by the verifier (RFC 8725 §3.10).
+ * The signing keys of a remote issuer, shared by the STS (its upstream IdPs) and the
+ * resource-server kit (the authorization servers it trusts): OpenID Connect Discovery 1.0 §4 (or
+ * RFC 8414) → `jwks_uri` → JWKS (RFC 7517), or a configured `jwksUri`, cached per issuer and parsed
+ * once into node:crypto KeyObjects. Only the issuer's own JWKS is used: key URLs in token headers
+ * (`jku`, `x5u`, `jwk`) are refused by the verifier (RFC 8725 §3.10).
  *
  * Cache rules, per issuer, with an injectable clock:
  * - keys are fresh for `maxAgeSeconds`; after that the next use refreshes them in the background
  *   and keeps answering from the cache meanwhile;
  * - an unknown `kid` refetches at once (upstream rotation), but at most once per `cooldownSeconds`
- *   (so random `kid`s cannot turn the STS into a request amplifier); every fetch attempt, failed
- *   or not, starts the cooldown;
- * - when the upstream cannot be reached, cached keys keep serving for `staleIfErrorSeconds` beyond
+ *   (so random `kid`s cannot turn the caller into a request amplifier); every fetch attempt,
+ *   failed or not, starts the cooldown;
+ * - when the issuer cannot be reached, cached keys keep serving for `staleIfErrorSeconds` beyond
  *   their freshness; after that `getKey` throws `JwsVerificationError('key_unavailable')`, which
- *   the engine answers with `invalid_request` and the audit detail "upstream keys unavailable".
+ *   the STS answers with `invalid_request` (audit detail "upstream keys unavailable") and the
+ *   resource kit with `temporarily_unavailable` 503.
  * Concurrent refreshes of one issuer share a single request. The cache is per process: it holds
- * nothing another instance would miss.
+ * nothing another instance would miss. A lookup of a cached key is synchronous work only (no
+ * allocation, no parsing), so it can sit on every request's path.
  *
  * @example
  * ```ts
- * const keys = createUpstreamKeySet({ issuer: 'https://idp.example', algorithms: ['RS256'] })
+ * const keys = createRemoteKeySet({ issuer: 'https://idp.example', algorithms: ['RS256'] })
  * const key = await keys.getKey('kid-1', 'RS256')
  * ```
  */
@@ -39,7 +43,7 @@ export const DEFAULT_KEY_CACHE: KeyCacheSettings = Object.freeze({
   timeoutMs: 5000,
 })
 
-export interface UpstreamKeySetOptions {
+export interface RemoteKeySetOptions {
   readonly issuer: string
   /** Skips discovery when set. */
   readonly jwksUri?: string
@@ -51,7 +55,7 @@ export interface UpstreamKeySetOptions {
   readonly logger?: Logger
 }
 
-export interface UpstreamKeyStatus {
+export interface RemoteKeyStatus {
   readonly issuer: string
   readonly keys: number
   /** Seconds since the last successful fetch; undefined before the first. */
@@ -59,13 +63,13 @@ export interface UpstreamKeyStatus {
   readonly usable: boolean
 }
 
-export interface UpstreamKeySet {
+export interface RemoteKeySet {
   readonly issuer: string
   /** The issuer's key for `kid` usable with `alg`; undefined when it has none. */
   getKey(kid: string | undefined, alg: string): Promise<KeyObject | undefined>
   /** Fetches now (cooldown permitting); resolves whether or not the upstream answered. */
   refresh(): Promise<void>
-  status(): UpstreamKeyStatus
+  status(): RemoteKeyStatus
 }
 
 interface CachedKey {
@@ -76,7 +80,7 @@ interface CachedKey {
 
 const MAX_DOCUMENT_BYTES = 256 * 1024
 
-export function createUpstreamKeySet(options: UpstreamKeySetOptions): UpstreamKeySet {
+export function createRemoteKeySet(options: RemoteKeySetOptions): RemoteKeySet {
   const issuer = options.issuer
   const issuerUrl = parseHttpUrl(issuer, 'issuer')
   if (options.jwksUri !== undefined) checkKeyUrl(options.jwksUri, issuerUrl)
@@ -107,6 +111,7 @@ export function createUpstreamKeySet(options: UpstreamKeySetOptions): UpstreamKe
       })
       .catch((error: unknown) => {
         if (options.jwksUri === undefined) jwksUri = undefined // rediscover next time
+        // The event name predates the move from src/sts; log alerts may match it.
         logger?.warn(
           { event: 'upstream_keys_fetch_failed', issuer, reason: (error as Error).message },
           'upstream keys could not be fetched',
@@ -170,10 +175,20 @@ export function createUpstreamKeySet(options: UpstreamKeySetOptions): UpstreamKe
     }
   }
 
+  /** With a `kid`, the first key of that `kid` usable with `alg`; without, the only such key. */
   function find(kid: string | undefined, alg: string): KeyObject | undefined {
-    const candidates = keys.filter((key) => key.alg === undefined || key.alg === alg)
-    if (kid === undefined) return candidates.length === 1 ? candidates[0]!.key : undefined
-    return candidates.find((key) => key.kid === kid)?.key
+    let found: KeyObject | undefined
+    for (const key of keys) {
+      if (key.alg !== undefined && key.alg !== alg) continue
+      if (kid !== undefined) {
+        if (key.kid === kid) return key.key
+      } else if (found !== undefined) {
+        return undefined
+      } else {
+        found = key.key
+      }
+    }
+    return found
   }
 
   async function getKey(kid: string | undefined, alg: string): Promise<KeyObject | undefined> {
