@@ -79,6 +79,14 @@ export interface AccessTokenVerifierOptions {
   readonly logger?: Logger
   /** The clock, for tests. */
   readonly now?: () => Date
+  /**
+   * Successful verifications are remembered per token string, so a token used for many calls (App A
+   * keeps an exchanged token for minutes) costs one signature check. A hit still expires with the
+   * token (`exp` + tolerance) and at most `maxAgeSeconds` after it was verified, which bounds how
+   * long a key withdrawn from the JWKS keeps vouching for tokens it signed. `false` turns it off.
+   * Default `{ maxEntries: 10000, maxAgeSeconds: 60 }`.
+   */
+  readonly verifiedTokenCache?: { readonly maxEntries?: number; readonly maxAgeSeconds?: number } | false
 }
 
 export interface VerifiedAccessToken {
@@ -232,6 +240,12 @@ export function createAccessTokenVerifier(
   if (now !== undefined && typeof now !== 'function') {
     throw new TypeError('"now" must be a function')
   }
+  const cacheSettings = options.verifiedTokenCache === false ? undefined : { maxEntries: 10_000, maxAgeSeconds: 60, ...options.verifiedTokenCache }
+  if (cacheSettings && (!Number.isInteger(cacheSettings.maxEntries) || cacheSettings.maxEntries < 1 || !(cacheSettings.maxAgeSeconds > 0))) {
+    throw new TypeError('"verifiedTokenCache" needs a positive integer maxEntries and a positive maxAgeSeconds')
+  }
+  /** token → verified result and the second until which it may be served without re-verifying. */
+  const verified = new Map<string, { readonly result: VerifiedAccessToken; readonly until: number }>()
   // Keys come only from the configured source, whatever the token's header says.
   const jws = createJwsVerifier({
     algorithms,
@@ -248,6 +262,23 @@ export function createAccessTokenVerifier(
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw new ResourceAuthError('invalid_token', { detail: 'token empty or too long' })
     }
+    if (cacheSettings) {
+      const hit = verified.get(token)
+      if (hit !== undefined) {
+        if (currentSeconds() < hit.until) return hit.result
+        verified.delete(token)
+      }
+    }
+    const result = await verifyUncached(token)
+    if (cacheSettings) {
+      const seconds = currentSeconds()
+      if (verified.size >= cacheSettings.maxEntries) verified.delete(verified.keys().next().value as string)
+      verified.set(token, { result, until: Math.min(seconds + cacheSettings.maxAgeSeconds, result.exp + clockTolerance) })
+    }
+    return result
+  }
+
+  async function verifyUncached(token: string): Promise<VerifiedAccessToken> {
     let header: JwsHeader
     let claims: JWTPayload
     try {

@@ -451,3 +451,72 @@ describe('createAccessTokenVerifier options', () => {
     })
   })
 })
+
+describe('verified-token cache', () => {
+  function counting(publicKey: KeyObject) {
+    let lookups = 0
+    return {
+      lookups: () => lookups,
+      keyResolver: async ({ kid }: { kid?: string }) => {
+        lookups++
+        return kid === key.kid ? publicKey : undefined
+      },
+    }
+  }
+
+  test('when the same token is verified again then no second signature check', async () => {
+    const source = counting(KeyObject.from(key.publicKey))
+    const verify = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver })
+    const token = await signAccessToken(key)
+    const first = await verify(token)
+    assert.equal(await verify(token), first)
+    assert.equal(source.lookups(), 1)
+  })
+
+  test('when the token has expired since it was cached then it is refused', async () => {
+    let clock = new Date()
+    const source = counting(KeyObject.from(key.publicKey))
+    const verify = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, now: () => clock, clockToleranceSeconds: 0 })
+    const token = await signAccessToken(key, { claims: { exp: Math.floor(clock.getTime() / 1000) + 20 } })
+    await verify(token)
+    clock = new Date(clock.getTime() + 21_000)
+    await rejects(verify(token), { error: 'invalid_token', statusCode: 401 })
+  })
+
+  test('when maxAgeSeconds has passed then the token is verified again', async () => {
+    let clock = new Date()
+    const source = counting(KeyObject.from(key.publicKey))
+    const verify = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: source.keyResolver,
+      now: () => clock,
+      verifiedTokenCache: { maxAgeSeconds: 10 },
+    })
+    const token = await signAccessToken(key)
+    await verify(token)
+    clock = new Date(clock.getTime() + 11_000)
+    await verify(token)
+    assert.equal(source.lookups(), 2)
+  })
+
+  test('when the cache is off or full then it still verifies correctly', async () => {
+    const source = counting(KeyObject.from(key.publicKey))
+    const off = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, verifiedTokenCache: false })
+    const token = await signAccessToken(key)
+    await off(token)
+    await off(token)
+    assert.equal(source.lookups(), 2)
+    const small = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, verifiedTokenCache: { maxEntries: 1 } })
+    const other = await signAccessToken(key)
+    for (const each of [token, other, token, other]) assert.equal((await small(each)).sub, 'user-alice')
+    assert.throws(() => createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, verifiedTokenCache: { maxEntries: 0 } }), TypeError)
+  })
+
+  test('a failed verification is never cached: a refused token stays refused, a fixed one passes', async () => {
+    const verify = verifier()
+    const wrongAudience = await signAccessToken(key, { claims: { aud: 'app-z' } })
+    await rejects(verify(wrongAudience), invalidToken)
+    await rejects(verify(wrongAudience), invalidToken)
+  })
+})
