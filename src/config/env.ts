@@ -71,6 +71,8 @@ const envSchema = z.object({
    * and nothing names App A, so App B must accept "itself" as the caller for that path to work.
    */
   APP_B_ALLOWED_CALLERS: clientIdList('app-a,app-b'),
+  /** Remember verified tokens for up to 60 s (one signature check per token): `on` or `off`. */
+  APP_B_VERIFIED_TOKEN_CACHE: z.enum(['on', 'off']).default('on'),
   /**
    * Callers whose own service token may name the user in `X-User-Sub` (the "M2M + header"
    * workaround, on for app-a so the demo can show it). `none` switches it off for everyone.

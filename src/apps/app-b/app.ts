@@ -73,6 +73,7 @@ export function createAppBVerifier(
         jwksUri: issuer === env.STS_ISSUER ? `${issuer}/jwks` : jwksUriForIssuer(env.idp, issuer),
         allowedCallers: allowedCallers ?? env.APP_B_ALLOWED_CALLERS,
         requiredScopes: [SERVICE_API_SCOPE],
+        ...(env.APP_B_VERIFIED_TOKEN_CACHE === 'off' ? { verifiedTokenCache: false as const } : {}),
       }),
     ),
   )
