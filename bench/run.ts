@@ -187,6 +187,8 @@ async function main(): Promise<void> {
     APP_A_PORT: String(p.appA),
     APP_B_URL: `http://127.0.0.1:${p.appB}`,
     APP_B_PORT: String(p.appB),
+    // Stated, not defaulted: the App B phase runs once with it on and once with it off.
+    APP_B_VERIFIED_TOKEN_CACHE: 'on',
   })
   let env = envFor(ports)
   const clientSecret = DEVELOPMENT_SECRETS.APP_A_CLIENT_SECRET
@@ -207,12 +209,13 @@ async function main(): Promise<void> {
     kind: ServiceKind,
     peak: LoadResult | undefined,
     request: (url: string) => Omit<LoadSpec, 'connections' | 'durationSeconds'>,
+    extraEnv: Record<string, string> = {},
   ) => {
     if (settings.clusterWorkers < 2 || !peak) return undefined
     const service = await startService({
       kind,
       port: await freePort(),
-      env,
+      env: { ...env, ...extraEnv },
       logLevel: settings.logLevel,
       workers: settings.clusterWorkers,
     })
@@ -425,15 +428,55 @@ async function main(): Promise<void> {
       const headers = { authorization: `Bearer ${String(exchanged.access_token)}` }
       await checkAnswers(`${service.url}/api/todos/count`, { headers }, 'App B service API')
       const request = (url: string) => ({ url: `${url}/api/todos/count`, headers })
+      // Cache on: the same exchanged token over and over, as App A sends it for minutes, so this
+      // measures App B's verified-token cache hits (a token is re-verified after at most 60 s).
       const single = await loadPhase(service, settings, request(service.url), { halfPeak: false })
+      const clustered = await clusteredRun('app-b', single.peak, request)
+      // Cache off: the same runs on a second App B where every request pays the full
+      // verification (ES256 signature + claims) — the cost of a token App B has not seen yet.
+      const uncachedEnv = { APP_B_VERIFIED_TOKEN_CACHE: 'off' }
+      const uncachedService = await startService({
+        kind: 'app-b',
+        port: await freePort(),
+        env: { ...env, ...uncachedEnv },
+        logLevel: settings.logLevel,
+      })
+      let uncached: Phase['uncached']
+      try {
+        await checkAnswers(
+          `${uncachedService.url}/api/todos/count`,
+          { headers },
+          'App B service API (token cache off)',
+        )
+        const result = await loadPhase(uncachedService, settings, request(uncachedService.url), {
+          halfPeak: false,
+        })
+        uncached = {
+          title: 'App B: /api/todos/count, token cache off',
+          request:
+            'the same request to an App B with APP_B_VERIFIED_TOKEN_CACHE=off: ES256 signature and claims checked on every request',
+          verifiedTokenCache: 'off',
+          runs: result.runs,
+          peak: result.peak,
+          peakRssBytes: result.peakRssBytes,
+        }
+      } finally {
+        await uncachedService.stop()
+      }
+      uncached = {
+        ...uncached,
+        clustered: await clusteredRun('app-b', uncached.peak, request, uncachedEnv),
+      }
       phases.push({
         id: 'app-b',
-        title: 'App B: GET /api/todos/count (verified)',
+        title: 'App B: /api/todos/count, token cache on',
         request:
-          'GET /api/todos/count with an exchanged bearer token (jose jwtVerify, remote JWKS, caller policy, audit line)',
+          'GET /api/todos/count with one exchanged bearer token reused (APP_B_VERIFIED_TOKEN_CACHE=on: verified once, then served from the verified-token cache; caller policy, audit line on every request)',
         available: true,
+        verifiedTokenCache: 'on',
         ...single,
-        clustered: await clusteredRun('app-b', single.peak, request),
+        clustered,
+        uncached,
       })
 
       onBehalf = await measureOnBehalf({

@@ -34,6 +34,7 @@ test(
     )
     assert.match(stdout, /^targets$/m)
     assert.match(stdout, /(PASS|FAIL|n\/a)\s+STS exchanges\/s/)
+    assert.match(stdout, /token cache off/)
 
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
     assert.equal(result.schema, 'onbehalf-bench/1')
@@ -70,6 +71,18 @@ test(
         assert.equal(run.errors, 0, `${phase.id}: errors`)
       }
       assert.ok(phase.peak, `${phase.id}: peak`)
+      if (phase.id === 'app-b') {
+        // App B runs twice: verified-token cache on (the judged run) and off (full verification).
+        assert.equal(phase.verifiedTokenCache, 'on')
+        assert.equal(phase.uncached?.verifiedTokenCache, 'off')
+        assert.equal(phase.uncached.runs.length, result.settings.connections.length)
+        for (const run of phase.uncached.runs) {
+          assert.ok(run.requests > 0, 'app-b uncached: served requests')
+          assert.equal(run.non2xx, 0, 'app-b uncached: non-2xx answers')
+          assert.equal(run.errors, 0, 'app-b uncached: errors')
+        }
+        assert.ok(phase.uncached.peak, 'app-b uncached: peak')
+      }
       if (phase.id === 'idp' || phase.id === 'sts')
         assert.ok(phase.halfPeak, `${phase.id}: half-peak run`)
     }
