@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { configVariables, loadEnv, type Env } from '../../src/config/env.js'
 import { createLogger, type Logger } from '../../src/log/logger.js'
-import { buildIdp, type Idp } from '../../src/idp/app.js'
+import { buildIdp, type Idp, type IdpOptions } from '../../src/idp/app.js'
 import { freePort } from './ports.js'
 import { TestBrowser } from './browser.js'
 
@@ -30,6 +30,8 @@ export interface StackOptions {
   dataDir?: string
   /** A logger to capture log lines (defaults to a silent one). */
   logger?: Logger
+  /** More options for the IdP (a policy variant, abuse limits), given the stack's env. */
+  idp?: (env: Env) => Partial<Omit<IdpOptions, 'env' | 'logger'>>
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -53,7 +55,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   })
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
   const started: FastifyInstance[] = []
-  const idp = await buildIdp({ env, logger })
+  const idp = await buildIdp({ env, logger, ...options.idp?.(env) })
   await idp.app.listen({ host: '127.0.0.1', port: idpPort })
   started.push(idp.app)
   let appA: FastifyInstance | undefined

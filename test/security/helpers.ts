@@ -4,16 +4,14 @@
  * does not issue yet), and registration of such a token as if the IdP had issued it.
  */
 import { randomUUID, sign, type KeyObject } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EventEmitter } from 'node:events'
-import { loadEnv, type Env } from '../../src/config/env.js'
+import type { Env } from '../../src/config/env.js'
 import { parsePolicy } from '../../src/config/policy_file.js'
-import { buildIdp, type AbuseLimitsInput } from '../../src/idp/app.js'
-import { createLogger, type Logger } from '../../src/log/logger.js'
-import { decodeJwt, type Stack } from '../helpers/stack.js'
-import { freePort } from '../helpers/ports.js'
+import type { AbuseLimitsInput } from '../../src/idp/app.js'
+import type { Logger } from '../../src/log/logger.js'
+import { decodeJwt, startStack, type Stack } from '../helpers/stack.js'
 
 export const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
 export const JWT = 'urn:ietf:params:oauth:token-type:jwt'
@@ -69,39 +67,21 @@ export interface LiveIdpOptions {
   logger?: Logger
 }
 
-/** The real IdP on an ephemeral 127.0.0.1 port, shaped like `startStack()`'s result. */
+/** The real IdP on an ephemeral 127.0.0.1 port (`startStack()`), with a policy variant. */
 export async function startLiveIdp(options: LiveIdpOptions = {}): Promise<Stack> {
-  const [idpPort, appAPort, appBPort] = [await freePort(), await freePort(), await freePort()]
-  const dataDir = mkdtempSync(join(tmpdir(), 'onbehalf-security-'))
-  const env = loadEnv({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    DATA_DIR: dataDir,
-    IDP_ISSUER: `http://127.0.0.1:${idpPort}`,
-    IDP_PORT: String(idpPort),
-    APP_A_URL: `http://127.0.0.1:${appAPort}`,
-    APP_A_PORT: String(appAPort),
-    APP_B_URL: `http://127.0.0.1:${appBPort}`,
-    APP_B_PORT: String(appBPort),
-  })
-  const logger = options.logger ?? createLogger({ level: 'silent' })
-  let policy
-  if (options.policy) {
-    const json = basePolicyJson()
-    options.policy(json)
-    const secrets = { ...env, SECURITY_SUITE_EXTRA_SECRET: EXTRA_CLIENT_SECRET } as Env
-    policy = parsePolicy(json, secrets, env.IDP_ISSUER, 'security policy variant')
-  }
-  const idp = await buildIdp({ env, logger, policy, abuseLimits: options.abuseLimits })
-  await idp.app.listen({ host: '127.0.0.1', port: idpPort })
-  return {
-    env,
-    idp,
-    async close() {
-      await idp.app.close()
-      rmSync(dataDir, { recursive: true, force: true })
+  return startStack({
+    ...(options.logger ? { logger: options.logger } : {}),
+    idp: (env) => {
+      let policy
+      if (options.policy) {
+        const json = basePolicyJson()
+        options.policy(json)
+        const secrets = { ...env, SECURITY_SUITE_EXTRA_SECRET: EXTRA_CLIENT_SECRET } as Env
+        policy = parsePolicy(json, secrets, env.IDP_ISSUER, 'security policy variant')
+      }
+      return { ...(policy ? { policy } : {}), ...(options.abuseLimits ? { abuseLimits: options.abuseLimits } : {}) }
     },
-  }
+  })
 }
 
 /**
