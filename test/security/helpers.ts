@@ -5,7 +5,6 @@
  */
 import { randomUUID, sign, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { EventEmitter } from 'node:events'
 import type { Env } from '../../src/config/env.js'
 import { parsePolicy } from '../../src/config/policy_file.js'
