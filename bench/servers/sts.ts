@@ -62,6 +62,8 @@ export function benchStsConfig(env: Env, port: number): Record<string, unknown> 
     issuer: `http://127.0.0.1:${port}`,
     host: '127.0.0.1',
     port,
+    // Every request comes from one address: the abuse limit is off for load tests.
+    tokenRequestsPerMinutePerIp: 0,
     keys: { directory: join(env.DATA_DIR, 'sts-keys') },
     upstreams: { idp: { issuer: env.IDP_ISSUER, algorithms: ['ES256'] } },
     targets: { 'app-b': { resourceUris: [env.APP_B_URL], scopes: ['todos:read', 'todos:write'] } },

@@ -41,7 +41,8 @@ import { loadUserDirectory } from './users.js'
 import { openOidcStorage } from './sqlite_adapter.js'
 import { createIssuedTokenRegistry, type IssuedTokenRegistry } from './issued_tokens.js'
 import { createProvider } from './provider.js'
-import { interactionRoutes, type RateLimiter } from './interactions.js'
+import { interactionRoutes } from './interactions.js'
+import { createRateLimiter, UNLIMITED, type RateLimit, type RateLimiter } from '../limits/rate_limiter.js'
 import * as tokenExchangeGrant from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
 import { createIdpMinter } from './minter.js'
@@ -62,8 +63,8 @@ const rateLimitSchema = z.object({
   windowSeconds: z.number().int().positive().max(86_400),
 })
 
-/** At most `max` events per fixed window of `windowSeconds`, per key. */
-export type RateLimit = z.infer<typeof rateLimitSchema>
+export type { RateLimit }
+export { createRateLimiter }
 
 const abuseLimitsSchema = z.object({
   /** `false` switches every rate limit off (load tests, fuzzing); body limits stay. */
@@ -127,43 +128,6 @@ export function abuseLimitsFromEnv(env: Env): AbuseLimitsInput {
     tokenPerIp: { max: env.IDP_TOKEN_REQUESTS_PER_MINUTE, windowSeconds: 60 },
     tokenPerClient: { max: env.IDP_TOKEN_REQUESTS_PER_MINUTE, windowSeconds: 60 },
   }
-}
-
-const UNLIMITED: RateLimiter = Object.freeze({ retryAfter: () => 0, hit: () => {} })
-
-/**
- * A fixed-window counter per key, in memory (one IdP process). Bounded: beyond `maxKeys` the
- * expired windows are swept, then the oldest dropped.
- */
-export function createRateLimiter(
-  limit: RateLimit,
-  options: { maxKeys: number; now?: () => number },
-): RateLimiter {
-  const now = options.now ?? Date.now
-  const windows = new Map<string, { count: number; resetAt: number }>()
-  const windowMs = limit.windowSeconds * 1000
-  return Object.freeze({
-    retryAfter(key: string): number {
-      const window = windows.get(key)
-      const at = now()
-      if (window === undefined || window.resetAt <= at || window.count < limit.max) return 0
-      return Math.max(1, Math.ceil((window.resetAt - at) / 1000))
-    },
-    hit(key: string): void {
-      const at = now()
-      const window = windows.get(key)
-      if (window !== undefined && window.resetAt > at) {
-        window.count++
-        return
-      }
-      windows.delete(key)
-      if (windows.size >= options.maxKeys) {
-        for (const [other, { resetAt }] of windows) if (resetAt <= at) windows.delete(other)
-        if (windows.size >= options.maxKeys) windows.delete(windows.keys().next().value!)
-      }
-      windows.set(key, { count: 1, resetAt: at + windowMs })
-    },
-  })
 }
 
 function limiterFor(limits: AbuseLimits, limit: RateLimit): RateLimiter {

@@ -15,14 +15,9 @@ import type Provider from 'oidc-provider'
 import type { Logger } from '../log/logger.js'
 import type { UserDirectory } from './users.js'
 import { renderIdpError, renderLogin } from './views.js'
+import type { RateLimiter } from '../limits/rate_limiter.js'
 
-/** A fixed-window counter per key (client IP, username); implemented in app.ts. */
-export interface RateLimiter {
-  /** Seconds until `key` may try again; 0 while it is under its limit. Counts nothing. */
-  retryAfter(key: string): number
-  /** Counts one event for `key`. */
-  hit(key: string): void
-}
+export type { RateLimiter }
 
 export interface LoginLimits {
   /** Every login form POST, per client IP. */

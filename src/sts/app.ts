@@ -25,6 +25,7 @@
  */
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import {
   ACCESS_TOKEN_HEADER,
   createClientAuthenticator,
@@ -135,6 +136,32 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     tokenScope.setErrorHandler((error: FastifyError, _request, reply) =>
       sendError(reply, asOAuthError(error)),
     )
+
+    // Abuse limit per client IP, before the body is parsed (the IdP's token endpoint has the same).
+    const perIp =
+      config.tokenRequestsPerMinutePerIp > 0
+        ? createRateLimiter(
+            { max: config.tokenRequestsPerMinutePerIp, windowSeconds: 60 },
+            { maxKeys: 10_000 },
+          )
+        : UNLIMITED
+    tokenScope.addHook('onRequest', async (request, reply) => {
+      const wait = perIp.retryAfter(request.ip)
+      if (wait > 0) {
+        logger.warn(
+          { event: 'token_throttled', component: 'sts', limit: 'ip' },
+          'token request throttled',
+        )
+        return reply
+          .code(429)
+          .headers({ ...NO_STORE_HEADERS, 'retry-after': String(wait) })
+          .send({
+            error: 'temporarily_unavailable',
+            error_description: 'too many requests, retry later',
+          })
+      }
+      perIp.hit(request.ip)
+    })
 
     tokenScope.post('/token', async (request, reply) => {
       const body = (request.body ?? {}) as ExchangeParams

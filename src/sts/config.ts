@@ -89,6 +89,11 @@ const stsConfigSchema = z.object({
     .min(1024)
     .max(1_048_576)
     .default(64 * 1024),
+  /**
+   * Token requests per minute per client IP (429 + Retry-After beyond); 0 switches the limit off
+   * (load tests). Several instances count separately: put a shared limit in front of them.
+   */
+  tokenRequestsPerMinutePerIp: z.number().int().min(0).max(10_000_000).default(600),
   keys: z.object({
     /** Shared by every instance of this STS (see deploy/sts/README.md). */
     directory: z.string().min(1),
@@ -120,6 +125,7 @@ export interface StsConfig {
   readonly host: string
   readonly port: number
   readonly bodyLimitBytes: number
+  readonly tokenRequestsPerMinutePerIp: number
   readonly keys: { readonly directory: string; readonly publishRetiredForSeconds: number }
   readonly upstreams: readonly UpstreamConfig[]
   /** Trusted issuers, their token profiles, targets and client policies, for the engine. */
@@ -206,6 +212,7 @@ export function parseStsConfig(
     host: file.host,
     port: file.port,
     bodyLimitBytes: file.bodyLimitBytes,
+    tokenRequestsPerMinutePerIp: file.tokenRequestsPerMinutePerIp,
     keys: { ...file.keys },
     upstreams: Object.entries(file.upstreams).map(([name, upstream]) => ({
       name,

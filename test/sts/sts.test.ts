@@ -510,3 +510,44 @@ describe('STS configuration', () => {
     })
   }
 })
+
+describe('STS abuse limit', () => {
+  it('token requests beyond the per-IP limit → 429 temporarily_unavailable with Retry-After; 0 switches it off', async () => {
+    for (const [limit, expectThrottle] of [[2, true], [0, false]] as const) {
+      const keyDir = tempDir()
+      const config = loadConfig({
+        ...stsConfigJson({
+          issuer: STS_ISSUER,
+          keyDir: keyDir.path,
+          upstream: { issuer: 'https://idp.invalid', jwksUri: 'https://idp.invalid/jwks' },
+        }),
+        tokenRequestsPerMinutePerIp: limit,
+      })
+      const app = await buildSts(config, { logger: captureLogger().logger })
+      try {
+        const statuses: number[] = []
+        let last
+        for (let i = 0; i < 3; i++) {
+          last = await app.inject({
+            method: 'POST',
+            url: '/token',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            payload: 'grant_type=x',
+          })
+          statuses.push(last.statusCode)
+        }
+        if (expectThrottle) {
+          assert.deepEqual(statuses, [401, 401, 429])
+          assert.equal(last!.json().error, 'temporarily_unavailable')
+          assert.ok(Number(last!.headers['retry-after']) >= 1)
+          assert.equal(last!.headers['cache-control'], 'no-store')
+        } else {
+          assert.deepEqual(statuses, [401, 401, 401])
+        }
+      } finally {
+        await app.close()
+        keyDir.remove()
+      }
+    }
+  })
+})
