@@ -6,7 +6,10 @@ import { RETIRED_KEY_PUBLISH_SECONDS, rotateKeys } from '../idp/keys.js'
 export function runRotateKeys(): number {
   loadDotEnv()
   const env = loadEnv()
-  const keys = rotateKeys({ file: join(env.DATA_DIR, 'idp-keys.json'), publishRetiredForSeconds: RETIRED_KEY_PUBLISH_SECONDS })
+  const keys = rotateKeys({
+    file: join(env.DATA_DIR, 'idp-keys.json'),
+    publishRetiredForSeconds: RETIRED_KEY_PUBLISH_SECONDS,
+  })
   console.log(`active signing key: ${keys.active.kid}`)
   console.log(`published keys: ${keys.keys.map((key) => key.kid).join(', ')}`)
   console.log('restart the IdP to sign with the new key')

@@ -23,15 +23,25 @@ function setup(): { env: Env; logger: Logger } {
   const env = loadEnv()
   const logger = createLogger({ level: env.LOG_LEVEL, name: 'onbehalf' })
   if (env.developmentSecrets.length > 0) {
-    logger.warn({ variables: env.developmentSecrets }, 'using development secrets; set them in .env before exposing this anywhere')
+    logger.warn(
+      { variables: env.developmentSecrets },
+      'using development secrets; set them in .env before exposing this anywhere',
+    )
   }
   if (Number(process.versions.node.split('.')[0]) < 22) {
-    logger.warn('Node.js %s: oidc-provider 9 supports Node.js 22+; it works on 20.19+, which onbehalf tests', process.versions.node)
+    logger.warn(
+      'Node.js %s: oidc-provider 9 supports Node.js 22+; it works on 20.19+, which onbehalf tests',
+      process.versions.node,
+    )
   }
   return { env, logger }
 }
 
-export async function listenAll(services: Array<{ name: string; port: number; build: () => Promise<FastifyInstance> }>, host: string, logger: Logger): Promise<Running[]> {
+export async function listenAll(
+  services: Array<{ name: string; port: number; build: () => Promise<FastifyInstance> }>,
+  host: string,
+  logger: Logger,
+): Promise<Running[]> {
   const running: Running[] = []
   try {
     for (const service of services) {
@@ -76,9 +86,19 @@ export async function runStack(): Promise<void> {
     [
       // With IDP=keycloak|authentik|generic the apps use that IdP and the embedded one stays off.
       ...(env.idp.kind === 'embedded'
-        ? [{ name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app }]
+        ? [
+            {
+              name: 'idp',
+              port: env.IDP_PORT,
+              build: async () => (await buildIdp({ env, logger })).app,
+            },
+          ]
         : []),
-      { name: 'sts', port: env.STS_PORT, build: () => buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger }) },
+      {
+        name: 'sts',
+        port: env.STS_PORT,
+        build: () => buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger }),
+      },
       { name: 'app-c', port: env.APP_C_PORT, build: () => buildAppC({ env, logger }) },
       { name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) },
       { name: 'app-a', port: env.APP_A_PORT, build: () => buildAppA({ env, logger }) },
@@ -104,7 +124,13 @@ export async function runStack(): Promise<void> {
 
 export async function runIdpOnly(): Promise<void> {
   const { env, logger } = setup()
-  const running = await listenAll([{ name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app }], env.HOST, logger)
-  process.stdout.write(`\n  onbehalf IdP: ${env.IDP_ISSUER} (discovery: ${env.IDP_ISSUER}/.well-known/openid-configuration)\n\n`)
+  const running = await listenAll(
+    [{ name: 'idp', port: env.IDP_PORT, build: async () => (await buildIdp({ env, logger })).app }],
+    env.HOST,
+    logger,
+  )
+  process.stdout.write(
+    `\n  onbehalf IdP: ${env.IDP_ISSUER} (discovery: ${env.IDP_ISSUER}/.well-known/openid-configuration)\n\n`,
+  )
   await stopOnSignal(running, logger)
 }

@@ -166,7 +166,10 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
  * The values `${NAME}` may refer to in config files: the validated configuration (with its
  * defaults) over the raw environment.
  */
-export function configVariables(env: Env, source: NodeJS.ProcessEnv = process.env): Readonly<Record<string, string | undefined>> {
+export function configVariables(
+  env: Env,
+  source: NodeJS.ProcessEnv = process.env,
+): Readonly<Record<string, string | undefined>> {
   const values: Record<string, string | undefined> = { ...source }
   for (const [name, value] of Object.entries(env)) {
     if (typeof value === 'string' || typeof value === 'number') values[name] = String(value)

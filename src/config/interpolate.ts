@@ -10,7 +10,12 @@ export type ReportProblem = (path: string, message: string) => void
 
 const REFERENCE = /\$\{([A-Z][A-Z0-9_]*)(?::-([^}]*))?\}/g
 
-export function interpolate(value: unknown, vars: ConfigVariables, report: ReportProblem, path = ''): unknown {
+export function interpolate(
+  value: unknown,
+  vars: ConfigVariables,
+  report: ReportProblem,
+  path = '',
+): unknown {
   const replace = (text: string, at: string) =>
     text.replace(REFERENCE, (whole, name: string, fallback?: string) => {
       const replacement = vars[name] || fallback
@@ -19,7 +24,8 @@ export function interpolate(value: unknown, vars: ConfigVariables, report: Repor
       return whole
     })
   if (typeof value === 'string') return replace(value, path)
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, vars, report, `${path}[${index}]`))
+  if (Array.isArray(value))
+    return value.map((item, index) => interpolate(item, vars, report, `${path}[${index}]`))
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => {
@@ -35,7 +41,8 @@ export function interpolate(value: unknown, vars: ConfigVariables, report: Repor
 /** A zod issue path as written in messages: `clients.app-a.redirectUris[0]`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>(
-    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    (out, key) =>
+      typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key),
     '',
   )
 }

@@ -38,7 +38,9 @@ const clientCredentialsSchema = z.object({
 
 const clientSchema = z.object({
   name: z.string().min(1),
-  secretEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must name an environment variable, e.g. APP_A_CLIENT_SECRET'),
+  secretEnv: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/, 'must name an environment variable, e.g. APP_A_CLIENT_SECRET'),
   firstParty: z.boolean().default(false),
   redirectUris: z.array(z.string().url()).min(1),
   postLogoutRedirectUris: z.array(z.string().url()).default([]),
@@ -59,7 +61,10 @@ const policyFileSchema = z.object({
 })
 
 export type PolicyFile = z.infer<typeof policyFileSchema>
-export type IdpClientConfig = z.infer<typeof clientSchema> & { clientId: string; clientSecret: string }
+export type IdpClientConfig = z.infer<typeof clientSchema> & {
+  clientId: string
+  clientSecret: string
+}
 
 export interface IdpPolicy {
   readonly accessTokenLifetimeSeconds: number
@@ -72,32 +77,46 @@ export interface IdpPolicy {
 /** Builds the policy from already-parsed JSON (the file's content), resolving secrets from `env`. */
 export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'policy'): IdpPolicy {
   const problems: string[] = []
-  const interpolated = interpolate(raw, configVariables(env, {}), (path, message) => problems.push(`${path}: ${message}`))
+  const interpolated = interpolate(raw, configVariables(env, {}), (path, message) =>
+    problems.push(`${path}: ${message}`),
+  )
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `${source}: ${p}`))
   const result = policyFileSchema.safeParse(interpolated)
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`))
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${source}: ${formatPath(issue.path)}: ${issue.message}`),
+    )
   }
   const file = result.data
   const clients = new Map<string, IdpClientConfig>()
   for (const [clientId, client] of Object.entries(file.clients)) {
     const clientSecret = (env as unknown as Record<string, unknown>)[client.secretEnv]
     if (typeof clientSecret !== 'string' || clientSecret.length < 32) {
-      problems.push(`${source}: clients.${clientId}.secretEnv: ${client.secretEnv} is not set to a secret of at least 32 characters`)
+      problems.push(
+        `${source}: clients.${clientId}.secretEnv: ${client.secretEnv} is not set to a secret of at least 32 characters`,
+      )
       continue
     }
     if (!file.targets[client.loginAudience]) {
-      problems.push(`${source}: clients.${clientId}.loginAudience: "${client.loginAudience}" is not a configured target`)
+      problems.push(
+        `${source}: clients.${clientId}.loginAudience: "${client.loginAudience}" is not a configured target`,
+      )
     }
     client.clientCredentials?.allowedAudiences.forEach((audience, index) => {
       if (!file.targets[audience]) {
-        problems.push(`${source}: clients.${clientId}.clientCredentials.allowedAudiences[${index}]: "${audience}" is not a configured target`)
+        problems.push(
+          `${source}: clients.${clientId}.clientCredentials.allowedAudiences[${index}]: "${audience}" is not a configured target`,
+        )
       }
     })
     client.clientCredentials?.scopes.forEach((scope, index) => {
-      const allowed = (client.clientCredentials?.allowedAudiences ?? []).flatMap((audience) => file.targets[audience]?.scopes ?? [])
+      const allowed = (client.clientCredentials?.allowedAudiences ?? []).flatMap(
+        (audience) => file.targets[audience]?.scopes ?? [],
+      )
       if (!allowed.includes(scope)) {
-        problems.push(`${source}: clients.${clientId}.clientCredentials.scopes[${index}]: "${scope}" is not a scope of an allowed audience`)
+        problems.push(
+          `${source}: clients.${clientId}.clientCredentials.scopes[${index}]: "${scope}" is not a scope of an allowed audience`,
+        )
       }
     })
     clients.set(clientId, Object.freeze({ ...client, clientId, clientSecret }))
@@ -112,16 +131,25 @@ export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'po
       trustedIssuers: [issuer],
       ...file.exchange,
       targets: file.targets,
-      clients: Object.fromEntries(Object.entries(file.clients).map(([id, client]) => [id, client.tokenExchange])),
+      clients: Object.fromEntries(
+        Object.entries(file.clients).map(([id, client]) => [id, client.tokenExchange]),
+      ),
     })
     federation = createFederationPolicy(
-      Object.fromEntries(Object.entries(file.clients).map(([id, client]) => [id, client.federation])),
+      Object.fromEntries(
+        Object.entries(file.clients).map(([id, client]) => [id, client.federation]),
+      ),
       Object.fromEntries(Object.entries(file.targets).map(([id, target]) => [id, target.scopes])),
     )
   } catch (error) {
     throw new ConfigError([`${source}: ${(error as Error).message}`])
   }
-  return Object.freeze({ accessTokenLifetimeSeconds: file.accessTokenLifetimeSeconds, clients, exchange, federation })
+  return Object.freeze({
+    accessTokenLifetimeSeconds: file.accessTokenLifetimeSeconds,
+    clients,
+    exchange,
+    federation,
+  })
 }
 
 export function loadPolicyFile(file: string, env: Env, issuer: string): IdpPolicy {

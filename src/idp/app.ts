@@ -42,7 +42,12 @@ import { openOidcStorage } from './sqlite_adapter.js'
 import { createIssuedTokenRegistry, type IssuedTokenRegistry } from './issued_tokens.js'
 import { createProvider } from './provider.js'
 import { interactionRoutes } from './interactions.js'
-import { createRateLimiter, UNLIMITED, type RateLimit, type RateLimiter } from '../limits/rate_limiter.js'
+import {
+  createRateLimiter,
+  UNLIMITED,
+  type RateLimit,
+  type RateLimiter,
+} from '../limits/rate_limiter.js'
 import * as tokenExchangeGrant from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
 import { createIdpMinter } from './minter.js'

@@ -26,7 +26,10 @@ export interface IssuedTokenRegistry {
 
 const MODEL = 'IssuedAccessToken'
 
-export function createIssuedTokenRegistry(storage: OidcStorage, now: () => number = () => Math.floor(Date.now() / 1000)): IssuedTokenRegistry {
+export function createIssuedTokenRegistry(
+  storage: OidcStorage,
+  now: () => number = () => Math.floor(Date.now() / 1000),
+): IssuedTokenRegistry {
   const tokens = new storage.Adapter(MODEL)
   const grants = new storage.Adapter('Grant')
 

@@ -5,8 +5,23 @@
  *
  * Keys are parsed into node:crypto KeyObjects once, here, so the hot path never parses a key.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto'
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname } from 'node:path'
 import { z } from 'zod'
 
@@ -162,7 +177,9 @@ export function openKeyStore(options: KeyStoreOptions): KeyStore {
 export function rotateKeys(options: KeyStoreOptions): KeyStore {
   const now = (options.now ?? (() => Math.floor(Date.now() / 1000)))()
   const stored = existsSync(options.file) ? readKeyFile(options.file) : []
-  const retired = stored.map((key) => (key.retiredAt === undefined ? { ...key, retiredAt: now } : key))
+  const retired = stored.map((key) =>
+    key.retiredAt === undefined ? { ...key, retiredAt: now } : key,
+  )
   const next = [generateStoredKey(now), ...prune(retired, now, options.publishRetiredForSeconds)]
   writeKeyFile(options.file, next)
   return buildKeyStore(next)

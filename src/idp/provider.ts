@@ -41,7 +41,8 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const targetsByResource = new Map<string, { audience: string; scopes: readonly string[] }>()
   for (const target of policy.exchange.targets.values()) {
-    for (const uri of target.resourceUris) targetsByResource.set(uri, { audience: target.audience, scopes: target.scopes })
+    for (const uri of target.resourceUris)
+      targetsByResource.set(uri, { audience: target.audience, scopes: target.scopes })
   }
   const loginResourceOf = (clientId: string): string | undefined => {
     const audience = policy.clients.get(clientId)?.loginAudience
@@ -55,24 +56,26 @@ export function createProvider(options: ProviderOptions): Provider {
   const isClientCredentials = (ctx: KoaContextWithOIDC) =>
     ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials'
 
-  const clients: NonNullable<Configuration['clients']> = [...policy.clients.values()].map((client) => ({
-    client_id: client.clientId,
-    client_secret: client.clientSecret,
-    client_name: client.name,
-    redirect_uris: client.redirectUris,
-    post_logout_redirect_uris: client.postLogoutRedirectUris,
-    response_types: ['code'],
-    // Every client may *ask* for an exchange; the engine's policy decides (unauthorized_client
-    // when its policy is off), so there is one decision point and the RFC's error code.
-    grant_types: [
-      'authorization_code',
-      'refresh_token',
-      GRANT_TYPE_TOKEN_EXCHANGE,
-      ...(clientCredentialsOf(client.clientId) ? ['client_credentials'] : []),
-    ],
-    token_endpoint_auth_method: 'client_secret_basic',
-    id_token_signed_response_alg: SIGNING_ALGORITHM,
-  }))
+  const clients: NonNullable<Configuration['clients']> = [...policy.clients.values()].map(
+    (client) => ({
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+      client_name: client.name,
+      redirect_uris: client.redirectUris,
+      post_logout_redirect_uris: client.postLogoutRedirectUris,
+      response_types: ['code'],
+      // Every client may *ask* for an exchange; the engine's policy decides (unauthorized_client
+      // when its policy is off), so there is one decision point and the RFC's error code.
+      grant_types: [
+        'authorization_code',
+        'refresh_token',
+        GRANT_TYPE_TOKEN_EXCHANGE,
+        ...(clientCredentialsOf(client.clientId) ? ['client_credentials'] : []),
+      ],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: SIGNING_ALGORITHM,
+    }),
+  )
 
   const configuration: Configuration = {
     clients,
@@ -80,7 +83,11 @@ export function createProvider(options: ProviderOptions): Provider {
     jwks: keys.privateJwks() as Configuration['jwks'],
     cookies: {
       keys: [options.cookieSecret],
-      names: { session: 'onbehalf_idp_session', interaction: 'onbehalf_idp_interaction', resume: 'onbehalf_idp_resume' },
+      names: {
+        session: 'onbehalf_idp_session',
+        interaction: 'onbehalf_idp_interaction',
+        resume: 'onbehalf_idp_resume',
+      },
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },
     },
@@ -121,7 +128,9 @@ export function createProvider(options: ProviderOptions): Provider {
       const grantId = ctx.oidc.result?.consent?.grantId || session.grantIdFor(client.clientId)
       const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined
       if (!isFirstParty(client.clientId) || !session.accountId) return existing
-      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId })
+      const grant =
+        existing ??
+        new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId })
       const requested = [...ctx.oidc.requestParamScopes]
       grant.addOIDCScope(requested.filter((scope) => OIDC_SCOPES.includes(scope)).join(' '))
       for (const [indicator, resourceServer] of Object.entries(ctx.oidc.resourceServers ?? {})) {
@@ -154,7 +163,9 @@ export function createProvider(options: ProviderOptions): Provider {
           if (isClientCredentials(ctx)) {
             // A service token with no resource named: its single allowed audience, if it has one.
             const audiences = clientCredentialsOf(client.clientId)?.allowedAudiences ?? []
-            return audiences.length === 1 ? policy.exchange.targets.get(audiences[0]!)?.resourceUris[0] : undefined
+            return audiences.length === 1
+              ? policy.exchange.targets.get(audiences[0]!)?.resourceUris[0]
+              : undefined
           }
           return loginResourceOf(client.clientId)
         },
@@ -212,12 +223,40 @@ export function createProvider(options: ProviderOptions): Provider {
   // refuse a subject token whose grant was revoked (logout, refresh token revoked) or that was
   // itself revoked. JWT access tokens are otherwise not stored by oidc-provider.
   // ('issued' is emitted for tokens that are not stored; the typings list only the stored kind.)
-  ;(provider as unknown as NodeJS.EventEmitter).on('access_token.issued', (token: { jti: string; grantId?: string; clientId: string; accountId?: string; exp?: number }) => {
-    issuedTokens.record({ jti: token.jti, grantId: token.grantId, clientId: token.clientId, sub: token.accountId, exp: token.exp })
-  })
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => logger.error({ err: error }, 'idp server error'))
-  provider.on('grant.error', (ctx: KoaContextWithOIDC, error: Error & { error_detail?: string; error?: string }) => {
-    logger.info({ event: 'grant_error', clientId: ctx.oidc.client?.clientId, error: error.error, detail: error.error_detail }, 'grant refused')
-  })
+  ;(provider as unknown as NodeJS.EventEmitter).on(
+    'access_token.issued',
+    (token: {
+      jti: string
+      grantId?: string
+      clientId: string
+      accountId?: string
+      exp?: number
+    }) => {
+      issuedTokens.record({
+        jti: token.jti,
+        grantId: token.grantId,
+        clientId: token.clientId,
+        sub: token.accountId,
+        exp: token.exp,
+      })
+    },
+  )
+  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) =>
+    logger.error({ err: error }, 'idp server error'),
+  )
+  provider.on(
+    'grant.error',
+    (ctx: KoaContextWithOIDC, error: Error & { error_detail?: string; error?: string }) => {
+      logger.info(
+        {
+          event: 'grant_error',
+          clientId: ctx.oidc.client?.clientId,
+          error: error.error,
+          detail: error.error_detail,
+        },
+        'grant refused',
+      )
+    },
+  )
   return provider
 }

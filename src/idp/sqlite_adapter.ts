@@ -45,11 +45,15 @@ const MIGRATIONS = [
    CREATE INDEX oidc_model_expires ON oidc_model (expires_at);`,
 ]
 
-export function openOidcStorage(file: string, now: () => number = () => Math.floor(Date.now() / 1000)): OidcStorage {
+export function openOidcStorage(
+  file: string,
+  now: () => number = () => Math.floor(Date.now() / 1000),
+): OidcStorage {
   const db = openSqliteDatabase(file, { name: 'idp', migrations: MIGRATIONS })
 
   const statements = {
-    upsert: db.prepare(`INSERT INTO oidc_model (model, id, payload, grant_id, user_code, uid, expires_at)
+    upsert:
+      db.prepare(`INSERT INTO oidc_model (model, id, payload, grant_id, user_code, uid, expires_at)
       VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @expiresAt)
       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
         user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = NULL`),
@@ -67,7 +71,10 @@ export function openOidcStorage(file: string, now: () => number = () => Math.flo
 
   function toPayload(row: unknown): Payload | undefined {
     if (!row) return undefined
-    const { payload, consumed_at: consumedAt } = row as { payload: string; consumed_at: number | null }
+    const { payload, consumed_at: consumedAt } = row as {
+      payload: string
+      consumed_at: number | null
+    }
     const parsed = JSON.parse(payload) as Payload
     return consumedAt ? { ...parsed, consumed: consumedAt } : parsed
   }

@@ -28,8 +28,14 @@ export const parameters = new Set([
 export const allowedDuplicateParameters = new Set(['audience', 'resource'])
 
 function toProviderError(error: OAuthError): Error {
-  const providerError = new errors.CustomOIDCProviderError(error.error, error.description, { detail: error.detail })
-  Object.assign(providerError, { status: error.statusCode, statusCode: error.statusCode, expose: error.statusCode < 500 })
+  const providerError = new errors.CustomOIDCProviderError(error.error, error.description, {
+    detail: error.detail,
+  })
+  Object.assign(providerError, {
+    status: error.statusCode,
+    statusCode: error.statusCode,
+    expose: error.statusCode < 500,
+  })
   return providerError
 }
 

@@ -3,13 +3,25 @@
  * (`scrypt$<N>$<r>$<p>$<salt b64url>$<hash b64url>`); checking a password always costs one scrypt,
  * also for unknown users, so timing does not reveal which usernames exist.
  */
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto'
+import {
+  randomBytes,
+  scrypt as scryptCallback,
+  timingSafeEqual,
+  type ScryptOptions,
+} from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 
-function scrypt(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+function scrypt(
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: ScryptOptions,
+): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scryptCallback(password, salt, keylen, options, (error, key) => (error ? reject(error) : resolve(key))),
+    scryptCallback(password, salt, keylen, options, (error, key) =>
+      error ? reject(error) : resolve(key),
+    ),
   )
 }
 
@@ -26,7 +38,10 @@ const usersFileSchema = z.object({ users: z.array(userSchema).min(1) })
 
 export type User = Readonly<z.infer<typeof userSchema>>
 
-export async function hashPassword(password: string, cost = { N: 16384, r: 8, p: 1 }): Promise<string> {
+export async function hashPassword(
+  password: string,
+  cost = { N: 16384, r: 8, p: 1 },
+): Promise<string> {
   const salt = randomBytes(16)
   const hash = await scrypt(password, salt, 32, { ...cost, maxmem: 64 * 1024 * 1024 })
   return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`
@@ -67,7 +82,8 @@ export function loadUserDirectory(file: string): UserDirectory {
   const bySub = new Map(users.map((user) => [user.sub, Object.freeze(user)]))
   const byUsername = new Map(users.map((user) => [user.username, Object.freeze(user)]))
   if (bySub.size !== users.length) throw new TypeError(`users file ${file}: duplicate sub`)
-  if (byUsername.size !== users.length) throw new TypeError(`users file ${file}: duplicate username`)
+  if (byUsername.size !== users.length)
+    throw new TypeError(`users file ${file}: duplicate username`)
   // An unknown username is checked against this hash so it costs the same as a known one.
   const decoyHash = users[0]!.passwordHash
 

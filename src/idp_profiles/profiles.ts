@@ -142,7 +142,10 @@ const generic: IdpProfile = {
   exchangeScope: (_audience, scope) => scope,
   jwksUriFor: (settings) => {
     // Asked for only by resource servers (App B, App C); `onbehalf doctor` needs no keys.
-    if (!settings.jwksUri) throw new TypeError('IDP_JWKS_URI is required when IDP=generic (where App B and App C find its keys)')
+    if (!settings.jwksUri)
+      throw new TypeError(
+        'IDP_JWKS_URI is required when IDP=generic (where App B and App C find its keys)',
+      )
     return settings.jwksUri
   },
   loginScope: 'openid profile email',

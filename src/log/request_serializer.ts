@@ -6,7 +6,8 @@
  */
 import type { FastifyRequest } from 'fastify'
 
-const TOKEN_QUERY = /([?&](?:access_token|token|code|id_token|id_token_hint|refresh_token|logout_token|client_assertion|client_secret|subject_token|actor_token)=)[^&#]*/gi
+const TOKEN_QUERY =
+  /([?&](?:access_token|token|code|id_token|id_token_hint|refresh_token|logout_token|client_assertion|client_secret|subject_token|actor_token)=)[^&#]*/gi
 
 /** The URL with the values of token-bearing query parameters replaced. */
 export function redactUrlTokens(url: string): string {

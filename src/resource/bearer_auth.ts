@@ -84,7 +84,8 @@ export function readBearerToken(request: FastifyRequest): string {
   const match = header === undefined ? null : BEARER_SCHEME.exec(header)
   if (!match) {
     throw new ResourceAuthError('invalid_request', {
-      detail: header === undefined ? 'no Authorization header' : 'Authorization scheme is not Bearer',
+      detail:
+        header === undefined ? 'no Authorization header' : 'Authorization scheme is not Bearer',
       credentialsSent: false,
     })
   }
@@ -120,7 +121,12 @@ export function sendAuthError(
 }
 
 function checkRealm(realm: unknown): string {
-  if (typeof realm !== 'string' || realm.length === 0 || !QUOTABLE.test(realm) || /["\\]/.test(realm)) {
+  if (
+    typeof realm !== 'string' ||
+    realm.length === 0 ||
+    !QUOTABLE.test(realm) ||
+    /["\\]/.test(realm)
+  ) {
     throw new TypeError('"realm" must be a non-empty printable ASCII string without quotes')
   }
   return realm
@@ -164,8 +170,10 @@ async function bearerAuthPlugin(
   const defaultRealm = checkRealm(options.realm)
   fastify.decorateRequest('accessToken', null)
   fastify.decorateRequest('accessTokenError', null)
-  fastify.decorate('requireBearer', (opts: Omit<RequireBearerOptions, 'realm'> & { realm?: string }) =>
-    requireBearer({ ...opts, realm: opts.realm ?? defaultRealm }),
+  fastify.decorate(
+    'requireBearer',
+    (opts: Omit<RequireBearerOptions, 'realm'> & { realm?: string }) =>
+      requireBearer({ ...opts, realm: opts.realm ?? defaultRealm }),
   )
 }
 

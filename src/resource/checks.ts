@@ -19,7 +19,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A claim that must be a non-empty string. */
 export function checkStringClaim(claims: JWTPayload, name: string): string {
   const value = claims[name]
-  if (typeof value !== 'string' || value.length === 0) invalidToken(`claim ${name} missing or not a string`)
+  if (typeof value !== 'string' || value.length === 0)
+    invalidToken(`claim ${name} missing or not a string`)
   return value
 }
 

@@ -12,12 +12,16 @@ import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js'
  * @example
  * const verify = createTrustedIssuersVerifier([idpVerifier, stsVerifier])
  */
-export function createTrustedIssuersVerifier(verifiers: readonly AccessTokenVerifier[]): AccessTokenVerifier {
-  if (!Array.isArray(verifiers) || verifiers.length === 0) throw new TypeError('at least one verifier is required')
+export function createTrustedIssuersVerifier(
+  verifiers: readonly AccessTokenVerifier[],
+): AccessTokenVerifier {
+  if (!Array.isArray(verifiers) || verifiers.length === 0)
+    throw new TypeError('at least one verifier is required')
   const byIssuer = new Map<string, AccessTokenVerifier>()
   const audiences = new Set<string>()
   for (const verifier of verifiers) {
-    if (byIssuer.has(verifier.issuer)) throw new TypeError(`issuer ${verifier.issuer} is listed twice`)
+    if (byIssuer.has(verifier.issuer))
+      throw new TypeError(`issuer ${verifier.issuer} is listed twice`)
     byIssuer.set(verifier.issuer, verifier)
     audiences.add(verifier.audience)
   }

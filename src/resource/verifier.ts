@@ -86,7 +86,8 @@ export interface AccessTokenVerifierOptions {
    * long a key withdrawn from the JWKS keeps vouching for tokens it signed. `false` turns it off.
    * Default `{ maxEntries: 10000, maxAgeSeconds: 60 }`.
    */
-  readonly verifiedTokenCache?: { readonly maxEntries?: number; readonly maxAgeSeconds?: number } | false
+  readonly verifiedTokenCache?:
+    { readonly maxEntries?: number; readonly maxAgeSeconds?: number } | false
 }
 
 export interface VerifiedAccessToken {
@@ -240,12 +241,25 @@ export function createAccessTokenVerifier(
   if (now !== undefined && typeof now !== 'function') {
     throw new TypeError('"now" must be a function')
   }
-  const cacheSettings = options.verifiedTokenCache === false ? undefined : { maxEntries: 10_000, maxAgeSeconds: 60, ...options.verifiedTokenCache }
-  if (cacheSettings && (!Number.isInteger(cacheSettings.maxEntries) || cacheSettings.maxEntries < 1 || !(cacheSettings.maxAgeSeconds > 0))) {
-    throw new TypeError('"verifiedTokenCache" needs a positive integer maxEntries and a positive maxAgeSeconds')
+  const cacheSettings =
+    options.verifiedTokenCache === false
+      ? undefined
+      : { maxEntries: 10_000, maxAgeSeconds: 60, ...options.verifiedTokenCache }
+  if (
+    cacheSettings &&
+    (!Number.isInteger(cacheSettings.maxEntries) ||
+      cacheSettings.maxEntries < 1 ||
+      !(cacheSettings.maxAgeSeconds > 0))
+  ) {
+    throw new TypeError(
+      '"verifiedTokenCache" needs a positive integer maxEntries and a positive maxAgeSeconds',
+    )
   }
   /** token → verified result and the second until which it may be served without re-verifying. */
-  const verified = new Map<string, { readonly result: VerifiedAccessToken; readonly until: number }>()
+  const verified = new Map<
+    string,
+    { readonly result: VerifiedAccessToken; readonly until: number }
+  >()
   // Keys come only from the configured source, whatever the token's header says.
   const jws = createJwsVerifier({
     algorithms,
@@ -272,8 +286,12 @@ export function createAccessTokenVerifier(
     const result = await verifyUncached(token)
     if (cacheSettings) {
       const seconds = currentSeconds()
-      if (verified.size >= cacheSettings.maxEntries) verified.delete(verified.keys().next().value as string)
-      verified.set(token, { result, until: Math.min(seconds + cacheSettings.maxAgeSeconds, result.exp + clockTolerance) })
+      if (verified.size >= cacheSettings.maxEntries)
+        verified.delete(verified.keys().next().value as string)
+      verified.set(token, {
+        result,
+        until: Math.min(seconds + cacheSettings.maxAgeSeconds, result.exp + clockTolerance),
+      })
     }
     return result
   }

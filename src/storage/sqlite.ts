@@ -23,7 +23,9 @@ export interface SqliteOptions {
 function migrate(db: SqliteDatabase, { name, migrations }: SqliteOptions): void {
   const version = db.pragma('user_version', { simple: true }) as number
   if (version > migrations.length) {
-    throw new Error(`${name} database schema version ${version} is newer than this code (${migrations.length})`)
+    throw new Error(
+      `${name} database schema version ${version} is newer than this code (${migrations.length})`,
+    )
   }
   for (let next = version; next < migrations.length; next++) {
     db.transaction(() => {

@@ -350,9 +350,11 @@ async function oidcLoginPlugin(
       // Revoking the refresh token revokes the user's grant at the IdP, so tokens of this login
       // stop being exchangeable even if the user never confirms the IdP logout page.
       if (refreshToken) {
-        await client.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' }).catch((error: unknown) => {
-          request.log.warn({ err: error }, 'refresh token revocation failed')
-        })
+        await client
+          .tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' })
+          .catch((error: unknown) => {
+            request.log.warn({ err: error }, 'refresh token revocation failed')
+          })
       }
       if (config.serverMetadata().end_session_endpoint) {
         // client_id rather than id_token_hint: no token ever travels in a URL (RP-Initiated Logout §2).

@@ -34,27 +34,43 @@ describe('policy file', () => {
     assert.equal(appB.mode, 'delegation')
     assert.deepEqual(policy.exchange.targets.get('app-b')!.resourceUris, ['http://localhost:3994'])
     assert.deepEqual(policy.exchange.targets.get('app-c')!.resourceUris, ['http://localhost:3995'])
-    assert.deepEqual(policy.exchange.targets.get('app-c')!.scopes, ['activity:read', 'activity:write'])
-    assert.equal(policy.clients.get('app-a')!.clientSecret, env.APP_A_CLIENT_SECRET, 'secret resolved from the environment')
+    assert.deepEqual(policy.exchange.targets.get('app-c')!.scopes, [
+      'activity:read',
+      'activity:write',
+    ])
+    assert.equal(
+      policy.clients.get('app-a')!.clientSecret,
+      env.APP_A_CLIENT_SECRET,
+      'secret resolved from the environment',
+    )
   })
 
   it('an allowed audience that is not a target names the field', () => {
-    const problems = problemsOf((policy) => policy.clients['app-a'].tokenExchange.allowedAudiences.push('payroll'))
+    const problems = problemsOf((policy) =>
+      policy.clients['app-a'].tokenExchange.allowedAudiences.push('payroll'),
+    )
     assert.match(problems.join('\n'), /app-a.*allowedAudiences/)
   })
 
   it('a wrong type names the field', () => {
-    const problems = problemsOf((policy) => (policy.clients['app-a'].tokenExchange.mode = 'sometimes'))
+    const problems = problemsOf(
+      (policy) => (policy.clients['app-a'].tokenExchange.mode = 'sometimes'),
+    )
     assert.match(problems.join('\n'), /clients\.app-a\.tokenExchange\.mode/)
   })
 
   it('an unknown ${VARIABLE} names the field', () => {
     const problems = problemsOf((policy) => (policy.clients['app-a'].redirectUris = ['${NOPE}/cb']))
-    assert.match(problems.join('\n'), /clients\.app-a\.redirectUris\[0\]: unknown variable \$\{NOPE\}/)
+    assert.match(
+      problems.join('\n'),
+      /clients\.app-a\.redirectUris\[0\]: unknown variable \$\{NOPE\}/,
+    )
   })
 
   it('a secretEnv that names an unset variable names the client and the variable', () => {
-    const problems = problemsOf((policy) => (policy.clients['app-a'].secretEnv = 'NOT_SET_ANYWHERE'))
+    const problems = problemsOf(
+      (policy) => (policy.clients['app-a'].secretEnv = 'NOT_SET_ANYWHERE'),
+    )
     assert.match(problems.join('\n'), /clients\.app-a\.secretEnv: NOT_SET_ANYWHERE/)
   })
 })
@@ -75,6 +91,9 @@ describe('environment', () => {
   })
 
   it('refuses development secrets in production', () => {
-    assert.throws(() => loadEnv({ NODE_ENV: 'production' }), /APP_A_CLIENT_SECRET: required when NODE_ENV=production/)
+    assert.throws(
+      () => loadEnv({ NODE_ENV: 'production' }),
+      /APP_A_CLIENT_SECRET: required when NODE_ENV=production/,
+    )
   })
 })

@@ -15,79 +15,91 @@ import { startStack, type Stack } from '../helpers/stack.js'
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = 'test-artifacts'
 
-describe('browser: App A → App B on behalf of the user', { skip: existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM} (.ci/run installs it)` }, () => {
-  let stack: Stack
-  let context: BrowserContext
-  let userDataDir: string
+describe(
+  'browser: App A → App B on behalf of the user',
+  {
+    skip: existsSync(CHROMIUM)
+      ? false
+      : `Chromium not installed at ${CHROMIUM} (.ci/run installs it)`,
+  },
+  () => {
+    let stack: Stack
+    let context: BrowserContext
+    let userDataDir: string
 
-  before(async () => {
-    stack = await startStack({ apps: true })
-    userDataDir = mkdtempSync(join(tmpdir(), 'onbehalf-chromium-'))
-    // A fresh profile per run (playwright passes it to Chromium as --user-data-dir).
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    })
-  })
-
-  after(async () => {
-    await context?.close()
-    await stack?.close()
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
-  })
-
-  it('demo signs in to App A, adds 3 todos in App B through SSO, and App A shows 3 with the green badge', async () => {
-    const page: Page = await context.newPage()
-    let passwordPrompts = 0
-    page.on('framenavigated', async (frame) => {
-      if (frame === page.mainFrame() && frame.url().includes('/interaction/')) passwordPrompts++
+    before(async () => {
+      stack = await startStack({ apps: true })
+      userDataDir = mkdtempSync(join(tmpdir(), 'onbehalf-chromium-'))
+      // A fresh profile per run (playwright passes it to Chromium as --user-data-dir).
+      context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+          '--disable-quic',
+        ],
+      })
     })
 
-    await page.goto(stack.env.APP_A_URL)
-    await page.getByRole('link', { name: /sign in/i }).first().click()
-    await page.waitForURL((url) => url.href.startsWith(stack.idp.issuer))
-    await page.getByLabel('Username').fill('demo')
-    await page.getByLabel('Password').fill('changeme')
-    await page.getByRole('button', { name: /sign in/i }).click()
-    await page.waitForURL((url) => url.href.startsWith(stack.env.APP_A_URL))
-    await page.getByTestId('todo-count').waitFor()
-    assert.equal((await page.getByTestId('todo-count').textContent())?.trim(), '0')
-    assert.equal(passwordPrompts, 1)
+    after(async () => {
+      await context?.close()
+      await stack?.close()
+      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
+    })
 
-    // App B: single sign-on, no second password prompt.
-    await page.goto(stack.env.APP_B_URL)
-    const signIn = page.getByRole('link', { name: /sign in/i })
-    if (await signIn.count()) await signIn.first().click()
-    await page.getByTestId('new-todo-title').waitFor()
-    assert.equal(passwordPrompts, 1, 'App B logged in without a second password prompt')
-    for (const title of ['Buy milk', 'Write the RFC 8693 note', 'Rotate the keys']) {
-      await page.getByTestId('new-todo-title').fill(title)
-      await page.getByTestId('add-todo').click()
-      await page.getByText(title).waitFor()
-    }
-    assert.equal(await page.getByTestId('todo-item').count(), 3)
+    it('demo signs in to App A, adds 3 todos in App B through SSO, and App A shows 3 with the green badge', async () => {
+      const page: Page = await context.newPage()
+      let passwordPrompts = 0
+      page.on('framenavigated', async (frame) => {
+        if (frame === page.mainFrame() && frame.url().includes('/interaction/')) passwordPrompts++
+      })
 
-    await page.goto(stack.env.APP_A_URL)
-    await page.getByTestId('todo-count').waitFor()
-    assert.equal((await page.getByTestId('todo-count').textContent())?.trim(), '3')
-    const badge = page.getByTestId('method-badge')
-    assert.match((await badge.textContent()) ?? '', /RFC 8693/)
-    assert.match((await badge.getAttribute('class')) ?? '', /badge-green/)
+      await page.goto(stack.env.APP_A_URL)
+      await page
+        .getByRole('link', { name: /sign in/i })
+        .first()
+        .click()
+      await page.waitForURL((url) => url.href.startsWith(stack.idp.issuer))
+      await page.getByLabel('Username').fill('demo')
+      await page.getByLabel('Password').fill('changeme')
+      await page.getByRole('button', { name: /sign in/i }).click()
+      await page.waitForURL((url) => url.href.startsWith(stack.env.APP_A_URL))
+      await page.getByTestId('todo-count').waitFor()
+      assert.equal((await page.getByTestId('todo-count').textContent())?.trim(), '0')
+      assert.equal(passwordPrompts, 1)
 
-    const html = await page.content()
-    for (const cookie of await context.cookies()) assert.ok(!/^ey[\w-]+\.ey/.test(cookie.value), `cookie ${cookie.name} holds no JWT`)
-    assert.doesNotMatch(html, /ey[\w-]{10,}\.ey[\w-]{10,}\.[\w-]+/, 'no token in the page')
+      // App B: single sign-on, no second password prompt.
+      await page.goto(stack.env.APP_B_URL)
+      const signIn = page.getByRole('link', { name: /sign in/i })
+      if (await signIn.count()) await signIn.first().click()
+      await page.getByTestId('new-todo-title').waitFor()
+      assert.equal(passwordPrompts, 1, 'App B logged in without a second password prompt')
+      for (const title of ['Buy milk', 'Write the RFC 8693 note', 'Rotate the keys']) {
+        await page.getByTestId('new-todo-title').fill(title)
+        await page.getByTestId('add-todo').click()
+        await page.getByText(title).waitFor()
+      }
+      assert.equal(await page.getByTestId('todo-item').count(), 3)
 
-    mkdirSync(ARTIFACTS, { recursive: true })
-    await page.screenshot({ path: join(ARTIFACTS, 'app-a-dashboard.png'), fullPage: true })
-  })
-})
+      await page.goto(stack.env.APP_A_URL)
+      await page.getByTestId('todo-count').waitFor()
+      assert.equal((await page.getByTestId('todo-count').textContent())?.trim(), '3')
+      const badge = page.getByTestId('method-badge')
+      assert.match((await badge.textContent()) ?? '', /RFC 8693/)
+      assert.match((await badge.getAttribute('class')) ?? '', /badge-green/)
+
+      const html = await page.content()
+      for (const cookie of await context.cookies())
+        assert.ok(!/^ey[\w-]+\.ey/.test(cookie.value), `cookie ${cookie.name} holds no JWT`)
+      assert.doesNotMatch(html, /ey[\w-]{10,}\.ey[\w-]{10,}\.[\w-]+/, 'no token in the page')
+
+      mkdirSync(ARTIFACTS, { recursive: true })
+      await page.screenshot({ path: join(ARTIFACTS, 'app-a-dashboard.png'), fullPage: true })
+    })
+  },
+)

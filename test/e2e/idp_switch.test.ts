@@ -16,7 +16,11 @@ describe('IdP switch through the generic profile, against the embedded IdP', () 
   before(async () => {
     stack = await startStack({
       apps: true,
-      env: ({ issuer }) => ({ IDP: 'generic', IDP_JWKS_URI: `${issuer}/jwks`, IDP_STRATEGIES: 'rfc8693' }),
+      env: ({ issuer }) => ({
+        IDP: 'generic',
+        IDP_JWKS_URI: `${issuer}/jwks`,
+        IDP_STRATEGIES: 'rfc8693',
+      }),
     })
   })
   after(() => stack?.close())
@@ -28,7 +32,9 @@ describe('IdP switch through the generic profile, against the embedded IdP', () 
     assert.ok(page.url.startsWith(stack.idp.issuer), `login at the configured IdP, not ${page.url}`)
     page = await browser.submitForm(page, { username: 'alice', password: 'changeme' }, '/login')
     assert.equal(page.status, 200, page.url)
-    const cards = [...page.body.matchAll(/data-testid="path-card"\s+data-path="([^"]+)"\s+data-ok="([^"]+)"/g)]
+    const cards = [
+      ...page.body.matchAll(/data-testid="path-card"\s+data-path="([^"]+)"\s+data-ok="([^"]+)"/g),
+    ]
     assert.deepEqual(
       cards.map((match) => [match[1], match[2]]),
       [
@@ -41,23 +47,46 @@ describe('IdP switch through the generic profile, against the embedded IdP', () 
 
 describe('IdP profiles: where the apps look', () => {
   it('keycloak: realm issuer, its certs endpoint, RFC 8693 only', () => {
-    const env = loadEnv({ IDP: 'keycloak', KEYCLOAK_URL: 'http://keycloak:8080', KEYCLOAK_REALM: 'onbehalf' })
+    const env = loadEnv({
+      IDP: 'keycloak',
+      KEYCLOAK_URL: 'http://keycloak:8080',
+      KEYCLOAK_REALM: 'onbehalf',
+    })
     const issuer = issuerForClient(env.idp, 'app-a')
     assert.equal(issuer, 'http://keycloak:8080/realms/onbehalf')
-    assert.equal(jwksUriForIssuer(env.idp, issuer), 'http://keycloak:8080/realms/onbehalf/protocol/openid-connect/certs')
+    assert.equal(
+      jwksUriForIssuer(env.idp, issuer),
+      'http://keycloak:8080/realms/onbehalf/protocol/openid-connect/certs',
+    )
     assert.deepEqual(env.idp.strategies, ['rfc8693'])
   })
 
   it('authentik: one issuer per application, each with its own JWKS', () => {
-    const env = loadEnv({ IDP: 'authentik', AUTHENTIK_URL: 'https://authentik.example', AUTHENTIK_VERSION: '2026.5' })
-    assert.equal(issuerForClient(env.idp, 'app-a'), 'https://authentik.example/application/o/app-a/')
-    assert.equal(issuerForClient(env.idp, 'app-b'), 'https://authentik.example/application/o/app-b/')
-    assert.equal(jwksUriForIssuer(env.idp, issuerForClient(env.idp, 'app-b')), 'https://authentik.example/application/o/app-b/jwks/')
+    const env = loadEnv({
+      IDP: 'authentik',
+      AUTHENTIK_URL: 'https://authentik.example',
+      AUTHENTIK_VERSION: '2026.5',
+    })
+    assert.equal(
+      issuerForClient(env.idp, 'app-a'),
+      'https://authentik.example/application/o/app-a/',
+    )
+    assert.equal(
+      issuerForClient(env.idp, 'app-b'),
+      'https://authentik.example/application/o/app-b/',
+    )
+    assert.equal(
+      jwksUriForIssuer(env.idp, issuerForClient(env.idp, 'app-b')),
+      'https://authentik.example/application/o/app-b/jwks/',
+    )
     assert.deepEqual(env.idp.strategies, ['jwt-federation', 'header-workaround'])
   })
 
   it('generic without IDP_JWKS_URI: a resource server asking for the keys is told which variable to set', () => {
     const env = loadEnv({ IDP: 'generic', IDP_ISSUER: 'https://idp.example' })
-    assert.throws(() => jwksUriForIssuer(env.idp, issuerForClient(env.idp, 'app-b')), /IDP_JWKS_URI/)
+    assert.throws(
+      () => jwksUriForIssuer(env.idp, issuerForClient(env.idp, 'app-b')),
+      /IDP_JWKS_URI/,
+    )
   })
 })

@@ -51,7 +51,11 @@ describe('fuzz: resource server bearer verification', () => {
     api = await startProtectedApi(jwks)
     // Fetch the key set once before the property runs: on a loaded machine the first concurrent
     // requests could otherwise wait on that fetch past its timeout (a 503 that is not a fuzz find).
-    const warm = await fetch(api.url, { headers: { authorization: `Bearer ${await signRaw(key, { alg: 'ES256', typ: 'at+jwt', kid: key.kid }, baseClaims())}` } })
+    const warm = await fetch(api.url, {
+      headers: {
+        authorization: `Bearer ${await signRaw(key, { alg: 'ES256', typ: 'at+jwt', kid: key.kid }, baseClaims())}`,
+      },
+    })
     assert.equal(warm.status, 200, 'a valid token is accepted before fuzzing')
   })
   after(async () => {

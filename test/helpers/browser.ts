@@ -25,7 +25,11 @@ export class TestBrowser {
     if (!cookies) return ''
     const now = Date.now()
     return [...cookies.values()]
-      .filter((cookie) => url.pathname.startsWith(cookie.path) && (cookie.expires === undefined || cookie.expires > now))
+      .filter(
+        (cookie) =>
+          url.pathname.startsWith(cookie.path) &&
+          (cookie.expires === undefined || cookie.expires > now),
+      )
       .map((cookie) => `${cookie.name}=${cookie.value}`)
       .join('; ')
   }
@@ -42,7 +46,8 @@ export class TestBrowser {
         const [key, val] = attribute.split('=')
         if (key!.toLowerCase() === 'path' && val) path = val
         if (key!.toLowerCase() === 'max-age' && val) expires = Date.now() + Number(val) * 1000
-        if (key!.toLowerCase() === 'expires' && val && expires === undefined) expires = Date.parse(val)
+        if (key!.toLowerCase() === 'expires' && val && expires === undefined)
+          expires = Date.parse(val)
       }
       const cookies = this.jar.get(url.hostname) ?? new Map<string, StoredCookie>()
       cookies.set(`${name};${path}`, { name, value, path, expires })
@@ -55,7 +60,10 @@ export class TestBrowser {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<BrowserResponse> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<BrowserResponse> {
     const target = new URL(url)
     const headers: Record<string, string> = { ...init.headers }
     const cookie = this.cookiesFor(target)
@@ -65,9 +73,19 @@ export class TestBrowser {
       headers['content-type'] = 'application/x-www-form-urlencoded'
       body = new URLSearchParams(init.form).toString()
     }
-    const response = await fetch(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' })
+    const response = await fetch(target, {
+      method: init.method ?? (init.form ? 'POST' : 'GET'),
+      headers,
+      body,
+      redirect: 'manual',
+    })
     this.store(target, response.headers)
-    return { status: response.status, url: target.href, headers: response.headers, body: await response.text() }
+    return {
+      status: response.status,
+      url: target.href,
+      headers: response.headers,
+      body: await response.text(),
+    }
   }
 
   /** Follows redirects (GET after 303/302/301) until a non-redirect answer or `stopAt` matches. */
@@ -104,7 +122,11 @@ export class TestBrowser {
         const value = /value="([^"]*)"/.exec(input[0])?.[1] ?? ''
         if (name) hidden[name] = value.replaceAll('&amp;', '&').replaceAll('&quot;', '"')
       }
-      return this.navigate(new URL(action, page.url).href, { method: 'POST', form: { ...hidden, ...fields } }, options)
+      return this.navigate(
+        new URL(action, page.url).href,
+        { method: 'POST', form: { ...hidden, ...fields } },
+        options,
+      )
     }
     throw new Error(`no form with action containing "${actionIncludes}" on ${page.url}`)
   }

@@ -35,7 +35,13 @@ export interface StackOptions {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [idpPort, appAPort, appBPort, appCPort, stsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
+  const [idpPort, appAPort, appBPort, appCPort, stsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ]
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'onbehalf-test-'))
   const env = loadEnv({
     NODE_ENV: 'test',
@@ -51,7 +57,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     APP_C_PORT: String(appCPort),
     STS_ISSUER: `http://127.0.0.1:${stsPort}`,
     STS_PORT: String(stsPort),
-    ...(typeof options.env === 'function' ? options.env({ issuer: `http://127.0.0.1:${idpPort}` }) : options.env),
+    ...(typeof options.env === 'function'
+      ? options.env({ issuer: `http://127.0.0.1:${idpPort}` })
+      : options.env),
   })
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
   const started: FastifyInstance[] = []
@@ -65,7 +73,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.apps) {
     const { buildSts } = await import('../../src/sts/app.js')
     const { readStsConfigFile } = await import('../../src/sts/config.js')
-    const builtSts = await buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger })
+    const builtSts = await buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), {
+      logger,
+    })
     await builtSts.listen({ host: '127.0.0.1', port: stsPort })
     started.push(builtSts)
     sts = builtSts
@@ -121,7 +131,13 @@ export function clientSecretOf(env: Env, clientId: string): string {
  */
 export async function loginForTokens(
   stack: Stack,
-  { clientId = 'app-a', username = 'demo', password = 'changeme', scope = 'openid profile email todos:read', browser = new TestBrowser() } = {},
+  {
+    clientId = 'app-a',
+    username = 'demo',
+    password = 'changeme',
+    scope = 'openid profile email todos:read',
+    browser = new TestBrowser(),
+  } = {},
 ): Promise<LoginTokens> {
   const redirectUri = `${clientId === 'app-a' ? stack.env.APP_A_URL : stack.env.APP_B_URL}/auth/callback`
   const verifier = randomBytes(32).toString('base64url')
@@ -146,15 +162,26 @@ export async function loginForTokens(
   if (!code) throw new Error(`no code in ${page.url}`)
   const response = await fetch(`${stack.idp.issuer}/token`, {
     method: 'POST',
-    headers: { authorization: basicAuth(clientId, clientSecretOf(stack.env, clientId)), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
+    headers: {
+      authorization: basicAuth(clientId, clientSecretOf(stack.env, clientId)),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    }),
   })
   const body = (await response.json()) as LoginTokens & { error?: string }
   if (!response.ok) throw new Error(`token request failed: ${JSON.stringify(body)}`)
   return body
 }
 
-export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+export function decodeJwt(token: string): {
+  header: Record<string, unknown>
+  payload: Record<string, unknown>
+} {
   const [header, payload] = token.split('.')
   return {
     header: JSON.parse(Buffer.from(header!, 'base64url').toString()),
@@ -170,7 +197,12 @@ export async function exchangeToken(
     secret,
     authorization,
     tokenEndpoint = `${stack.idp.issuer}/token`,
-  }: { clientId?: string; secret?: string; authorization?: string | null; tokenEndpoint?: string } = {},
+  }: {
+    clientId?: string
+    secret?: string
+    authorization?: string | null
+    tokenEndpoint?: string
+  } = {},
 ): Promise<{ status: number; headers: Headers; body: Record<string, any> }> {
   const form = new URLSearchParams()
   form.set('grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange')
@@ -178,7 +210,10 @@ export async function exchangeToken(
     for (const item of Array.isArray(value) ? value : [value]) form.append(key, item)
   }
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' }
-  const auth = authorization === undefined ? basicAuth(clientId, secret ?? clientSecretOf(stack.env, clientId)) : authorization
+  const auth =
+    authorization === undefined
+      ? basicAuth(clientId, secret ?? clientSecretOf(stack.env, clientId))
+      : authorization
   if (auth) headers.authorization = auth
   const response = await fetch(tokenEndpoint, { method: 'POST', headers, body: form })
   const text = await response.text()

@@ -13,7 +13,11 @@ describe('IdP abuse limits from the environment', () => {
   })
 
   it('IDP_RATE_LIMITS=off switches them off; the numbers are configurable', () => {
-    const env = loadEnv({ NODE_ENV: 'test', IDP_RATE_LIMITS: 'off', IDP_TOKEN_REQUESTS_PER_MINUTE: '50000' })
+    const env = loadEnv({
+      NODE_ENV: 'test',
+      IDP_RATE_LIMITS: 'off',
+      IDP_TOKEN_REQUESTS_PER_MINUTE: '50000',
+    })
     const limits = resolveAbuseLimits(abuseLimitsFromEnv(env))
     assert.equal(limits.enabled, false)
     assert.equal(limits.tokenPerIp.max, 50000)
@@ -21,6 +25,9 @@ describe('IdP abuse limits from the environment', () => {
 
   it('a bad value names the variable', () => {
     assert.throws(() => loadEnv({ IDP_RATE_LIMITS: 'maybe' }), /IDP_RATE_LIMITS/)
-    assert.throws(() => loadEnv({ IDP_TOKEN_REQUESTS_PER_MINUTE: '0' }), /IDP_TOKEN_REQUESTS_PER_MINUTE/)
+    assert.throws(
+      () => loadEnv({ IDP_TOKEN_REQUESTS_PER_MINUTE: '0' }),
+      /IDP_TOKEN_REQUESTS_PER_MINUTE/,
+    )
   })
 })

@@ -30,7 +30,10 @@ describe('IdP login page', () => {
     assert.equal(page.status, 200)
     assert.match(page.body, /<label for="username">/)
     assert.match(page.body, /name="username"[^>]*autocomplete="username"/)
-    assert.match(page.body, /name="password"[^>]*type="password"|type="password"[^>]*name="password"/)
+    assert.match(
+      page.body,
+      /name="password"[^>]*type="password"|type="password"[^>]*name="password"/,
+    )
     assert.match(page.body, /App A/, 'names the client')
     assert.equal(page.headers.get('cache-control'), 'no-store')
   })
@@ -53,13 +56,20 @@ describe('IdP login page', () => {
   it('an interaction from another browser is refused (interactions are bound to their cookie)', async () => {
     const page = await openLogin(new TestBrowser())
     const action = /action="([^"]+)"/.exec(page.body)![1]!
-    const answer = await new TestBrowser().request(new URL(action, page.url).href, { form: { username: 'demo', password: 'changeme' } })
+    const answer = await new TestBrowser().request(new URL(action, page.url).href, {
+      form: { username: 'demo', password: 'changeme' },
+    })
     assert.equal(answer.status, 400)
   })
 
   it('the seed file stores only scrypt hashes', () => {
-    const users = JSON.parse(readFileSync('config/users.json', 'utf8')).users as Array<Record<string, string>>
-    assert.deepEqual(users.map((user) => user.username), ['demo', 'alice', 'bob'])
+    const users = JSON.parse(readFileSync('config/users.json', 'utf8')).users as Array<
+      Record<string, string>
+    >
+    assert.deepEqual(
+      users.map((user) => user.username),
+      ['demo', 'alice', 'bob'],
+    )
     for (const user of users) {
       assert.match(user.passwordHash!, /^scrypt\$/)
       assert.equal(user.password, undefined)

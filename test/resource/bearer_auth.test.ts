@@ -52,7 +52,11 @@ before(async () => {
     caller: request.accessToken?.caller,
   }))
   app.post('/api/me', { preHandler: guard }, async (request) => ({ sub: request.accessToken?.sub }))
-  app.get('/api/write', { preHandler: app.requireBearer({ verifier, scopes: ['todos:write'] }) }, async () => ({}))
+  app.get(
+    '/api/write',
+    { preHandler: app.requireBearer({ verifier, scopes: ['todos:write'] }) },
+    async () => ({}),
+  )
   app.get('/api/boom', { onRequest: guard }, async () => {
     throw new Error('handler failure')
   })
@@ -122,31 +126,33 @@ describe('requireBearer', () => {
     const token = await signAccessToken(key)
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo
-    const res = await new Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }>(
-      (resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: '127.0.0.1',
-            port,
-            path: '/api/me',
-            headers: [
-              ['host', `127.0.0.1:${port}`],
-              ['authorization', `Bearer ${token}`],
-              ['Authorization', `Bearer ${token}`],
-            ].flat(),
-          },
-          (response) => {
-            let body = ''
-            response.on('data', (chunk) => (body += chunk))
-            response.on('end', () =>
-              resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body }),
-            )
-          },
-        )
-        req.on('error', reject)
-        req.end()
-      },
-    )
+    const res = await new Promise<{
+      statusCode: number
+      headers: Record<string, unknown>
+      body: string
+    }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/api/me',
+          headers: [
+            ['host', `127.0.0.1:${port}`],
+            ['authorization', `Bearer ${token}`],
+            ['Authorization', `Bearer ${token}`],
+          ].flat(),
+        },
+        (response) => {
+          let body = ''
+          response.on('data', (chunk) => (body += chunk))
+          response.on('end', () =>
+            resolve({ statusCode: response.statusCode ?? 0, headers: response.headers, body }),
+          )
+        },
+      )
+      req.on('error', reject)
+      req.end()
+    })
     assertRefused(res, 400, 'invalid_request')
   })
 

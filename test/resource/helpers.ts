@@ -5,7 +5,14 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
+import {
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from 'jose'
 
 export const ISSUER = 'http://localhost:9000'
 export const AUDIENCE = 'app-b'
@@ -76,7 +83,9 @@ export async function signAccessToken(key: TestKey, options: SignOptions = {}): 
 }
 
 export function b64url(value: unknown): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString(
+    'base64url',
+  )
 }
 
 /** Signs any header and payload with ES256, bypassing jose's own header checks (e.g. `crit`). */

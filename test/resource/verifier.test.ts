@@ -466,7 +466,11 @@ describe('verified-token cache', () => {
 
   test('when the same token is verified again then no second signature check', async () => {
     const source = counting(KeyObject.from(key.publicKey))
-    const verify = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver })
+    const verify = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: source.keyResolver,
+    })
     const token = await signAccessToken(key)
     const first = await verify(token)
     assert.equal(await verify(token), first)
@@ -476,8 +480,16 @@ describe('verified-token cache', () => {
   test('when the token has expired since it was cached then it is refused', async () => {
     let clock = new Date()
     const source = counting(KeyObject.from(key.publicKey))
-    const verify = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, now: () => clock, clockToleranceSeconds: 0 })
-    const token = await signAccessToken(key, { claims: { exp: Math.floor(clock.getTime() / 1000) + 20 } })
+    const verify = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: source.keyResolver,
+      now: () => clock,
+      clockToleranceSeconds: 0,
+    })
+    const token = await signAccessToken(key, {
+      claims: { exp: Math.floor(clock.getTime() / 1000) + 20 },
+    })
     await verify(token)
     clock = new Date(clock.getTime() + 21_000)
     await rejects(verify(token), { error: 'invalid_token', statusCode: 401 })
@@ -502,15 +514,35 @@ describe('verified-token cache', () => {
 
   test('when the cache is off or full then it still verifies correctly', async () => {
     const source = counting(KeyObject.from(key.publicKey))
-    const off = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, verifiedTokenCache: false })
+    const off = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: source.keyResolver,
+      verifiedTokenCache: false,
+    })
     const token = await signAccessToken(key)
     await off(token)
     await off(token)
     assert.equal(source.lookups(), 2)
-    const small = createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, verifiedTokenCache: { maxEntries: 1 } })
+    const small = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keyResolver: source.keyResolver,
+      verifiedTokenCache: { maxEntries: 1 },
+    })
     const other = await signAccessToken(key)
-    for (const each of [token, other, token, other]) assert.equal((await small(each)).sub, 'user-alice')
-    assert.throws(() => createAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keyResolver: source.keyResolver, verifiedTokenCache: { maxEntries: 0 } }), TypeError)
+    for (const each of [token, other, token, other])
+      assert.equal((await small(each)).sub, 'user-alice')
+    assert.throws(
+      () =>
+        createAccessTokenVerifier({
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          keyResolver: source.keyResolver,
+          verifiedTokenCache: { maxEntries: 0 },
+        }),
+      TypeError,
+    )
   })
 
   test('a failed verification is never cached: a refused token stays refused, a fixed one passes', async () => {

@@ -78,7 +78,10 @@ export async function startLiveIdp(options: LiveIdpOptions = {}): Promise<Stack>
         const secrets = { ...env, SECURITY_SUITE_EXTRA_SECRET: EXTRA_CLIENT_SECRET } as Env
         policy = parsePolicy(json, secrets, env.IDP_ISSUER, 'security policy variant')
       }
-      return { ...(policy ? { policy } : {}), ...(options.abuseLimits ? { abuseLimits: options.abuseLimits } : {}) }
+      return {
+        ...(policy ? { policy } : {}),
+        ...(options.abuseLimits ? { abuseLimits: options.abuseLimits } : {}),
+      }
     },
   })
 }

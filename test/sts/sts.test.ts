@@ -513,7 +513,10 @@ describe('STS configuration', () => {
 
 describe('STS abuse limit', () => {
   it('token requests beyond the per-IP limit → 429 temporarily_unavailable with Retry-After; 0 switches it off', async () => {
-    for (const [limit, expectThrottle] of [[2, true], [0, false]] as const) {
+    for (const [limit, expectThrottle] of [
+      [2, true],
+      [0, false],
+    ] as const) {
       const keyDir = tempDir()
       const config = loadConfig({
         ...stsConfigJson({

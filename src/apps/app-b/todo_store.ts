@@ -120,7 +120,9 @@ export function openTodoStore(path: string, options: { now?: () => Date } = {}):
     `UPDATE todos SET completed = 1 - completed, updated_at = ? WHERE id = ? AND owner_sub = ?
      RETURNING ${COLUMNS}`,
   )
-  const deleteStmt = db.prepare<[number, string]>(`DELETE FROM todos WHERE id = ? AND owner_sub = ?`)
+  const deleteStmt = db.prepare<[number, string]>(
+    `DELETE FROM todos WHERE id = ? AND owner_sub = ?`,
+  )
 
   const add = db.transaction((ownerSub: string, title: string) => {
     const at = now()

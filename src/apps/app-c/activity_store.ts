@@ -71,7 +71,9 @@ export function parseActivity(input: unknown): { action: string; detail: string 
   }
   const detail = body.detail === undefined ? '' : body.detail
   if (typeof detail !== 'string' || [...detail].length > MAX_DETAIL_LENGTH) {
-    throw new ActivityValidationError(`detail must be a string of at most ${MAX_DETAIL_LENGTH} characters`)
+    throw new ActivityValidationError(
+      `detail must be a string of at most ${MAX_DETAIL_LENGTH} characters`,
+    )
   }
   return { action: body.action, detail }
 }
@@ -87,14 +89,24 @@ export function openActivityStore(path: string, options: { now?: () => Date } = 
     `SELECT id, action, detail, recorded_by, actor_chain, at FROM activity WHERE owner_sub = ? ORDER BY id DESC LIMIT ?`,
   )
   const record = db.transaction((ownerSub: string, entry: Omit<ActivityEntry, 'id' | 'at'>) =>
-    toEntry(insert.get(ownerSub, entry.action, entry.detail, entry.recordedBy, JSON.stringify(entry.actorChain), now()) as ActivityRow),
+    toEntry(
+      insert.get(
+        ownerSub,
+        entry.action,
+        entry.detail,
+        entry.recordedBy,
+        JSON.stringify(entry.actorChain),
+        now(),
+      ) as ActivityRow,
+    ),
   )
   return {
     record: (ownerSub, entry) => {
       if (!ownerSub) throw new TypeError('ownerSub must be a non-empty string')
       return record(ownerSub, entry)
     },
-    recent: (ownerSub, limit = 20) => recent.all(ownerSub, Math.min(Math.max(1, limit), 100)).map(toEntry),
+    recent: (ownerSub, limit = 20) =>
+      recent.all(ownerSub, Math.min(Math.max(1, limit), 100)).map(toEntry),
     close: () => {
       if (db.open) db.close()
     },

@@ -39,7 +39,10 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
   const app = Fastify({ ...fastifyLogOptions(logger, 'app-c'), bodyLimit: 16 * 1024 })
   if (ownsStore) app.addHook('onClose', async () => store.close())
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    const status =
+      typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600
+        ? error.statusCode
+        : 500
     if (status >= 500) request.log.error({ err: error }, 'request failed')
     return reply.code(status).send({
       error: status >= 500 ? 'server_error' : 'invalid_request',

@@ -58,7 +58,10 @@ function seen(token: VerifiedAccessToken): SeenToken {
   }
 }
 
-export async function appCServiceApi(fastify: FastifyInstance, options: AppCServiceOptions): Promise<void> {
+export async function appCServiceApi(
+  fastify: FastifyInstance,
+  options: AppCServiceOptions,
+): Promise<void> {
   const { store, verifier, realm } = options
   await fastify.register(bearerAuth, { realm })
   registerServiceAudit(fastify, { event: 'app-c.service_api' })
@@ -73,12 +76,26 @@ export async function appCServiceApi(fastify: FastifyInstance, options: AppCServ
         activity = parseActivity(request.body)
       } catch (error) {
         if (error instanceof ActivityValidationError) {
-          return reply.code(400).send({ error: 'invalid_request', error_description: error.message })
+          return reply
+            .code(400)
+            .send({ error: 'invalid_request', error_description: error.message })
         }
         throw error
       }
-      const entry = store.record(token.sub, { ...activity, recordedBy: token.caller, actorChain: token.actorChain })
-      return reply.code(201).send({ entry, user: token.sub, caller: token.caller, actorChain: token.actorChain, seen: seen(token) })
+      const entry = store.record(token.sub, {
+        ...activity,
+        recordedBy: token.caller,
+        actorChain: token.actorChain,
+      })
+      return reply
+        .code(201)
+        .send({
+          entry,
+          user: token.sub,
+          caller: token.caller,
+          actorChain: token.actorChain,
+          seen: seen(token),
+        })
     },
   )
 

@@ -43,13 +43,21 @@ export function createPathStrategies(
     readonly supported?: readonly string[]
   } = {},
 ): PathStrategy[] {
-  const runs = (path: keyof typeof PATH_NEEDS) => !options.supported || options.supported.includes(PATH_NEEDS[path])
+  const runs = (path: keyof typeof PATH_NEEDS) =>
+    !options.supported || options.supported.includes(PATH_NEEDS[path])
   return [
-    ...(runs('rfc8693') ? [createRfc8693Strategy(target, options.exchanger ? { exchanger: options.exchanger } : {})] : []),
+    ...(runs('rfc8693')
+      ? [createRfc8693Strategy(target, options.exchanger ? { exchanger: options.exchanger } : {})]
+      : []),
     // The STS needs nothing from the IdP but its signed access tokens: it is the fix for IdPs
     // that lack RFC 8693.
     ...(options.stsTokenEndpoint
-      ? [createRfc8693Strategy({ ...target, tokenEndpoint: options.stsTokenEndpoint }, { path: RFC8693_STS_PATH })]
+      ? [
+          createRfc8693Strategy(
+            { ...target, tokenEndpoint: options.stsTokenEndpoint },
+            { path: RFC8693_STS_PATH },
+          ),
+        ]
       : []),
     ...(runs('jwt-federation') ? [createJwtFederationStrategy(target)] : []),
     ...(runs('m2m-header') ? [createM2mHeaderStrategy(target)] : []),

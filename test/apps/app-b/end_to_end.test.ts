@@ -73,7 +73,11 @@ describe('App B end to end', () => {
       headers: { authorization: `Bearer ${token}` },
     })
     assert.equal(res.status, 200)
-    const body = (await res.json()) as { todos: { title: string }[]; caller: string; decidedBy: string }
+    const body = (await res.json()) as {
+      todos: { title: string }[]
+      caller: string
+      decidedBy: string
+    }
     assert.deepEqual(
       body.todos.map((t) => t.title),
       ['buy bread', 'fix bike'],
@@ -94,7 +98,11 @@ describe('App B end to end', () => {
   })
 
   test('App A’s own login token (not exchanged) is refused by App B', async () => {
-    const login = await loginForTokens(stack, { clientId: 'app-a', username: 'demo', password: 'changeme' })
+    const login = await loginForTokens(stack, {
+      clientId: 'app-a',
+      username: 'demo',
+      password: 'changeme',
+    })
     const res = await fetch(`${stack.env.APP_B_URL}/api/todos`, {
       headers: { authorization: `Bearer ${login.access_token}` },
     })

@@ -40,7 +40,10 @@ before(async () => {
       done()
     },
   })
-  const logger = pino({ level: 'info', redact: { paths: redactPaths, censor: '[redacted]' } }, stream)
+  const logger = pino(
+    { level: 'info', redact: { paths: redactPaths, censor: '[redacted]' } },
+    stream,
+  )
   store = openTodoStore(join(dataDir, 'app-b.sqlite'))
   const a1 = store.add('user-alice', 'alice: file taxes')
   store.add('user-alice', 'alice: call mum')

@@ -14,7 +14,14 @@ import { createLogger } from '../../../src/log/logger.js'
 import { createAccessTokenVerifier } from '../../../src/resource/index.js'
 import { buildAppC } from '../../../src/apps/app-c/app.js'
 import { openActivityStore } from '../../../src/apps/app-c/activity_store.js'
-import { ISSUER, createTestKey, signAccessToken, startJwksServer, type JwksServer, type TestKey } from '../../resource/helpers.js'
+import {
+  ISSUER,
+  createTestKey,
+  signAccessToken,
+  startJwksServer,
+  type JwksServer,
+  type TestKey,
+} from '../../resource/helpers.js'
 
 const CHAIN_CLAIMS = {
   aud: 'app-c',
@@ -34,7 +41,12 @@ describe('App C activity API', () => {
     jwks = await startJwksServer([key])
     dataDir = mkdtempSync(join(tmpdir(), 'onbehalf-app-c-'))
     const env = loadEnv({ NODE_ENV: 'test', DATA_DIR: dataDir, IDP_ISSUER: ISSUER })
-    const verifier = createAccessTokenVerifier({ issuer: ISSUER, audience: 'app-c', jwksUri: jwks.url, allowedCallers: env.APP_C_ALLOWED_CALLERS })
+    const verifier = createAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: 'app-c',
+      jwksUri: jwks.url,
+      allowedCallers: env.APP_C_ALLOWED_CALLERS,
+    })
     app = await buildAppC({ env, logger: createLogger({ level: 'silent' }), verifier })
   })
   after(async () => {
@@ -51,8 +63,12 @@ describe('App C activity API', () => {
       ...(payload ? { payload } : {}),
     })
 
-  it('records an entry for the token\'s user with the whole actor chain, decided on the outermost actor', async () => {
-    const response = await call('POST', { ...CHAIN_CLAIMS, sub: 'user-alice', scope: 'activity:write' }, { action: 'todo.added', detail: 'Buy milk' })
+  it("records an entry for the token's user with the whole actor chain, decided on the outermost actor", async () => {
+    const response = await call(
+      'POST',
+      { ...CHAIN_CLAIMS, sub: 'user-alice', scope: 'activity:write' },
+      { action: 'todo.added', detail: 'Buy milk' },
+    )
     assert.equal(response.statusCode, 201, response.body)
     const body = response.json()
     assert.equal(body.user, 'user-alice')
@@ -63,9 +79,17 @@ describe('App C activity API', () => {
     assert.equal(response.headers['cache-control'], 'no-store')
   })
 
-  it('lists only the token user\'s entries', async () => {
-    await call('POST', { ...CHAIN_CLAIMS, sub: 'user-bob', scope: 'activity:write' }, { action: 'todo.added', detail: 'bob only' })
-    const response = await call('GET', { ...CHAIN_CLAIMS, sub: 'user-alice', scope: 'activity:read' })
+  it("lists only the token user's entries", async () => {
+    await call(
+      'POST',
+      { ...CHAIN_CLAIMS, sub: 'user-bob', scope: 'activity:write' },
+      { action: 'todo.added', detail: 'bob only' },
+    )
+    const response = await call('GET', {
+      ...CHAIN_CLAIMS,
+      sub: 'user-alice',
+      scope: 'activity:read',
+    })
     assert.equal(response.statusCode, 200, response.body)
     const entries = response.json().entries as Array<{ detail: string }>
     assert.ok(entries.length >= 1)
@@ -73,25 +97,45 @@ describe('App C activity API', () => {
   })
 
   it('refuses a caller whose outermost actor is not app-b (App A calling directly) with 403', async () => {
-    const response = await call('GET', { aud: 'app-c', client_id: 'app-a', azp: 'app-a', act: { sub: 'app-a', iss: ISSUER }, sub: 'user-alice', scope: 'activity:read' })
+    const response = await call('GET', {
+      aud: 'app-c',
+      client_id: 'app-a',
+      azp: 'app-a',
+      act: { sub: 'app-a', iss: ISSUER },
+      sub: 'user-alice',
+      scope: 'activity:read',
+    })
     assert.equal(response.statusCode, 403)
     assert.match(String(response.headers['www-authenticate']), /^Bearer /)
   })
 
   it('refuses a token for another audience with 401 invalid_token', async () => {
-    const response = await call('GET', { ...CHAIN_CLAIMS, aud: 'app-b', sub: 'user-alice', scope: 'activity:read' })
+    const response = await call('GET', {
+      ...CHAIN_CLAIMS,
+      aud: 'app-b',
+      sub: 'user-alice',
+      scope: 'activity:read',
+    })
     assert.equal(response.statusCode, 401)
     assert.equal(response.json().error, 'invalid_token')
   })
 
   it('refuses a write without activity:write with 403 insufficient_scope', async () => {
-    const response = await call('POST', { ...CHAIN_CLAIMS, sub: 'user-alice', scope: 'activity:read' }, { action: 'todo.added' })
+    const response = await call(
+      'POST',
+      { ...CHAIN_CLAIMS, sub: 'user-alice', scope: 'activity:read' },
+      { action: 'todo.added' },
+    )
     assert.equal(response.statusCode, 403)
     assert.equal(response.json().error, 'insufficient_scope')
   })
 
   it('refuses a malformed entry with 400', async () => {
-    const response = await call('POST', { ...CHAIN_CLAIMS, sub: 'user-alice', scope: 'activity:write' }, { action: 'DROP TABLE', detail: 'x' })
+    const response = await call(
+      'POST',
+      { ...CHAIN_CLAIMS, sub: 'user-alice', scope: 'activity:write' },
+      { action: 'DROP TABLE', detail: 'x' },
+    )
     assert.equal(response.statusCode, 400)
     assert.equal(response.json().error, 'invalid_request')
   })
@@ -99,7 +143,12 @@ describe('App C activity API', () => {
   it('keeps the log across a restart of the store', () => {
     const path = join(dataDir, 'restart.sqlite')
     const first = openActivityStore(path)
-    first.record('user-x', { action: 'todo.added', detail: 'persisted', recordedBy: 'app-b', actorChain: ['app-b'] })
+    first.record('user-x', {
+      action: 'todo.added',
+      detail: 'persisted',
+      recordedBy: 'app-b',
+      actorChain: ['app-b'],
+    })
     first.close()
     const second = openActivityStore(path)
     assert.equal(second.recent('user-x')[0]?.detail, 'persisted')
