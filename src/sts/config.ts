@@ -199,7 +199,13 @@ export function parseStsConfig(
       ),
       issuers: Object.fromEntries(
         Object.values(file.upstreams).map(
-          ({ issuer, jwksUri, algorithms, keyCache, ...profile }) => [issuer, profile],
+          ({
+            issuer,
+            jwksUri: _jwksUri,
+            algorithms: _algorithms,
+            keyCache: _keyCache,
+            ...profile
+          }) => [issuer, profile],
         ),
       ),
     })

@@ -266,8 +266,8 @@ describe('attack lab against the running stack', () => {
 
   test('App A: POST /attack without the CSRF token is refused', async () => {
     const browser = new TestBrowser()
-    let page = await browser.navigate(`${stack.env.APP_A_URL}/auth/login`)
-    page = await browser.submitForm(page, { username: 'bob', password: 'changeme' }, '/login')
+    const page = await browser.navigate(`${stack.env.APP_A_URL}/auth/login`)
+    await browser.submitForm(page, { username: 'bob', password: 'changeme' }, '/login')
     const refused = await browser.request(`${stack.env.APP_A_URL}/attack`, {
       form: { _csrf: 'nope' },
     })

@@ -3,7 +3,7 @@ import { test, type TestContext } from 'node:test'
 import {
   basicAuthorization,
   createTokenExchangeClient,
-  ExchangedTokenCache,
+  type ExchangedTokenCache,
   TokenExchangeError,
 } from '../../src/client/index.js'
 import { startFakeOp, type FakeOp } from '../web/helpers/fake_op.js'

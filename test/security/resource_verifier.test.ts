@@ -10,11 +10,9 @@ import type { FastifyInstance } from 'fastify'
 import { startProtectedApi } from './protected_api.js'
 import { exportSPKI } from 'jose'
 import {
-  AUDIENCE,
   b64url,
   baseClaims,
   createTestKey,
-  ISSUER,
   signAccessToken,
   signRaw,
   startJwksServer,

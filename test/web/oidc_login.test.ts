@@ -8,7 +8,7 @@ import {
   UserTokenError,
   type OidcLogin,
 } from '../../src/web/oidc_login.js'
-import { CookieJar, loginThroughCallback, startFakeOp, type FakeOp } from './helpers/fake_op.js'
+import { CookieJar, loginThroughCallback, startFakeOp } from './helpers/fake_op.js'
 
 const BASE_URL = 'http://localhost:3993'
 const ALICE = {

@@ -87,15 +87,13 @@ export async function appCServiceApi(
         recordedBy: token.caller,
         actorChain: token.actorChain,
       })
-      return reply
-        .code(201)
-        .send({
-          entry,
-          user: token.sub,
-          caller: token.caller,
-          actorChain: token.actorChain,
-          seen: seen(token),
-        })
+      return reply.code(201).send({
+        entry,
+        user: token.sub,
+        caller: token.caller,
+        actorChain: token.actorChain,
+        seen: seen(token),
+      })
     },
   )
 

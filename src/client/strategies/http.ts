@@ -66,7 +66,7 @@ export async function callService(
   const fetchImpl = target.fetch ?? globalThis.fetch
   const userHeader = extraHeaders['x-user-sub']
   let status = 0
-  let body: Record<string, unknown> = {}
+  let body: Record<string, unknown>
   try {
     const response = await fetchImpl(`${target.serviceUrl.replace(/\/+$/, '')}${path}`, {
       headers: {

@@ -131,7 +131,7 @@ export function createJwsVerifier(options: JwsVerifierOptions): JwsVerifier {
     if (spec.signatureLength !== undefined && signature.length !== spec.signatureLength) {
       throw new JwsVerificationError('signature_invalid', 'signature length')
     }
-    let valid = false
+    let valid: boolean
     try {
       valid = cryptoVerify(
         spec.hash,
