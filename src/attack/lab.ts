@@ -29,7 +29,7 @@ import {
   type PathId,
   type PathResult,
   type PathTarget,
-} from '../client/strategies/index.js'
+} from '../demo/paths/index.js'
 import { loginWithPassword } from './login.js'
 import { buildMatrix, type MatrixRow } from './matrix.js'
 

@@ -8,7 +8,7 @@
  * const accessToken = await loginWithPassword({ issuer, clientId, clientSecret, redirectUri, username, password, scope })
  * ```
  */
-import { FormLoginError, signInWithLoginForm } from '../client/form_login.js'
+import { FormLoginError, signInWithLoginForm } from '../demo/form_login.js'
 
 export interface PasswordLoginOptions {
   readonly issuer: string

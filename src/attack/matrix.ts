@@ -3,7 +3,7 @@
  * observed path run (token request, decoded token, verdicts) or the attempts' verdicts.
  */
 import { TOKEN_EXCHANGE_GRANT } from '../client/token_exchange_client.js'
-import type { PathBadge, PathId, PathResult } from '../client/strategies/index.js'
+import type { PathBadge, PathId, PathResult } from '../demo/paths/index.js'
 import type { AttemptResult, BlastRadius } from './lab.js'
 
 export interface MatrixRow {

@@ -23,7 +23,7 @@
  * onbehalf doctor --issuer http://localhost:9000 --client-secret … --json
  */
 import { parseArgs } from 'node:util'
-import { signInWithLoginForm } from '../client/form_login.js'
+import { signInWithLoginForm } from '../demo/form_login.js'
 import { basicAuthorization } from '../client/token_exchange_client.js'
 import { DEVELOPMENT_SECRETS } from '../config/env.js'
 import {
@@ -38,7 +38,7 @@ import {
 } from '../idp_profiles/index.js'
 
 /** The headless sign-in's login-form finder (src/client/form_login.ts), as doctor uses it. */
-export { findLoginForm } from '../client/form_login.js'
+export { findLoginForm } from '../demo/form_login.js'
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'

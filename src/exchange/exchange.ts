@@ -25,7 +25,7 @@
 import type { AuditEvent, AuditSink } from './audit.js'
 import { checkClientMayExchange, decideExchange } from './decide.js'
 import { InvalidClient, OAuthError, ServerError } from './errors.js'
-import type { JwsVerifier } from './jwt/verify_jws.js'
+import type { JwsVerifier } from '../jws/verify_jws.js'
 import { ACCESS_TOKEN_HEADER, buildAccessTokenClaims, type TokenMinter } from './mint.js'
 import { parseExchangeRequest } from './parse_request.js'
 import type { ExchangePolicy } from './policy.js'

@@ -35,7 +35,7 @@ import {
   ServerError,
   UnauthorizedClient,
 } from './errors.js'
-import type { JwsVerifier } from './jwt/verify_jws.js'
+import type { JwsVerifier } from '../jws/verify_jws.js'
 import { ACCESS_TOKEN_HEADER, buildAccessTokenClaims, type TokenMinter } from './mint.js'
 import { SCOPE_TOKEN } from './parse_request.js'
 import type { ExchangePolicy } from './policy.js'

@@ -54,7 +54,7 @@ export {
   type IssuerProfile,
   type IssuerProfileInput,
 } from './issuer_profile.js'
-export { createJwsSigner, type JwsSigner, type JwsSignerOptions } from './jwt/sign_jws.js'
+export { createJwsSigner, type JwsSigner, type JwsSignerOptions } from '../jws/sign_jws.js'
 export {
   createJwsVerifier,
   JwsVerificationError,
@@ -65,7 +65,7 @@ export {
   type KeyLookup,
   type KeyResolver,
   type VerifiedJws,
-} from './jwt/verify_jws.js'
+} from '../jws/verify_jws.js'
 export {
   ACCESS_TOKEN_HEADER,
   buildAccessTokenClaims,

@@ -14,7 +14,7 @@
  * ```
  */
 import { randomUUID } from 'node:crypto'
-import type { JwsSigner } from './jwt/sign_jws.js'
+import type { JwsSigner } from '../jws/sign_jws.js'
 import type { ActClaim, ExchangeDecision } from './types.js'
 
 export interface AccessTokenClaims {

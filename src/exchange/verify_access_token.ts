@@ -10,7 +10,7 @@
  */
 import { ACTOR_TOKEN_INVALID, InvalidRequest, SUBJECT_TOKEN_INVALID } from './errors.js'
 import { issuerProfileFor, NOT_ACCESS_TOKEN_CLAIMS, type IssuerProfile } from './issuer_profile.js'
-import { JwsVerificationError, type JwsHeader, type JwsVerifier } from './jwt/verify_jws.js'
+import { JwsVerificationError, type JwsHeader, type JwsVerifier } from '../jws/verify_jws.js'
 import type { ExchangePolicy } from './policy.js'
 import type { ActClaim, JwtClaims, MayActClaim, VerifiedToken } from './types.js'
 

@@ -25,7 +25,7 @@ import {
   type FederationParams,
   type JwtFederation,
 } from '../exchange/federation.js'
-import type { JwsVerifier } from '../exchange/jwt/verify_jws.js'
+import type { JwsVerifier } from '../jws/verify_jws.js'
 import type { TokenMinter } from '../exchange/mint.js'
 import type { IdpPolicy } from '../config/policy_file.js'
 import type { Logger } from '../log/logger.js'

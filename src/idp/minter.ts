@@ -9,7 +9,7 @@
  * ```
  */
 import type { TokenMinter } from '../exchange/mint.js'
-import type { JwsSigner } from '../exchange/jwt/sign_jws.js'
+import type { JwsSigner } from '../jws/sign_jws.js'
 import type { IssuedTokenRegistry } from './issued_tokens.js'
 
 export function createIdpMinter(signer: JwsSigner, issuedTokens: IssuedTokenRegistry): TokenMinter {

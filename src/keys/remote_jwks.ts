@@ -26,7 +26,7 @@
  * ```
  */
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { JwsVerificationError } from '../exchange/jwt/verify_jws.js'
+import { JwsVerificationError } from '../jws/verify_jws.js'
 import type { Logger } from '../log/logger.js'
 
 export interface KeyCacheSettings {

@@ -14,7 +14,7 @@
  * Misuse of the kit's API (bad options) throws a plain `TypeError` at start-up instead.
  */
 import { errors } from 'jose'
-import { JwsVerificationError, type JwsFailureReason } from '../exchange/jwt/verify_jws.js'
+import { JwsVerificationError, type JwsFailureReason } from '../jws/verify_jws.js'
 
 export type ResourceAuthErrorCode =
   'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable'

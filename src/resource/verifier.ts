@@ -18,7 +18,7 @@
  */
 import type { KeyObject } from 'node:crypto'
 import type { JWTPayload } from 'jose'
-import { createJwsVerifier, type JwsHeader, type KeyResolver } from '../exchange/jwt/verify_jws.js'
+import { createJwsVerifier, type JwsHeader, type KeyResolver } from '../jws/verify_jws.js'
 import {
   createRemoteKeySet,
   DEFAULT_KEY_CACHE,
@@ -36,7 +36,7 @@ import {
 import { ResourceAuthError, fromJwsError } from './errors.js'
 import { checkRegisteredClaims } from './jwt_claims.js'
 
-export type { KeyLookup, KeyResolver } from '../exchange/jwt/verify_jws.js'
+export type { KeyLookup, KeyResolver } from '../jws/verify_jws.js'
 
 /** How the remote key set is cached (milliseconds, jose's option names). */
 export interface JwksCacheOptions {

@@ -30,7 +30,7 @@ import {
   targetPolicySchema,
   type ExchangePolicy,
 } from '../exchange/index.js'
-import { ALGORITHMS } from '../exchange/jwt/algorithms.js'
+import { ALGORITHMS } from '../jws/algorithms.js'
 import { DEFAULT_KEY_CACHE, type KeyCacheSettings } from '../keys/remote_jwks.js'
 
 export const DEFAULT_STS_PORT = 9100

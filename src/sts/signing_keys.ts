@@ -14,7 +14,7 @@
  */
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { createJwsSigner, type JwsSigner } from '../exchange/jwt/sign_jws.js'
+import { createJwsSigner, type JwsSigner } from '../jws/sign_jws.js'
 import { openKeyStore, rotateKeys, type KeyStore, type KeyStoreOptions } from '../idp/keys.js'
 
 export const STS_KEY_FILE = 'sts-keys.json'

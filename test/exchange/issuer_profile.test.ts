@@ -7,7 +7,7 @@ import {
   DEFAULT_ISSUER_PROFILE,
   upstreamClientIdsOf,
 } from '../../src/exchange/issuer_profile.js'
-import { JwsVerificationError, createJwsVerifier } from '../../src/exchange/jwt/verify_jws.js'
+import { JwsVerificationError, createJwsVerifier } from '../../src/jws/verify_jws.js'
 import { parseExchangeRequest } from '../../src/exchange/parse_request.js'
 import { createExchangePolicy } from '../../src/exchange/policy.js'
 import { DEFAULT_REQUEST_LIMITS } from '../../src/exchange/types.js'

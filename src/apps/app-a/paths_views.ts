@@ -5,7 +5,7 @@
  */
 import type { AttackReport, AttemptResult } from '../../attack/lab.js'
 import { MATRIX_COLUMNS, type MatrixRow } from '../../attack/matrix.js'
-import type { PathResult, Verdict } from '../../client/strategies/types.js'
+import type { PathResult, Verdict } from '../../demo/paths/types.js'
 import { html, type SafeHtml } from '../../web/html.js'
 
 function json(value: unknown): string {

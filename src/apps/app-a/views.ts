@@ -8,7 +8,7 @@ import { renderPage, type NavItem } from '../../web/layout.js'
 import type { SessionUser, UserTokenError } from '../../web/oidc_login.js'
 import type { AppBFailure, AppBResult, Todo, TodoCount } from './app_b_client.js'
 import { buildClaimsDiff, describeTime } from './claims_diff.js'
-import type { PathResult } from '../../client/strategies/types.js'
+import type { PathResult } from '../../demo/paths/types.js'
 import { pathCards } from './paths_views.js'
 import { chainCard, type ChainModel } from './chain_view.js'
 

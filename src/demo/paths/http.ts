@@ -4,7 +4,7 @@
  * others. Tokens and secrets are sent, never recorded.
  */
 import { decodeJwt } from 'jose'
-import { basicAuthorization } from '../token_exchange_client.js'
+import { basicAuthorization } from '../../client/token_exchange_client.js'
 import type { PathTarget, ServiceCallRecord } from './types.js'
 
 export interface TokenAnswer {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict'
 import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { test } from 'node:test'
 import { SignJWT, UnsecuredJWT, importPKCS8 } from 'jose'
-import { createJwsSigner } from '../../../src/exchange/jwt/sign_jws.js'
+import { createJwsSigner } from '../../src/jws/sign_jws.js'
 import {
   createJwsVerifier,
   JwsVerificationError,
   type JwsFailureReason,
-} from '../../../src/exchange/jwt/verify_jws.js'
-import { attackerKeys, attackerSigner, keys, signer, verifier } from '../helpers.js'
+} from '../../src/jws/verify_jws.js'
+import { attackerKeys, attackerSigner, keys, signer, verifier } from '../exchange/helpers.js'
 
 const payload = { iss: 'https://idp.example', sub: 'alice' }
 

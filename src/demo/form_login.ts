@@ -24,7 +24,7 @@
  * tokens.access_token
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { basicAuthorization } from './token_exchange_client.js'
+import { basicAuthorization } from '../client/token_exchange_client.js'
 
 export interface FormLoginOptions {
   readonly authorizationEndpoint: string

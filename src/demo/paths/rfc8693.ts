@@ -13,7 +13,7 @@ import {
   TOKEN_EXCHANGE_GRANT,
   TokenExchangeError,
   type TokenExchangeClient,
-} from '../token_exchange_client.js'
+} from '../../client/token_exchange_client.js'
 import { decodeClaims } from './http.js'
 import { callServiceAndConclude, tokenFailure } from './outcome.js'
 import type { PathResult, PathStrategy, PathTarget, TokenRequestRecord } from './types.js'

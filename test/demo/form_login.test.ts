@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
-import { FormLoginError, signInWithLoginForm } from '../../src/client/form_login.js'
+import { FormLoginError, signInWithLoginForm } from '../../src/demo/form_login.js'
 
 const IDP = 'http://idp.test'
 const CALLBACK = 'http://app.test/auth/callback'

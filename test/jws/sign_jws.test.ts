@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
 import { test } from 'node:test'
-import { createJwsSigner } from '../../../src/exchange/jwt/sign_jws.js'
-import { decodeHeader, keys } from '../helpers.js'
+import { createJwsSigner } from '../../src/jws/sign_jws.js'
+import { decodeHeader, keys } from '../exchange/helpers.js'
 
 test('sign when header extras try to override alg or kid then the signer wins', () => {
   const signer = createJwsSigner({ alg: 'ES256', kid: 'k1', privateKey: keys.privateKey })

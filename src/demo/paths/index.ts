@@ -3,7 +3,7 @@
  * `PathResult`. `createPathStrategies` lists them in display order; adding a path (e.g. an STS) is
  * one more entry.
  */
-import type { TokenExchangeClient } from '../token_exchange_client.js'
+import type { TokenExchangeClient } from '../../client/token_exchange_client.js'
 import { createJwtFederationStrategy } from './jwt_federation.js'
 import { createM2mHeaderStrategy } from './m2m_header.js'
 import { createRfc8693Strategy, RFC8693_STS_PATH } from './rfc8693.js'
