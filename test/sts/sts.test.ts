@@ -64,7 +64,7 @@ describe('STS upstream trust', () => {
     const clock = manualClock()
     const { logger } = captureLogger()
     const app = await buildSts(
-      configFor({ maxAgeSeconds: 300, cooldownSeconds: 30, staleIfErrorSeconds: 600 }),
+      configFor({ maxAgeSeconds: 300, cooldownSeconds: 1, staleIfErrorSeconds: 600 }),
       { logger, now: clock.now },
     )
     const fetchesBefore = upstream.jwksRequests
@@ -107,7 +107,7 @@ describe('STS upstream trust', () => {
     )
   })
 
-  it('upstream down: cached keys serve within the window, then a clear error', async () => {
+  it('upstream down: cached keys serve within the window, then 503 temporarily_unavailable', async () => {
     const clock = manualClock()
     const { logger, lines } = captureLogger()
     const app = await buildSts(
@@ -126,10 +126,15 @@ describe('STS upstream trust', () => {
       assert.equal((await exchange()).status, 200, 'stale keys within maxAge + staleIfError')
       clock.advance(90)
       const refused = await exchange()
-      assert.equal(refused.status, 400)
-      assert.equal(refused.body.error, 'invalid_request')
-      assert.equal(refused.body.error_description, SUBJECT_INVALID)
+      // No verdict on the token: "retry later" (RFC 6749 temporarily_unavailable), not "invalid".
+      assert.equal(refused.status, 503)
+      assert.equal(refused.body.error, 'temporarily_unavailable')
+      assert.equal(
+        refused.body.error_description,
+        'subject_token cannot be verified right now, retry later',
+      )
       assert.equal(refused.headers['cache-control'], 'no-store')
+      assert.match(String(refused.headers['retry-after']), /^\d+$/)
       const last = auditEvents(lines).at(-1)
       assert.equal(last.outcome, 'refused')
       assert.match(last.reason, /upstream keys unavailable/)
