@@ -6,7 +6,7 @@
  * A rotation that finds no key store refuses (exit 1): run elsewhere or with another DATA_DIR, it
  * would otherwise create keys no IdP uses and report success. `--create` starts a new key store.
  */
-import { resolve } from 'node:path'
+import { isAbsolute, resolve } from 'node:path'
 import { loadDotEnv, loadEnv } from '../config/env.js'
 import { idpKeyFile, openIdpKeyStore } from '../idp/keys.js'
 import { rotateKeyStore } from './rotate_keys.js'
@@ -24,7 +24,9 @@ export async function runRotateKeys(argv: readonly string[] = []): Promise<numbe
   return rotateKeyStore({
     what: 'IdP',
     file: resolve(idpKeyFile(env.DATA_DIR)),
-    hint: `DATA_DIR=${env.DATA_DIR} (relative to ${process.cwd()})`,
+    hint: isAbsolute(env.DATA_DIR)
+      ? `DATA_DIR=${env.DATA_DIR}`
+      : `DATA_DIR=${env.DATA_DIR}, resolved from ${process.cwd()}`,
     create,
     open: (mode) => openIdpKeyStore({ dataDir: env.DATA_DIR, create: mode }),
   })
