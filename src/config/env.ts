@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
-import { loadIdpSettings } from '../idp_profiles/settings.js'
+import { loadIdpSettings } from './idp_settings.js'
 import type { IdpSettings } from '../idp_profiles/profiles.js'
 import { ConfigError } from './config_error.js'
 
