@@ -89,7 +89,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const builtB = await buildAppB({ env, logger })
     await builtB.listen({ host: '127.0.0.1', port: appBPort })
     started.push(builtB)
-    const builtA = await buildAppA({ env, logger })
+    const { loadUserDirectory } = await import('../../src/idp/users.js')
+    const builtA = await buildAppA({
+      env,
+      logger,
+      findUserSub: (username) => loadUserDirectory(env.USERS_FILE).findByUsername(username)?.sub,
+    })
     await builtA.listen({ host: '127.0.0.1', port: appAPort })
     started.push(builtA)
     appA = builtA
