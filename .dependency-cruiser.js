@@ -2,7 +2,7 @@
 // CI). docs/architecture.md explains the layers; this file is the rule book. Each rule carries a
 // `comment` that dependency-cruiser prints next to a violation.
 //
-//   npx depcruise src bin test bench            check (what npm run lint runs)
+//   npm run lint:imports                          check (npm run lint and npm test run it)
 //   npx depcruise src --output-type text        list every import edge, to see what a change did
 
 /**
@@ -79,7 +79,8 @@ const NOT_FOR_KITS = ['apps', 'demo', 'attack', 'cli', 'idp', 'web']
 
 /**
  * Imports that break a rule today and that another change removes. The rule stays on for every
- * other import; delete the entry when its import is gone (whoever removes the import does).
+ * other import. When the import is gone, the check fails (rule known-violation-gone) until its
+ * entry here is deleted too, so the rule tightens as soon as the fix lands.
  */
 const KNOWN_VIOLATIONS = [
   {
@@ -204,9 +205,19 @@ const rules = [
   },
 ]
 
+/** Each known violation must still exist: a fixed one is deleted from KNOWN_VIOLATIONS. */
+const knownViolationsStillThere = KNOWN_VIOLATIONS.map((entry) => ({
+  name: 'known-violation-gone',
+  severity: 'error',
+  comment: `${entry.from} no longer imports ${entry.to}: delete its entry in KNOWN_VIOLATIONS (.dependency-cruiser.js and docs/architecture.md), so the rules hold for it again`,
+  module: { path: exact(entry.from) },
+  to: { path: exact(entry.to) },
+}))
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
   forbidden: rules.flatMap(withKnownViolations),
+  required: knownViolationsStillThere,
   options: {
     doNotFollow: { path: ['node_modules'] },
     // Type-only imports are dependencies too: a layer that needs a higher layer's types is
