@@ -1,6 +1,7 @@
 /**
- * Starts the real system for a test: the embedded IdP and optionally App A and App B, each on an
- * ephemeral 127.0.0.1 port, with a fresh temporary data folder. Nothing is mocked.
+ * Starts the real system for a test: the embedded IdP and optionally App A, App B, App C and the
+ * STS, each on a 127.0.0.1 socket bound to port 0 before anything is built (test/helpers/listen.ts),
+ * with a fresh temporary data folder. Nothing is mocked.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -13,6 +14,8 @@ import { buildIdp, type Idp, type IdpOptions } from '../../src/idp/app.js'
 import { bindSocket, type BoundSocket } from './listen.js'
 import { TestBrowser } from './browser.js'
 
+export type ServiceName = 'appA' | 'appB' | 'appC' | 'sts'
+
 export interface Stack {
   env: Env
   idp: Idp
@@ -20,6 +23,11 @@ export interface Stack {
   appB?: FastifyInstance
   appC?: FastifyInstance
   sts?: FastifyInstance
+  /**
+   * Serves an app the test built itself at that service's URL (`env.APP_B_URL`, …), when the
+   * stack was started without `apps`. The test closes that app; `close()` closes the socket.
+   */
+  serve(name: ServiceName, app: FastifyInstance): Promise<void>
   close(): Promise<void>
 }
 
@@ -74,11 +82,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       STS_PORT: String(stsSocket.port),
       ...(typeof options.env === 'function' ? options.env({ issuer: idpSocket.url }) : options.env),
     })
-    // Without the apps their URLs are only names in the IdP's client list: nothing answers there.
-    if (!options.apps) {
-      for (const socket of [appASocket, appBSocket, appCSocket, stsSocket]) await socket.close()
-      sockets.splice(0, sockets.length, idpSocket)
-    }
     const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
     const serve = async (socket: BoundSocket, app: FastifyInstance) => {
       started.push(app)
@@ -114,7 +117,31 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         }),
       )
     }
-    return { env, idp, appA, appB, appC, sts, close }
+    const unserved = new Map<ServiceName, BoundSocket>(
+      options.apps
+        ? []
+        : [
+            ['appA', appASocket],
+            ['appB', appBSocket],
+            ['appC', appCSocket],
+            ['sts', stsSocket],
+          ],
+    )
+    return {
+      env,
+      idp,
+      appA,
+      appB,
+      appC,
+      sts,
+      async serve(name, app) {
+        const socket = unserved.get(name)
+        if (!socket) throw new TypeError(`startStack: ${name} is already served`)
+        unserved.delete(name)
+        await socket.serve(app)
+      },
+      close,
+    }
   } catch (error) {
     await close()
     throw error
