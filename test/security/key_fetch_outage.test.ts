@@ -66,9 +66,13 @@ describe('key fetch outage after a rotation (issue 12, item 2)', () => {
     await appB.listen({ host: '127.0.0.1', port: 0 })
     sts = await buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger })
     await sts.listen({ host: '127.0.0.1', port: 0 })
+    // What loginForTokens and exchangeToken need; this test serves its own apps.
     stack = {
       env,
       idp,
+      serve: async () => {
+        throw new TypeError('not used here')
+      },
       close: async () => {},
     }
   })
