@@ -84,14 +84,8 @@ const NOT_FOR_KITS = ['apps', 'demo', 'attack', 'cli', 'idp', 'web']
  * other import. When the import is gone, the check fails (rule known-violation-gone) until its
  * entry here is deleted too, so the rule tightens as soon as the fix lands.
  */
-const KNOWN_VIOLATIONS = [
-  {
-    rules: ['kits-stand-alone', 'services-independent'],
-    from: 'src/sts/signing_keys.ts',
-    to: 'src/idp/keys.ts',
-    removedBy: 'the keys engineer (issue 14: one signing key store in src/keys for IdP and STS)',
-  },
-]
+/** @type {Array<{ rules: string[], from: string, to: string, removedBy: string }>} */
+const KNOWN_VIOLATIONS = []
 
 for (const entry of KNOWN_VIOLATIONS) {
   if (!existsSync(entry.from)) {

@@ -1,17 +1,33 @@
-/** `onbehalf keys rotate`: a new active signing key; retired keys stay published for their window. */
-import { join } from 'node:path'
+/**
+ * `onbehalf keys rotate [--create]`: a new active IdP signing key in `${DATA_DIR}/idp-keys.json`;
+ * retired keys stay published for their window. A running IdP watches the file and signs with the
+ * new key within a second, without a restart.
+ *
+ * A rotation that finds no key store refuses (exit 1): run elsewhere or with another DATA_DIR, it
+ * would otherwise create keys no IdP uses and report success. `--create` starts a new key store.
+ */
+import { isAbsolute, resolve } from 'node:path'
 import { loadDotEnv, loadEnv } from '../config/env.js'
-import { RETIRED_KEY_PUBLISH_SECONDS, rotateKeys } from '../idp/keys.js'
+import { idpKeyFile, openIdpKeyStore } from '../idp/keys.js'
+import { rotateKeyStore } from './rotate_keys.js'
 
-export function runRotateKeys(): number {
+export const KEYS_USAGE = 'usage: onbehalf keys rotate [--create]'
+
+export async function runRotateKeys(argv: readonly string[] = []): Promise<number> {
+  const create = argv.includes('--create')
+  if (argv.some((arg) => arg !== '--create')) {
+    console.error(KEYS_USAGE)
+    return 2
+  }
   loadDotEnv()
   const env = loadEnv()
-  const keys = rotateKeys({
-    file: join(env.DATA_DIR, 'idp-keys.json'),
-    publishRetiredForSeconds: RETIRED_KEY_PUBLISH_SECONDS,
+  return rotateKeyStore({
+    what: 'IdP',
+    file: resolve(idpKeyFile(env.DATA_DIR)),
+    hint: isAbsolute(env.DATA_DIR)
+      ? `DATA_DIR=${env.DATA_DIR}`
+      : `DATA_DIR=${env.DATA_DIR}, resolved from ${process.cwd()}`,
+    create,
+    open: (mode) => openIdpKeyStore({ dataDir: env.DATA_DIR, create: mode }),
   })
-  console.log(`active signing key: ${keys.active.kid}`)
-  console.log(`published keys: ${keys.keys.map((key) => key.kid).join(', ')}`)
-  console.log('restart the IdP to sign with the new key')
-  return 0
 }

@@ -1,7 +1,8 @@
 /**
  * `onbehalf sts --config <file>`: the security token service alone (deploy/sts/README.md).
- * `onbehalf sts rotate-keys --config <file>`: a new active STS signing key in the shared key
- * directory; running instances pick it up on their next request, retired keys stay published.
+ * `onbehalf sts rotate-keys --config <file> [--create]`: a new active STS signing key in the shared
+ * key directory; running instances pick it up within a second, retired keys stay published. It
+ * refuses when the directory holds no key store, unless `--create` asks for one.
  *
  * `${NAME}` in the config file and `secretEnv` read the environment (and `.env`), with the
  * development defaults of the embedded stack outside production.
@@ -11,17 +12,24 @@ import { createLogger } from '../log/logger.js'
 import { buildSts } from '../sts/app.js'
 import { listenAll, stopOnSignal } from './start.js'
 import { readStsConfigFile } from '../sts/config.js'
-import { rotateStsKeys } from '../sts/signing_keys.js'
+import { join, resolve } from 'node:path'
+import { openStsKeyStore, STS_KEY_FILE } from '../sts/signing_keys.js'
+import { rotateKeyStore } from './rotate_keys.js'
 
 export const STS_USAGE = `usage: onbehalf sts --config <file>
-       onbehalf sts rotate-keys --config <file>`
+       onbehalf sts rotate-keys --config <file> [--create]`
 
-function parseArgs(argv: string[]): { rotate: boolean; config: string } | undefined {
+function parseArgs(
+  argv: string[],
+): { rotate: boolean; create: boolean; config: string } | undefined {
   const rest = [...argv]
   const rotate = rest[0] === 'rotate-keys'
   if (rotate) rest.shift()
+  const createAt = rest.indexOf('--create')
+  const create = rotate && createAt !== -1
+  if (create) rest.splice(createAt, 1)
   if (rest.length !== 2 || rest[0] !== '--config' || !rest[1]) return undefined
-  return { rotate, config: rest[1] }
+  return { rotate, create, config: rest[1] }
 }
 
 export async function runSts(argv: string[]): Promise<number> {
@@ -35,10 +43,13 @@ export async function runSts(argv: string[]): Promise<number> {
   const vars = configVariables(env)
   const config = readStsConfigFile(args.config, vars)
   if (args.rotate) {
-    const keys = rotateStsKeys(config.keys)
-    console.log(`active STS signing key: ${keys.active.kid}`)
-    console.log(`published keys: ${keys.keys.map((key) => key.kid).join(', ')}`)
-    return 0
+    return rotateKeyStore({
+      what: 'STS',
+      file: resolve(join(config.keys.directory, STS_KEY_FILE)),
+      hint: `keys.directory of ${args.config}`,
+      create: args.create,
+      open: (create) => openStsKeyStore({ ...config.keys, create }),
+    })
   }
 
   const logger = createLogger({ level: env.LOG_LEVEL, name: 'onbehalf' })

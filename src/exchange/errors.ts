@@ -29,6 +29,7 @@ export type OAuthErrorCode =
   | 'invalid_target'
   | 'unsupported_grant_type'
   | 'server_error'
+  | 'temporarily_unavailable'
 
 export interface OAuthErrorOptions {
   /** Safe public text; each subclass has a default. */
@@ -131,6 +132,22 @@ export class ServerError extends OAuthError {
   }
 }
 
+/**
+ * RFC 6749 §4.1.2.1's `temporarily_unavailable`, as 503 with `Retry-After`: the request cannot be
+ * judged right now (an upstream issuer's keys cannot be fetched). It is not a verdict on the
+ * token, so a client retries instead of discarding a good token.
+ */
+export class TemporarilyUnavailable extends OAuthError {
+  readonly error = 'temporarily_unavailable'
+  readonly statusCode = 503
+  /** Seconds; sent as `Retry-After`. */
+  readonly retryAfterSeconds: number
+  constructor(options?: OAuthErrorOptions & { retryAfterSeconds?: number }) {
+    super('the request cannot be processed right now, retry later', options)
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 2
+  }
+}
+
 /** Discriminated union: `switch (err.error)` narrows to the subclass. */
 export type AnyOAuthError =
   | InvalidRequest
@@ -141,6 +158,7 @@ export type AnyOAuthError =
   | InvalidTarget
   | UnsupportedGrantType
   | ServerError
+  | TemporarilyUnavailable
 
 export interface ErrorResponse {
   statusCode: number
@@ -165,6 +183,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof InvalidClient && err.wwwAuthenticate !== undefined) {
     headers['WWW-Authenticate'] = err.wwwAuthenticate
   }
+  if (err instanceof TemporarilyUnavailable) headers['Retry-After'] = String(err.retryAfterSeconds)
   return {
     statusCode: err.statusCode,
     body: { error: err.error, error_description: err.description },

@@ -30,6 +30,7 @@ export {
   OAuthError,
   ServerError,
   SUBJECT_TOKEN_INVALID,
+  TemporarilyUnavailable,
   toErrorResponse,
   UnauthorizedClient,
   UnsupportedGrantType,

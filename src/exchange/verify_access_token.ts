@@ -7,8 +7,14 @@
  *
  * Every failure is `invalid_request` with one fixed description per role (`subject_token is
  * invalid`, `actor_token is invalid`); the precise reason is in `detail` (lessons S3, S19, S20).
+ * Keys that cannot be fetched right now are `temporarily_unavailable` 503 instead: no verdict.
  */
-import { ACTOR_TOKEN_INVALID, InvalidRequest, SUBJECT_TOKEN_INVALID } from './errors.js'
+import {
+  ACTOR_TOKEN_INVALID,
+  InvalidRequest,
+  SUBJECT_TOKEN_INVALID,
+  TemporarilyUnavailable,
+} from './errors.js'
 import { issuerProfileFor, NOT_ACCESS_TOKEN_CLAIMS, type IssuerProfile } from './issuer_profile.js'
 import { JwsVerificationError, type JwsHeader, type JwsVerifier } from '../jws/verify_jws.js'
 import type { ExchangePolicy } from './policy.js'
@@ -57,12 +63,16 @@ export async function verifyAccessToken(
     ;({ header, payload } = await deps.verifier.verify(compact))
   } catch (err) {
     if (err instanceof JwsVerificationError) {
-      // Keys that cannot be fetched are the server's problem, not the token's: say so in detail.
-      const detail =
-        err.reason === 'key_unavailable'
-          ? `cannot be verified: ${err.message}`
-          : `failed JWS verification: ${err.reason}`
-      throw tokenInvalid(role, detail, err)
+      // Keys that cannot be fetched are the server's problem, not the token's: "retry later",
+      // never "invalid", so a client does not discard a good token.
+      if (err.reason === 'key_unavailable') {
+        throw new TemporarilyUnavailable({
+          description: `${role}_token cannot be verified right now, retry later`,
+          detail: `${role} token cannot be verified: ${err.message}`,
+          cause: err,
+        })
+      }
+      throw tokenInvalid(role, `failed JWS verification: ${err.reason}`, err)
     }
     throw err
   }

@@ -4,7 +4,9 @@
  * Returns a ready, not listening instance; the launcher (src/cli) calls `listen`.
  *
  * Storage: `${dataDir}/idp-keys.json` (signing keys) and `${dataDir}/idp.sqlite` (sessions, grants,
- * codes, refresh tokens, issued access token records), created on first start.
+ * codes, refresh tokens, issued access token records), created on first start. The key file is
+ * watched: after a rotation the IdP signs with the new key and publishes it without a restart
+ * (a new oidc-provider instance takes over, live_provider.ts).
  *
  * Abuse limits (`AbuseLimits`, defaults in `DEFAULT_ABUSE_LIMITS`, set through
  * `buildIdp({ abuseLimits })`): the login form per client IP and per username (interactions.ts), the
@@ -25,18 +27,14 @@ import type { KoaContextWithOIDC } from 'oidc-provider'
 import type { Env } from '../config/env.js'
 import { loadPolicyFile, type IdpPolicy } from '../config/policy_file.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
-import { createJwsSigner } from '../jws/sign_jws.js'
 import { createJwsVerifier, type JwsVerifier } from '../jws/verify_jws.js'
 import { createTokenExchange } from '../exchange/exchange.js'
 import type { AuditEvent } from '../exchange/audit.js'
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import {
-  openKeyStore,
-  RETIRED_KEY_PUBLISH_SECONDS,
-  SIGNING_ALGORITHM,
-  type KeyStore,
-} from './keys.js'
+import type { SigningKeySet, SigningKeyStore } from '../keys/signing_key_store.js'
+import { openIdpKeyStore, SIGNING_ALGORITHM } from './keys.js'
+import { createLiveProvider } from './live_provider.js'
 import { loadUserDirectory } from './users.js'
 import { openOidcStorage } from './sqlite_adapter.js'
 import { createIssuedTokenRegistry, type IssuedTokenRegistry } from './issued_tokens.js'
@@ -247,8 +245,12 @@ function limitTokenEndpointPerClient(limits: AbuseLimits, logger: Logger) {
 
 export interface Idp {
   app: FastifyInstance
-  provider: Provider
-  keys: KeyStore
+  /** The oidc-provider instance serving now (a new one after every key rotation). */
+  readonly provider: Provider
+  /** The signing keys in use now. */
+  readonly keys: SigningKeySet
+  /** The key store: rotate, watch. */
+  keyStore: SigningKeyStore
   issuer: string
   policy: IdpPolicy
   abuseLimits: AbuseLimits
@@ -258,10 +260,10 @@ export interface Idp {
 const OWN_PATHS = /^\/(interaction\/|assets\/|healthz(?:$|\?))/
 
 /** A verifier for JWTs this IdP signed: pinned algorithm, keys only from our own key store. */
-function createOwnTokenVerifier(issuer: string, keys: KeyStore): JwsVerifier {
+function createOwnTokenVerifier(issuer: string, keys: SigningKeyStore): JwsVerifier {
   return createJwsVerifier({
     algorithms: [SIGNING_ALGORITHM],
-    resolveKey: ({ iss, kid }) => (iss === issuer && kid ? keys.publicKeyFor(kid) : undefined),
+    resolveKey: ({ iss, kid }) => (iss === issuer && kid ? keys.findPublicKey(kid) : undefined),
   })
 }
 
@@ -307,19 +309,14 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const issuer = (options.issuer ?? env.IDP_ISSUER).replace(/\/+$/, '')
   const policy = options.policy ?? loadPolicyFile(env.POLICY_FILE, env, issuer)
   const abuseLimits = resolveAbuseLimits(options.abuseLimits ?? abuseLimitsFromEnv(env))
-  const keys = openKeyStore({
-    file: join(env.DATA_DIR, 'idp-keys.json'),
-    publishRetiredForSeconds: RETIRED_KEY_PUBLISH_SECONDS,
-  })
+  // Watched: a rotation (`onbehalf keys rotate`, another instance) is used without a restart.
+  const keyStore = await openIdpKeyStore({ dataDir: env.DATA_DIR, create: 'if-missing', logger })
   const users = loadUserDirectory(env.USERS_FILE)
   const storage = openOidcStorage(join(env.DATA_DIR, 'idp.sqlite'))
   const issuedTokens = createIssuedTokenRegistry(storage)
-  const verifier = createOwnTokenVerifier(issuer, keys)
-  const signer = createJwsSigner({
-    alg: SIGNING_ALGORITHM,
-    kid: keys.active.kid,
-    privateKey: keys.active.privateKey,
-  })
+  const verifier = createOwnTokenVerifier(issuer, keyStore)
+  // Follows rotations: always the active key of the store.
+  const signer = keyStore.signer()
 
   const audit = (event: AuditEvent) =>
     logger.info({ audit: event }, `token exchange ${event.outcome}`)
@@ -333,24 +330,34 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     audit,
   })
 
-  const provider = createProvider({
-    issuer,
-    policy,
-    keys,
-    users,
-    storage,
-    issuedTokens,
-    cookieSecret: env.IDP_COOKIE_SECRET,
-    logger,
-  })
-  provider.registerGrantType(
-    tokenExchangeGrant.grantType,
-    tokenExchangeGrant.createHandler(exchange),
-    tokenExchangeGrant.parameters,
-    tokenExchangeGrant.allowedDuplicateParameters,
-  )
-  provider.use(limitTokenEndpointPerClient(abuseLimits, logger))
-  provider.use(revokeJwtAccessTokens(verifier, issuedTokens, logger))
+  // Built once: their state (limiter counts) outlives every provider instance.
+  const tokenExchangeHandler = tokenExchangeGrant.createHandler(exchange)
+  const providerMiddleware = [
+    limitTokenEndpointPerClient(abuseLimits, logger),
+    revokeJwtAccessTokens(verifier, issuedTokens, logger),
+  ]
+  /** One oidc-provider instance for one key set; a rotation builds the next (live_provider.ts). */
+  function buildProvider(keys: SigningKeySet): Provider {
+    const provider = createProvider({
+      issuer,
+      policy,
+      keys,
+      users,
+      storage,
+      issuedTokens,
+      cookieSecret: env.IDP_COOKIE_SECRET,
+      logger,
+    })
+    provider.registerGrantType(
+      tokenExchangeGrant.grantType,
+      tokenExchangeHandler,
+      tokenExchangeGrant.parameters,
+      tokenExchangeGrant.allowedDuplicateParameters,
+    )
+    for (const middleware of providerMiddleware) provider.use(middleware)
+    return provider
+  }
+  const providers = createLiveProvider(keyStore, buildProvider, logger)
 
   const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
   await app.register(middie)
@@ -358,10 +365,9 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   app.use(limitTokenEndpointPerIp(abuseLimits, logger))
   // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
   app.use(createFederationMiddleware({ policy, verifier, issuedTokens, minter, logger }))
-  const oidcCallback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     if (OWN_PATHS.test(req.url ?? '')) return next()
-    oidcCallback(req, res)
+    providers.handle(req, res)
   })
   const stylesheet = readFileSync(new URL('../web/assets/style.css', import.meta.url), 'utf8')
   app.get('/assets/style.css', async (_request, reply) =>
@@ -372,7 +378,9 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   )
   app.get('/healthz', async () => ({ ok: true, issuer }))
   await app.register(interactionRoutes, {
-    provider,
+    // Interactions only read and save interaction state in the shared adapter, under the shared
+    // cookie keys, and sign nothing: any instance serves them, including this first one.
+    provider: providers.current(),
     users,
     logger,
     limits: {
@@ -385,8 +393,22 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   sweep.unref()
   app.addHook('onClose', async () => {
     clearInterval(sweep)
+    providers.close()
+    await keyStore.close()
     storage.close()
   })
   await app.ready()
-  return { app, provider, keys, issuer, policy, abuseLimits }
+  return {
+    app,
+    get provider() {
+      return providers.current()
+    },
+    get keys() {
+      return keyStore.current()
+    },
+    keyStore,
+    issuer,
+    policy,
+    abuseLimits,
+  }
 }

@@ -15,7 +15,7 @@
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Logger } from '../log/logger.js'
 import type { IdpPolicy } from '../config/policy_file.js'
-import type { KeyStore } from './keys.js'
+import type { SigningKeySet } from '../keys/signing_key_store.js'
 import { SIGNING_ALGORITHM } from './keys.js'
 import type { UserDirectory } from './users.js'
 import type { OidcStorage } from './sqlite_adapter.js'
@@ -26,7 +26,7 @@ import { renderIdpError, renderLoggedOut, renderLogoutConfirm } from './views.js
 export interface ProviderOptions {
   issuer: string
   policy: IdpPolicy
-  keys: KeyStore
+  keys: SigningKeySet
   users: UserDirectory
   storage: OidcStorage
   issuedTokens: IssuedTokenRegistry

@@ -22,6 +22,7 @@ import { createJwsVerifier, type JwsHeader, type KeyResolver } from '../jws/veri
 import {
   createRemoteKeySet,
   DEFAULT_KEY_CACHE,
+  MAX_COOLDOWN_SECONDS,
   type KeyCacheSettings,
 } from '../keys/remote_jwks.js'
 import type { Logger } from '../log/logger.js'
@@ -40,7 +41,11 @@ export type { KeyLookup, KeyResolver } from '../jws/verify_jws.js'
 
 /** How the remote key set is cached (milliseconds, jose's option names). */
 export interface JwksCacheOptions {
-  /** At most one fetch this often, also for unknown `kid`s. Default 30 000. */
+  /**
+   * Least time between two fetches of the key set, at most 10 000. A token with an unknown `kid`
+   * waits for the next fetch (at most this long) instead of being refused: a made-up `kid` can
+   * never make a valid token fail. Default 1 000.
+   */
   readonly cooldownDuration?: number
   /** Keys are fresh this long after a fetch, then refreshed in the background. Default 300 000. */
   readonly cacheMaxAge?: number
@@ -181,12 +186,18 @@ function createKeySource(
     throw new TypeError('"jwksUri" must be an http(s) URL')
   }
   const cache = options.jwksOptions ?? {}
+  const cooldownSeconds = checkDuration(
+    'cooldownDuration',
+    cache.cooldownDuration,
+    DEFAULT_KEY_CACHE.cooldownSeconds,
+  )
+  if (cooldownSeconds > MAX_COOLDOWN_SECONDS) {
+    throw new TypeError(
+      `"jwksOptions.cooldownDuration" must be at most ${MAX_COOLDOWN_SECONDS * 1000}`,
+    )
+  }
   const settings: KeyCacheSettings = {
-    cooldownSeconds: checkDuration(
-      'cooldownDuration',
-      cache.cooldownDuration,
-      DEFAULT_KEY_CACHE.cooldownSeconds,
-    ),
+    cooldownSeconds,
     maxAgeSeconds: checkDuration('cacheMaxAge', cache.cacheMaxAge, DEFAULT_KEY_CACHE.maxAgeSeconds),
     staleIfErrorSeconds: checkDuration(
       'staleIfErrorDuration',

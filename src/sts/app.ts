@@ -42,7 +42,7 @@ import {
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import type { StsConfig } from './config.js'
-import { openSharedSigningKeys } from './signing_keys.js'
+import { openStsKeyStore } from './signing_keys.js'
 
 export interface StsOptions {
   readonly logger: Logger
@@ -57,7 +57,11 @@ const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
   const { logger } = options
   const now = options.now ?? (() => Date.now() / 1000)
-  const signingKeys = openSharedSigningKeys({ ...config.keys, now })
+  const signingKeys = await openStsKeyStore({
+    ...config.keys,
+    now,
+    logger: logger.child({ component: 'sts' }),
+  })
 
   const upstreams = new Map<string, RemoteKeySet>()
   for (const upstream of config.upstreams) {
@@ -100,6 +104,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   )
 
   const app = Fastify({ ...fastifyLogOptions(logger, 'sts'), bodyLimit: config.bodyLimitBytes })
+  app.addHook('onClose', () => signingKeys.close())
 
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300')
@@ -119,7 +124,8 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     // Short: a rotation by any instance reaches resource servers within a minute.
     reply.header('cache-control', 'public, max-age=60')
     reply.type('application/jwk-set+json')
-    return signingKeys.current().publicJwks()
+    // Checked against the shared key file: a key another instance just rotated in is published.
+    return signingKeys.publishedJwks()
   })
 
   app.get('/healthz', async () => ({

@@ -31,7 +31,11 @@ import {
   type ExchangePolicy,
 } from '../exchange/index.js'
 import { ALGORITHMS } from '../jws/algorithms.js'
-import { DEFAULT_KEY_CACHE, type KeyCacheSettings } from '../keys/remote_jwks.js'
+import {
+  DEFAULT_KEY_CACHE,
+  MAX_COOLDOWN_SECONDS,
+  type KeyCacheSettings,
+} from '../keys/remote_jwks.js'
 
 export const DEFAULT_STS_PORT = 9100
 
@@ -47,8 +51,15 @@ const algorithm = z
 const keyCacheSchema = z.object({
   /** Keys are fresh this long after a fetch. */
   maxAgeSeconds: z.number().int().min(1).max(86_400).default(DEFAULT_KEY_CACHE.maxAgeSeconds),
-  /** At most one fetch per issuer this often (also for unknown `kid`s). */
-  cooldownSeconds: z.number().int().min(0).max(3600).default(DEFAULT_KEY_CACHE.cooldownSeconds),
+  /**
+   * Least time between two fetches per issuer. A token with an unknown `kid` waits for the next
+   * fetch (at most this long) instead of being refused, so keep it short.
+   */
+  cooldownSeconds: z
+    .number()
+    .min(0)
+    .max(MAX_COOLDOWN_SECONDS)
+    .default(DEFAULT_KEY_CACHE.cooldownSeconds),
   /** How long cached keys keep serving past freshness while the upstream is unreachable. */
   staleIfErrorSeconds: z
     .number()

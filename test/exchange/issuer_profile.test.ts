@@ -169,7 +169,7 @@ test('decideExchange when the upstream id equals the client id but is not mapped
   assert.throws(() => checkSubjectAddressedTo(subject, []), subjectInvalid(/not addressed/))
 })
 
-test('verifyAccessToken when the key resolver reports keys unavailable then invalid_request naming it', async () => {
+test('verifyAccessToken when the key resolver reports keys unavailable then temporarily_unavailable 503, no verdict on the token', async () => {
   const verifier = createJwsVerifier({
     algorithms: ['ES256'],
     resolveKey: () => {
@@ -185,6 +185,11 @@ test('verifyAccessToken when the key resolver reports keys unavailable then inva
         policy: profiled,
       },
     ),
-    subjectInvalid('subject token cannot be verified: upstream keys unavailable'),
+    oauthError({
+      error: 'temporarily_unavailable',
+      statusCode: 503,
+      description: 'subject_token cannot be verified right now, retry later',
+      detail: 'subject token cannot be verified: upstream keys unavailable',
+    }),
   )
 })

@@ -255,16 +255,31 @@ describe('createAccessTokenVerifier key rotation', () => {
     }
   })
 
-  test('when an unknown kid arrives within the cooldown then the key set is not refetched', async () => {
+  test('when unknown kids arrive together then they share one refetch and each is invalid_token', async () => {
     const server = await startJwksServer([key])
     try {
       const verify = verifier({ jwksUri: server.url })
       await verify(await signAccessToken(key))
       const stranger = await createTestKey('key-stranger')
-      for (let i = 0; i < 5; i++) {
-        await rejects(verify(await signAccessToken(stranger)), invalidToken)
-      }
-      assert.equal(server.fetches(), 1)
+      const tokens = await Promise.all(Array.from({ length: 5 }, () => signAccessToken(stranger)))
+      await Promise.all(tokens.map((token) => rejects(verify(token), invalidToken)))
+      assert.equal(server.fetches(), 2, 'one refetch for five unknown kids')
+    } finally {
+      await server.close()
+    }
+  })
+
+  test('when an unknown kid is refused then a valid new kid right after is still accepted', async () => {
+    const server = await startJwksServer([key])
+    try {
+      const verify = verifier({ jwksUri: server.url, jwksOptions: { cooldownDuration: 300 } })
+      await verify(await signAccessToken(key))
+      await rejects(verify(await signAccessToken(await createTestKey('forged'))), invalidToken)
+      const next = await createTestKey('key-2')
+      server.keys = [key, next]
+      // Inside the interval: it waits for the next fetch instead of being judged on the old one.
+      assert.equal((await verify(await signAccessToken(next))).sub, 'user-alice')
+      assert.equal(server.fetches(), 3)
     } finally {
       await server.close()
     }

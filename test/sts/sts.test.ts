@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { ConfigError } from '../../src/config/env.js'
 import { buildSts } from '../../src/sts/app.js'
-import { rotateStsKeys } from '../../src/sts/signing_keys.js'
+import { openStsKeyStore } from '../../src/sts/signing_keys.js'
 import { parseStsConfig } from '../../src/sts/config.js'
 import {
   basic,
@@ -64,7 +64,7 @@ describe('STS upstream trust', () => {
     const clock = manualClock()
     const { logger } = captureLogger()
     const app = await buildSts(
-      configFor({ maxAgeSeconds: 300, cooldownSeconds: 30, staleIfErrorSeconds: 600 }),
+      configFor({ maxAgeSeconds: 300, cooldownSeconds: 1, staleIfErrorSeconds: 600 }),
       { logger, now: clock.now },
     )
     const fetchesBefore = upstream.jwksRequests
@@ -107,7 +107,7 @@ describe('STS upstream trust', () => {
     )
   })
 
-  it('upstream down: cached keys serve within the window, then a clear error', async () => {
+  it('upstream down: cached keys serve within the window, then 503 temporarily_unavailable', async () => {
     const clock = manualClock()
     const { logger, lines } = captureLogger()
     const app = await buildSts(
@@ -126,10 +126,15 @@ describe('STS upstream trust', () => {
       assert.equal((await exchange()).status, 200, 'stale keys within maxAge + staleIfError')
       clock.advance(90)
       const refused = await exchange()
-      assert.equal(refused.status, 400)
-      assert.equal(refused.body.error, 'invalid_request')
-      assert.equal(refused.body.error_description, SUBJECT_INVALID)
+      // No verdict on the token: "retry later" (RFC 6749 temporarily_unavailable), not "invalid".
+      assert.equal(refused.status, 503)
+      assert.equal(refused.body.error, 'temporarily_unavailable')
+      assert.equal(
+        refused.body.error_description,
+        'subject_token cannot be verified right now, retry later',
+      )
       assert.equal(refused.headers['cache-control'], 'no-store')
+      assert.match(String(refused.headers['retry-after']), /^\d+$/)
       const last = auditEvents(lines).at(-1)
       assert.equal(last.outcome, 'refused')
       assert.match(last.reason, /upstream keys unavailable/)
@@ -319,14 +324,34 @@ describe('STS instances sharing a key directory', () => {
       const { protectedHeader } = await verifyWith(fromFirst.body.access_token, second)
       assert.deepEqual(await jwksOf(first), await jwksOf(second))
 
-      const rotated = rotateStsKeys(config.keys)
-      const fromSecond = await injectExchange(second, {
-        subject_token: upstream.token(),
-        audience: 'app-b',
-      })
-      const verified = await verifyWith(fromSecond.body.access_token, first)
-      assert.equal(verified.protectedHeader.kid, rotated.active.kid, 'both sign with the new key')
-      assert.notEqual(verified.protectedHeader.kid, protectedHeader.kid)
+      // As `onbehalf sts rotate-keys` does it: from outside both instances.
+      const store = await openStsKeyStore({ ...config.keys, create: 'never' })
+      const rotated = await store.rotate()
+      await store.close()
+      for (const app of [first, second]) {
+        const kids = (await jwksOf(app)).keys.map((key) => key.kid)
+        assert.deepEqual(kids, [rotated.active.kid, protectedHeader.kid], 'published at once')
+      }
+      // Each instance signs with the new key as soon as it sees the file change (events, or the
+      // 1 s poll); whatever it mints meanwhile verifies with the other's JWKS.
+      for (const [app, other] of [
+        [first, second],
+        [second, first],
+      ] as const) {
+        const deadline = Date.now() + 3000
+        let kid: string | undefined
+        for (;;) {
+          const minted = await injectExchange(app, {
+            subject_token: upstream.token(),
+            audience: 'app-b',
+          })
+          assert.equal(minted.status, 200)
+          kid = (await verifyWith(minted.body.access_token, other)).protectedHeader.kid
+          if (kid === rotated.active.kid || Date.now() > deadline) break
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        assert.equal(kid, rotated.active.kid, 'both sign with the new key')
+      }
       await verifyWith(fromFirst.body.access_token, second) // the retired key stays published
     } finally {
       await first.close()
