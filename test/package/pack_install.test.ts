@@ -23,6 +23,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -31,7 +32,6 @@ import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DEVELOPMENT_SECRETS } from '../../src/config/env.js'
 import { signInWithLoginForm } from '../../src/demo/form_login.js'
-import { freePort } from '../helpers/ports.js'
 
 const execFileAsync = promisify(execFile)
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -46,11 +46,33 @@ const installedVersion = (name: string) =>
     }
   ).version
 
-/** Child processes get this Node first on PATH, no loader flags, and no npm config of ours. */
+/**
+ * A port that was free a moment ago. The stack runs in another process (`npx onbehalf start`) and
+ * needs its URLs before it listens, so here, unlike in-process tests, a port is probed.
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * What `npm test` exported about this checkout (its package, its prefix, the running script) and
+ * any loader flag stay out of child processes; npm's own settings (registry, cache) stay in.
+ */
+const NOT_INHERITED =
+  /^(npm_lifecycle_|npm_package_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_local_prefix$|npm_config_call$|NODE_OPTIONS$|NODE_TEST|TSX)/i
+
+/** Child processes get this Node first on PATH and the environment above. */
 function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(npm_|NODE_OPTIONS$|NODE_TEST|TSX)/i.test(name)) env[name] = value
+    if (!NOT_INHERITED.test(name)) env[name] = value
   }
   return {
     ...env,
