@@ -308,7 +308,7 @@ describe('onbehalf packed and installed in an empty project', { timeout: 480_000
     assert.equal(existsSync(join(project, 'node_modules/tsx')), false, 'tsx is not installed')
   })
 
-  it('imports each entry point with plain node, and the resource kit loads no Fastify', async () => {
+  it('imports (and requires) each entry point with plain node, and the resource kit loads no Fastify', async () => {
     const script = `
       import { createRequire } from 'node:module'
       const require = createRequire(import.meta.url)
@@ -368,6 +368,23 @@ describe('onbehalf packed and installed in an empty project', { timeout: 480_000
       for (const name of names)
         assert.ok(result.exports[entry]!.includes(name), `${entry}: ${name}`)
     }
+
+    // CommonJS callers too: Node 20.19+ requires ES modules without top-level await.
+    const required = await run(
+      process.execPath,
+      [
+        '-e',
+        `console.log(JSON.stringify(['resource', 'resource/fastify', 'client', 'exchange', 'sts']
+          .map((entry) => Object.keys(require('onbehalf/' + entry)).length)))`,
+      ],
+      { cwd: project },
+    )
+    assert.deepEqual(
+      JSON.parse(required.stdout),
+      ['resource', 'fastify', 'client', 'exchange', 'sts'].map(
+        (entry) => result.exports[entry]!.length,
+      ),
+    )
   })
 
   it('type-checks a consumer and the README examples against the shipped declarations', async () => {
