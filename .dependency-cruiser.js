@@ -198,7 +198,9 @@ const rules = [
     severity: 'error',
     comment: 'every package imported is declared in package.json (not only present transitively)',
     from: {},
-    to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    // `npm` excluded: dependency-cruiser also reports a package listed in peerDependenciesMeta
+    // (fastify, an optional peer besides a dependency) as npm-no-pkg.
+    to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['npm'] },
   },
   {
     name: 'not-to-unresolvable',

@@ -21,6 +21,13 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript that Node runs as it is (the bin launcher, the build script, the examples).
+    files: ['**/*.js'],
+    languageOptions: {
+      globals: { console: 'readonly', fetch: 'readonly', process: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     // Tests read arbitrary JSON answers; typing every response body would add noise, not safety.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

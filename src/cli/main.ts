@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 /**
- * onbehalf CLI.
+ * onbehalf CLI. Runs from any folder: the default config comes from the package
+ * (src/config/package_files.ts), data goes to ./data of the working directory (DATA_DIR).
  *
  *   onbehalf start         IdP (:9000), STS (:9100), App A (:3993), App B (:3994), App C (:3995)
  *   onbehalf idp           the embedded IdP alone
@@ -9,14 +11,16 @@
  *   onbehalf sts --config <file>   the RFC 8693 security token service (deploy/sts/README.md)
  */
 import { ConfigError } from '../config/env.js'
+import { packageVersion } from '../config/package_files.js'
 
 // Each command loads only what it needs (the IdP's oidc-provider is not loaded for `doctor`).
 
 const USAGE = `usage: onbehalf <command>
 
 commands:
-  start         start the embedded IdP, the STS, App A, App B and App C (what \`npm start\` runs)
-  idp           start the embedded IdP alone
+  start         start the embedded IdP, the STS, App A, App B and App C (what \`npm start\` runs;
+                onbehalf start --help lists the ports, files and variables)
+  idp           start the embedded IdP alone (onbehalf idp --help)
   keys rotate [--create]
                 make a new IdP signing key active; old public keys stay in the JWKS and the
                 running IdP signs with the new key without a restart. Refuses when DATA_DIR
@@ -31,17 +35,34 @@ commands:
                 make a new STS signing key active (running instances pick it up)
   attack        play a compromised App A against the running stack: every path, every attempt,
                 the comparison matrix (onbehalf attack --help; --markdown, --json)
-  help          show this text`
+  help          show this text
+  --version     print the version`
+
+const isHelp = (args: readonly string[]) => args.length === 1 && ['--help', '-h'].includes(args[0]!)
+
+/** `start` and `idp` take no arguments but --help; anything else is a mistake, not ignored. */
+async function runServer(command: 'start' | 'idp', args: readonly string[]): Promise<number> {
+  const help = await import('./start_help.js')
+  const usage = command === 'start' ? help.startUsage : help.idpUsage
+  if (isHelp(args)) {
+    console.log(usage())
+    return 0
+  }
+  if (args.length > 0) {
+    console.error(`onbehalf ${command}: unexpected argument ${args[0]}\n\n${usage()}`)
+    return 2
+  }
+  const start = await import('./start.js')
+  await (command === 'start' ? start.runStack() : start.runIdpOnly())
+  return 0
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start':
-      await (await import('./start.js')).runStack()
-      return 0
     case 'idp':
-      await (await import('./start.js')).runIdpOnly()
-      return 0
+      return runServer(command, rest)
     case 'sts':
       return (await import('./sts.js')).runSts(rest)
     case 'attack':
@@ -57,6 +78,11 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
     case '-h':
       console.log(USAGE)
+      return 0
+    case '--version':
+    case '-v':
+    case 'version':
+      console.log(packageVersion())
       return 0
   }
   console.error(USAGE)

@@ -1,4 +1,27 @@
-/** What App A imports to call another service on behalf of its signed-in user (RFC 8693). */
+/**
+ * `onbehalf/client`: what a service imports to call another service on behalf of its signed-in
+ * user. `createTokenExchangeClient` trades the user's access token for one addressed to the target
+ * service at any RFC 8693 token endpoint (the onbehalf IdP or STS, Keycloak 26.2+, authentik
+ * 2026.8+), authenticating with `client_secret_basic`. With an `ExchangedTokenCache`, a token is
+ * reused until shortly before it expires and concurrent requests for the same token share one
+ * exchange.
+ *
+ * @example
+ * ```ts
+ * import { createTokenExchangeClient, ExchangedTokenCache } from 'onbehalf/client'
+ *
+ * const exchanger = createTokenExchangeClient({
+ *   tokenEndpoint: 'http://localhost:9000/token',
+ *   clientId: 'app-a',
+ *   clientSecret: process.env.APP_A_CLIENT_SECRET!,
+ *   cache: new ExchangedTokenCache(),
+ * })
+ * const { accessToken } = await exchanger.exchange({ subjectToken, audience: 'app-b' })
+ * await fetch('http://localhost:3994/api/todos', { headers: { authorization: `Bearer ${accessToken}` } })
+ * ```
+ *
+ * @module
+ */
 export {
   ACCESS_TOKEN_TYPE,
   basicAuthorization,
@@ -6,13 +29,14 @@ export {
   JWT_TOKEN_TYPE,
   TOKEN_EXCHANGE_GRANT,
   TokenExchangeError,
+  type ExchangeParams,
+  type ExchangeResult,
+  type TokenExchangeClient,
+  type TokenExchangeClientOptions,
+  type TokenExchangeErrorCode,
 } from './token_exchange_client.js'
-export type {
-  ExchangeParams,
-  ExchangeResult,
-  TokenExchangeClient,
-  TokenExchangeClientOptions,
-  TokenExchangeErrorCode,
-} from './token_exchange_client.js'
-export { ExchangedTokenCache } from './exchanged_token_cache.js'
-export type { CachedToken, ExchangedTokenCacheOptions } from './exchanged_token_cache.js'
+export {
+  ExchangedTokenCache,
+  type CachedToken,
+  type ExchangedTokenCacheOptions,
+} from './exchanged_token_cache.js'

@@ -11,6 +11,7 @@ import { z } from 'zod'
 import { loadIdpSettings } from './idp_settings.js'
 import type { IdpSettings } from '../idp_profiles/profiles.js'
 import { ConfigError } from './config_error.js'
+import { packageFile } from './package_files.js'
 
 /** Development-only secrets: accepted outside production, with a warning, so `npm start` works on a fresh clone. */
 export const DEVELOPMENT_SECRETS = Object.freeze({
@@ -40,9 +41,11 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('127.0.0.1'),
+  /** Keys and databases; relative to the working directory. */
   DATA_DIR: z.string().min(1).default('data'),
-  POLICY_FILE: z.string().min(1).default('config/policy.json'),
-  USERS_FILE: z.string().min(1).default('config/users.json'),
+  /** Defaults to the policy and users shipped with the package; a value is relative to the working directory. */
+  POLICY_FILE: z.string().min(1).default(packageFile('config/policy.json')),
+  USERS_FILE: z.string().min(1).default(packageFile('config/users.json')),
 
   IDP_ISSUER: httpUrl.default('http://localhost:9000'),
   IDP_PORT: port.default(9000),
@@ -96,7 +99,7 @@ const envSchema = z.object({
   /** The onbehalf STS started by `npm start` (RFC 8693 for IdPs that lack it), trusting the IdP. */
   STS_ISSUER: httpUrl.default('http://localhost:9100'),
   STS_PORT: port.default(9100),
-  STS_CONFIG: z.string().min(1).default('deploy/sts/embedded.json'),
+  STS_CONFIG: z.string().min(1).default(packageFile('deploy/sts/embedded.json')),
 
   APP_C_URL: httpUrl.default('http://localhost:3995'),
   APP_C_PORT: port.default(3995),

@@ -1,7 +1,62 @@
 /**
- * onbehalf's RFC 8693 token exchange engine: flat named re-exports. Start at `createTokenExchange`.
+ * `onbehalf/exchange`: the RFC 8693 token exchange engine, for services that embed it behind their
+ * own token endpoint (the onbehalf IdP and STS both do). Framework-free: it takes the form
+ * parameters and the authenticated client, and returns the RFC 8693 §2.2.1 body or throws a typed
+ * `OAuthError` that `toErrorResponse` turns into the RFC 6749 §5.2 answer. Every token is decided
+ * in one place (targets, scope ceiling, lifetime, delegation chain) and leaves one audit event.
+ *
+ * What it needs: a policy (`createExchangePolicy`), a JWS verifier over the trusted issuers' keys
+ * (`createJwsVerifier`), a liveness check for subject tokens, a minter (`createJwsMinter` over
+ * `createJwsSigner`) and an audit sink.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   createClientAuthenticator, createExchangePolicy, createJwsMinter, createJwsSigner,
+ *   createJwsVerifier, createTokenExchange, NO_STORE_HEADERS, toErrorResponse,
+ * } from 'onbehalf/exchange'
+ *
+ * const engine = createTokenExchange({
+ *   policy: createExchangePolicy({
+ *     issuer: 'https://sts.example',
+ *     trustedIssuers: ['https://idp.example'],
+ *     targets: { orders: { resourceUris: ['https://orders.example'], scopes: ['orders:read'] } },
+ *     clients: { shop: { enabled: true, allowedAudiences: ['orders'], scopeCeiling: ['orders:read'] } },
+ *   }),
+ *   verifier: createJwsVerifier({ algorithms: ['ES256'], resolveKey: idpKeyFor }),
+ *   subjectStatus: { isActive: async () => true },
+ *   minter: createJwsMinter(createJwsSigner({ kid, alg: 'ES256', privateKey })),
+ *   audit: (event) => logger.info({ audit: event }),
+ * })
+ * const clients = createClientAuthenticator(new Map([['shop', { clientId: 'shop', secret }]]))
+ *
+ * // in the token endpoint:
+ * try {
+ *   const client = clients.authenticate({ authorizationHeader: request.headers.authorization, body })
+ *   reply.headers(NO_STORE_HEADERS).send(await engine.exchange({ params: body, client }))
+ * } catch (error) {
+ *   const { statusCode, headers, body } = toErrorResponse(error)
+ *   reply.code(statusCode).headers(headers).send(body)
+ * }
+ * ```
+ *
+ * @module
  */
-export type { AuditEvent, AuditSink } from './audit.js'
+export {
+  createTokenExchange,
+  type ExchangeInput,
+  type TokenExchange,
+  type TokenExchangeDeps,
+} from './exchange.js'
+export {
+  createExchangePolicy,
+  type ClientExchangePolicy,
+  type ClientExchangePolicyInput,
+  type ExchangePolicy,
+  type ExchangePolicyInput,
+  type TargetPolicy,
+  type TargetPolicyInput,
+} from './policy.js'
 export {
   createClientAuthenticator,
   type ClientAuthenticationInput,
@@ -9,27 +64,13 @@ export {
   type ClientCredentialRecord,
 } from './authenticate_client.js'
 export {
-  buildDelegationChain,
-  chainDepth,
-  checkChainCycles,
-  checkChainDepth,
-  checkClientMayExchange,
-  checkSubjectAddressedTo,
-  checkTargetAllowed,
-  decideExchange,
-  decideScopes,
-  resolveTarget,
-  type DecideInput,
-} from './decide.js'
-export {
-  ACTOR_TOKEN_INVALID,
   InvalidClient,
+  InvalidGrant,
   InvalidRequest,
   InvalidScope,
   InvalidTarget,
   OAuthError,
   ServerError,
-  SUBJECT_TOKEN_INVALID,
   TemporarilyUnavailable,
   toErrorResponse,
   UnauthorizedClient,
@@ -39,84 +80,30 @@ export {
   type OAuthErrorCode,
   type OAuthErrorOptions,
 } from './errors.js'
+export { createJwsMinter, type AccessTokenClaims, type TokenMinter } from './mint.js'
+export { NO_STORE_HEADERS } from './respond.js'
+export type { AuditEvent, AuditSink } from './audit.js'
+export type { TokenStatus } from './verify_access_token.js'
 export {
-  createTokenExchange,
-  type ExchangeInput,
-  type TokenExchange,
-  type TokenExchangeDeps,
-} from './exchange.js'
-export {
-  createIssuerProfile,
-  DEFAULT_ISSUER_PROFILE,
-  issuerProfileFor,
-  issuerProfileSchema,
-  NOT_ACCESS_TOKEN_CLAIMS,
-  upstreamClientIdsOf,
-  type IssuerProfile,
-  type IssuerProfileInput,
-} from './issuer_profile.js'
-export { createJwsSigner, type JwsSigner, type JwsSignerOptions } from '../jws/sign_jws.js'
-export {
-  createJwsVerifier,
-  JwsVerificationError,
-  type JwsFailureReason,
-  type JwsHeader,
-  type JwsVerifier,
-  type JwsVerifierOptions,
-  type KeyLookup,
-  type KeyResolver,
-  type VerifiedJws,
-} from '../jws/verify_jws.js'
-export {
-  ACCESS_TOKEN_HEADER,
-  buildAccessTokenClaims,
-  createJwsMinter,
-  type AccessTokenClaims,
-  type TokenMinter,
-} from './mint.js'
-export { checkResourceUri, checkTokenTypeSupported, parseExchangeRequest } from './parse_request.js'
-export {
-  clientExchangePolicySchema,
-  createExchangePolicy,
-  exchangePolicyInputSchema,
-  exchangeSettingsSchema,
-  requestLimitsSchema,
-  targetPolicySchema,
-  type ClientExchangePolicy,
-  type ClientExchangePolicyInput,
-  type ExchangePolicy,
-  type ExchangePolicyInput,
-  type TargetPolicy,
-  type TargetPolicyInput,
-} from './policy.js'
-export { buildExchangeResponse, NO_STORE_HEADERS } from './respond.js'
-export {
-  DEFAULT_REQUEST_LIMITS,
   GRANT_TYPE_TOKEN_EXCHANGE,
   TOKEN_TYPE,
-  type AcceptedTokenType,
   type ActClaim,
   type AuthenticatedClient,
   type ClientAuthMethod,
   type ExchangeDecision,
   type ExchangeMode,
   type ExchangeParams,
-  type ExchangeRequest,
   type ExchangeResponse,
-  type JwtClaims,
   type MayActClaim,
-  type RequestLimits,
   type TokenTypeUri,
-  type VerifiedActor,
-  type VerifiedSubject,
-  type VerifiedToken,
 } from './types.js'
-export { checkActorIsClient, checkMayAct, validateActorToken } from './validate_actor.js'
-export { validateSubjectToken } from './validate_subject.js'
+export { createJwsSigner, type JwsSigner, type JwsSignerOptions } from '../jws/sign_jws.js'
 export {
-  tokenInvalid,
-  verifyAccessToken,
-  type TokenRole,
-  type TokenStatus,
-  type TokenValidationDeps,
-} from './verify_access_token.js'
+  createJwsVerifier,
+  JwsVerificationError,
+  type JwsFailureReason,
+  type JwsVerifier,
+  type JwsVerifierOptions,
+  type KeyLookup,
+  type KeyResolver,
+} from '../jws/verify_jws.js'

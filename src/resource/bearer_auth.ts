@@ -1,11 +1,10 @@
 /**
- * Fastify wrapper over the verifier: reads the bearer token (RFC 6750 §2.1), verifies it, sets
- * `request.accessToken`, and answers failures per RFC 6750 §3 with JSON `{ error,
- * error_description }` and a `WWW-Authenticate` challenge.
+ * Fastify wrapper over the framework-free bearer authenticator (`./bearer_request.ts`): reads the
+ * bearer token (RFC 6750 §2.1), verifies it, sets `request.accessToken`, and answers failures per
+ * RFC 6750 §3 with JSON `{ error, error_description }` and a `WWW-Authenticate` challenge.
  *
- * Only the Authorization header is accepted, exactly once. A token in the query (`access_token`,
- * RFC 6750 §2.3) or in a form body (§2.2) is refused with `invalid_request`, even next to a valid
- * header. Tokens never reach a log; failures log the code and the private detail.
+ * Only the Authorization header is accepted, exactly once; a token in the query or in a form body
+ * is refused. Tokens never reach a log; failures log the code and the private detail.
  */
 import type {
   FastifyInstance,
@@ -14,14 +13,17 @@ import type {
   onRequestAsyncHookHandler,
 } from 'fastify'
 import fp from 'fastify-plugin'
-import { checkScopes } from './checks.js'
-import { ResourceAuthError, fromJoseError } from './errors.js'
-import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js'
+import {
+  bearerErrorResponse,
+  checkRealm,
+  createBearerAuthenticator,
+  readBearerToken as readBearerTokenOf,
+  type BearerAuthenticatorOptions,
+} from './bearer_request.js'
+import { fromJoseError, type ResourceAuthError } from './errors.js'
+import type { VerifiedAccessToken } from './verifier.js'
 
-export interface RequireBearerOptions {
-  readonly verifier: AccessTokenVerifier
-  /** Scopes this route needs, on top of the verifier's `requiredScopes`. */
-  readonly scopes?: readonly string[]
+export interface RequireBearerOptions extends BearerAuthenticatorOptions {
   /** `realm` of the challenge. */
   readonly realm: string
 }
@@ -45,25 +47,13 @@ declare module 'fastify' {
   }
 }
 
-// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
-const BEARER_SCHEME = /^bearer(?: +(.*))?$/i
-const QUOTABLE = /^[\x20-\x7e]*$/
-
-function invalidRequest(detail: string): never {
-  throw new ResourceAuthError('invalid_request', { detail })
-}
-
-function countHeader(rawHeaders: readonly string[], name: string): number {
-  let count = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]?.toLowerCase() === name) count++
+function bearerRequestOf(request: FastifyRequest) {
+  return {
+    headers: request.headers,
+    rawHeaders: request.raw.rawHeaders,
+    url: request.url,
+    body: request.body,
   }
-  return count
-}
-
-function hasOwn(value: unknown, key: string): boolean {
-  return typeof value === 'object' && value !== null && Object.hasOwn(value, key)
 }
 
 /**
@@ -71,41 +61,7 @@ function hasOwn(value: unknown, key: string): boolean {
  * request and a bare 401 (`credentialsSent: false`) when there are no bearer credentials.
  */
 export function readBearerToken(request: FastifyRequest): string {
-  // Node keeps only the first Authorization header in `headers`; the raw list has them all.
-  if (countHeader(request.raw.rawHeaders, 'authorization') > 1) {
-    invalidRequest('more than one Authorization header')
-  }
-  if (new URL(request.url, 'http://localhost').searchParams.has('access_token')) {
-    invalidRequest('access token in the query refused')
-  }
-  if (hasOwn(request.body, 'access_token')) invalidRequest('access token in the body refused')
-
-  const header = request.headers.authorization
-  const match = header === undefined ? null : BEARER_SCHEME.exec(header)
-  if (!match) {
-    throw new ResourceAuthError('invalid_request', {
-      detail:
-        header === undefined ? 'no Authorization header' : 'Authorization scheme is not Bearer',
-      credentialsSent: false,
-    })
-  }
-  const token = match[1]
-  if (token === undefined || !B64TOKEN.test(token)) invalidRequest('malformed Bearer credentials')
-  return token
-}
-
-function quote(value: string): string {
-  return `"${value.replace(/["\\]/g, '')}"`
-}
-
-/** RFC 6750 §3: the challenge; error attributes only when credentials were sent. */
-export function buildChallenge(realm: string, err: ResourceAuthError): string {
-  const params = [`realm=${quote(realm)}`]
-  if (err.credentialsSent) {
-    params.push(`error=${quote(err.error)}`, `error_description=${quote(err.description)}`)
-    if (err.requiredScopes.length > 0) params.push(`scope=${quote(err.requiredScopes.join(' '))}`)
-  }
-  return `Bearer ${params.join(', ')}`
+  return readBearerTokenOf(bearerRequestOf(request))
 }
 
 /** Answers a refused request. Never includes a stack, the detail or the token. */
@@ -114,22 +70,8 @@ export function sendAuthError(
   realm: string,
   err: ResourceAuthError,
 ): FastifyReply {
-  reply.code(err.statusCode).header('cache-control', 'no-store')
-  if (err.error === 'temporarily_unavailable') reply.header('retry-after', '5')
-  else reply.header('www-authenticate', buildChallenge(realm, err))
-  return reply.send({ error: err.error, error_description: err.description })
-}
-
-function checkRealm(realm: unknown): string {
-  if (
-    typeof realm !== 'string' ||
-    realm.length === 0 ||
-    !QUOTABLE.test(realm) ||
-    /["\\]/.test(realm)
-  ) {
-    throw new TypeError('"realm" must be a non-empty printable ASCII string without quotes')
-  }
-  return realm
+  const { statusCode, headers, body } = bearerErrorResponse(err, realm)
+  return reply.code(statusCode).headers(headers).send(body)
 }
 
 /**
@@ -137,21 +79,19 @@ function checkRealm(realm: unknown): string {
  * that lets through only requests with a valid bearer token.
  *
  * @example
+ * ```ts
  * app.get('/api/todos', { preHandler: requireBearer({ verifier, realm: 'app-b' }) }, handler)
+ * ```
  */
 export function requireBearer(options: RequireBearerOptions): BearerHook {
-  const { verifier } = options
-  if (typeof verifier !== 'function') throw new TypeError('"verifier" must be a verifier function')
   const realm = checkRealm(options.realm)
-  const scopes = Object.freeze([...(options.scopes ?? [])])
+  const authenticate = createBearerAuthenticator(options)
 
   return async function bearerHook(request, reply) {
     request.accessToken = null
     request.accessTokenError = null
     try {
-      const token = await verifier(readBearerToken(request))
-      checkScopes(token.scopes, scopes)
-      request.accessToken = token
+      request.accessToken = await authenticate(bearerRequestOf(request))
     } catch (cause) {
       const err = fromJoseError(cause)
       request.accessTokenError = err
@@ -177,5 +117,15 @@ async function bearerAuthPlugin(
   )
 }
 
-/** Decorates `request.accessToken`/`accessTokenError` and `fastify.requireBearer(...)`. */
+/**
+ * Decorates `request.accessToken`/`accessTokenError` and `fastify.requireBearer(...)`.
+ *
+ * @example
+ * ```ts
+ * await app.register(bearerAuth, { realm: 'app-b' })
+ * app.get('/api/todos', { preHandler: app.requireBearer({ verifier }) }, async (request) =>
+ *   listTodos(request.accessToken!.sub),
+ * )
+ * ```
+ */
 export const bearerAuth = fp(bearerAuthPlugin, { name: 'onbehalf-bearer-auth', fastify: '5.x' })

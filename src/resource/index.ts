@@ -1,6 +1,41 @@
 /**
- * The resource-server kit: verify RFC 9068 JWT access tokens (delegated ones from RFC 8693
- * included) and guard Fastify routes with them. App B and later services import from here.
+ * `onbehalf/resource`: what a resource server imports to accept RFC 9068 JWT access tokens —
+ * delegated ones from an RFC 8693 exchange included — and to decide whose data a call is about.
+ * Framework-free (node:http, Express, anything with `headers`); the Fastify plugin is
+ * `onbehalf/resource/fastify`.
+ *
+ * - `createAccessTokenVerifier`: signature with the issuer's keys (pinned algorithms, JWKS cached),
+ *   `typ: at+jwt`, `iss`, `aud`, times, the caller policy on `azp`/`client_id` and the outermost
+ *   `act`, scopes; `requireActor` accepts delegated tokens only.
+ * - `createBearerAuthenticator` / `bearerErrorResponse`: the RFC 6750 side of a request.
+ * - `createIdentityPolicy`: who the caller acts for — the token's `sub`, or, only where explicitly
+ *   allowed for a service's own token, an `X-User-Sub` header.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http'
+ * import { bearerErrorResponse, createAccessTokenVerifier, createBearerAuthenticator } from 'onbehalf/resource'
+ *
+ * const verifier = createAccessTokenVerifier({
+ *   issuer: 'http://localhost:9000',
+ *   audience: 'app-b',
+ *   jwksUri: 'http://localhost:9000/jwks',
+ *   allowedCallers: ['app-a'],
+ *   requireActor: true,
+ * })
+ * const authenticate = createBearerAuthenticator({ verifier })
+ * createServer(async (request, response) => {
+ *   try {
+ *     const token = await authenticate(request)
+ *     response.end(JSON.stringify({ user: token.sub, actingService: token.caller }))
+ *   } catch (error) {
+ *     const { statusCode, headers, body } = bearerErrorResponse(error, 'app-b')
+ *     response.writeHead(statusCode, headers).end(JSON.stringify(body))
+ *   }
+ * }).listen(3994)
+ * ```
+ *
+ * @module
  */
 export {
   createAccessTokenVerifier,
@@ -12,34 +47,21 @@ export {
   type KeyResolver,
   type VerifiedAccessToken,
 } from './verifier.js'
-export { checkRegisteredClaims, type RegisteredClaimOptions } from './jwt_claims.js'
+export { createTrustedIssuersVerifier } from './trusted_issuers.js'
+export {
+  bearerErrorResponse,
+  createBearerAuthenticator,
+  readBearerToken,
+  type BearerAuthenticator,
+  type BearerAuthenticatorOptions,
+  type BearerErrorResponse,
+  type BearerRequest,
+} from './bearer_request.js'
 export {
   ResourceAuthError,
-  fromJoseError,
-  fromJwsError,
-  isTokenFault,
   type ResourceAuthErrorCode,
   type ResourceAuthErrorOptions,
 } from './errors.js'
-export {
-  checkCallerAllowed,
-  checkScopes,
-  parseActorChain,
-  parseScopes,
-  MAX_ACTOR_CHAIN_DEPTH,
-} from './checks.js'
-export {
-  bearerAuth,
-  buildChallenge,
-  readBearerToken,
-  requireBearer,
-  sendAuthError,
-  type BearerAuthPluginOptions,
-  type BearerHook,
-  type RequireBearerOptions,
-} from './bearer_auth.js'
-export { redactUrlTokens, requestLogSerializer } from '../log/request_serializer.js'
-export { registerServiceAudit, type ServiceAuditOptions } from './service_audit.js'
 export {
   createIdentityPolicy,
   isServiceOwnToken,
@@ -49,4 +71,3 @@ export {
   type IdentityPolicyOptions,
   type IdentityRule,
 } from './identity_policy.js'
-export { createTrustedIssuersVerifier } from './trusted_issuers.js'

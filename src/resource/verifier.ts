@@ -4,7 +4,7 @@
  *
  * Shaped like jose's `createRemoteJWKSet`: options are checked once (a `TypeError` on misuse), and
  * the result is an async function. The cryptography is node:crypto with keys parsed once into
- * KeyObjects: the project's JWS verifier (src/exchange/jwt/verify_jws.ts) over the shared remote
+ * KeyObjects: the project's JWS verifier (src/jws/verify_jws.ts) over the shared remote
  * key cache (src/keys/remote_jwks.ts), which the STS uses for its upstreams too. Per token, in
  * order: size → compact JWS with pinned algorithms (no `none`/HS*, no `crit`, keys never from
  * `jku`/`x5u`/`jwk`) → signature with the issuer's key by `kid` → no `x5c` (RFC 8725 §3.10) →
@@ -78,6 +78,12 @@ export interface AccessTokenVerifierOptions {
   readonly allowedCallers?: readonly string[]
   /** Scopes every token must carry. */
   readonly requiredScopes?: readonly string[]
+  /**
+   * Accept delegated tokens only (RFC 8693 §4.1): an `act` claim must name the service acting for
+   * the user. A service's own token (client credentials) and a user's token taken straight from
+   * login are refused with `insufficient_scope`. Default false.
+   */
+  readonly requireActor?: boolean
   /** Caching of the `jwksUri` key set. */
   readonly jwksOptions?: JwksCacheOptions
   /** Where a failed key-set fetch is reported (`upstream_keys_fetch_failed`). */
@@ -220,15 +226,22 @@ function createKeySource(
 }
 
 /**
+ * Checks the options once (a `TypeError` on misuse) and returns the verifier: an async function
+ * from a token string to the verified token, throwing `ResourceAuthError`.
+ *
  * @example
+ * ```ts
  * const verify = createAccessTokenVerifier({
  *   issuer: 'http://localhost:9000',
  *   audience: 'app-b',
  *   jwksUri: 'http://localhost:9000/jwks',
  *   allowedCallers: ['app-a'],
  *   requiredScopes: ['todos:read'],
+ *   requireActor: true,
  * })
  * const token = await verify(bearerToken) // throws ResourceAuthError
+ * console.log(token.sub, 'via', token.actorChain)
+ * ```
  */
 export function createAccessTokenVerifier(
   options: AccessTokenVerifierOptions,
@@ -248,6 +261,8 @@ export function createAccessTokenVerifier(
   const requiredScopes = Object.freeze(
     checkStringList('requiredScopes', options.requiredScopes ?? [], true),
   )
+  const requireActor = options.requireActor ?? false
+  if (typeof requireActor !== 'boolean') throw new TypeError('"requireActor" must be a boolean')
   const now = options.now
   if (now !== undefined && typeof now !== 'function') {
     throw new TypeError('"now" must be a function')
@@ -336,6 +351,11 @@ export function createAccessTokenVerifier(
       throw new ResourceAuthError('invalid_token', { detail: 'azp differs from client_id' })
     }
     const actorChain = parseActorChain(claims)
+    if (requireActor && actorChain.length === 0) {
+      throw new ResourceAuthError('insufficient_scope', {
+        detail: 'token is not delegated (no act)',
+      })
+    }
     const caller = actorChain[0] ?? azp
     checkCallerAllowed({ caller, clientId, azp }, allowedCallers)
     const scopes = parseScopes(claims)

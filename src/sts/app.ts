@@ -27,7 +27,6 @@ import formbody from '@fastify/formbody'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import {
-  ACCESS_TOKEN_HEADER,
   createClientAuthenticator,
   createJwsVerifier,
   createTokenExchange,
@@ -39,6 +38,7 @@ import {
   type AuditEvent,
   type ExchangeParams,
 } from '../exchange/index.js'
+import { ACCESS_TOKEN_HEADER } from '../exchange/mint.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import type { StsConfig } from './config.js'

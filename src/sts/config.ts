@@ -22,14 +22,14 @@ import { ConfigError } from '../config/env.js'
 import { formatPath, interpolate, type ConfigVariables } from '../config/interpolate.js'
 
 export type { ConfigVariables }
+import { issuerProfileSchema } from '../exchange/issuer_profile.js'
 import {
   clientExchangePolicySchema,
   createExchangePolicy,
   exchangeSettingsSchema,
-  issuerProfileSchema,
   targetPolicySchema,
   type ExchangePolicy,
-} from '../exchange/index.js'
+} from '../exchange/policy.js'
 import { ALGORITHMS } from '../jws/algorithms.js'
 import {
   DEFAULT_KEY_CACHE,

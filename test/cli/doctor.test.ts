@@ -150,7 +150,10 @@ describe('onbehalf doctor against the embedded IdP', () => {
     const child = spawn(
       process.execPath,
       [
-        'bin/onbehalf.js',
+        // The sources, as the rest of the suite; the compiled bin is run by test/package/.
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
         'doctor',
         '--idp',
         'embedded',

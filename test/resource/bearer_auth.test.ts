@@ -5,12 +5,9 @@ import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance } from 'fastify'
-import {
-  bearerAuth,
-  createAccessTokenVerifier,
-  redactUrlTokens,
-  requestLogSerializer,
-} from '../../src/resource/index.js'
+import { createAccessTokenVerifier } from '../../src/resource/index.js'
+import { bearerAuth } from '../../src/resource/fastify.js'
+import { redactUrlTokens, requestLogSerializer } from '../../src/log/request_serializer.js'
 import {
   AUDIENCE,
   ISSUER,

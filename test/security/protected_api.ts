@@ -4,7 +4,8 @@
  */
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { bearerAuth, createAccessTokenVerifier } from '../../src/resource/index.js'
+import { createAccessTokenVerifier } from '../../src/resource/index.js'
+import { bearerAuth } from '../../src/resource/fastify.js'
 import { AUDIENCE, ISSUER, type JwksServer } from '../resource/helpers.js'
 
 export async function startProtectedApi(

@@ -18,18 +18,17 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import {
-  bearerAuth,
-  checkScopes,
   createIdentityPolicy,
-  readBearerToken,
-  registerServiceAudit,
   ResourceAuthError,
-  sendAuthError,
   USER_HEADER,
   type AccessTokenVerifier,
   type IdentityDecision,
   type VerifiedAccessToken,
 } from '../../resource/index.js'
+import { bearerAuth, sendAuthError } from '../../resource/fastify.js'
+import { readBearerToken } from '../../resource/bearer_auth.js'
+import { checkScopes } from '../../resource/checks.js'
+import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ACTIVITY_READ_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import type { TodoStore } from './todo_store.js'
 

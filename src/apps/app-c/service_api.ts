@@ -8,12 +8,9 @@
  * actors are recorded with each entry and reported back, but never decide anything.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import {
-  bearerAuth,
-  registerServiceAudit,
-  type AccessTokenVerifier,
-  type VerifiedAccessToken,
-} from '../../resource/index.js'
+import type { AccessTokenVerifier, VerifiedAccessToken } from '../../resource/index.js'
+import { bearerAuth } from '../../resource/fastify.js'
+import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ActivityValidationError, parseActivity, type ActivityStore } from './activity_store.js'
 
 export const ACTIVITY_READ_SCOPE = 'activity:read'
