@@ -6,7 +6,7 @@
  * precise reason for logs and audit only, `cause` keeps the jose error. The mapping from jose reads
  * the error `code`, never its message.
  *
- * Signatures are verified with node:crypto (src/exchange/jwt/verify_jws.ts); `fromJwsError` turns
+ * Signatures are verified with node:crypto (src/jws/verify_jws.ts); `fromJwsError` turns
  * its reasons into the jose errors the kit has always reported as `cause` (`ERR_JWS_*`,
  * `ERR_JOSE_ALG_NOT_ALLOWED`, `ERR_JWKS_NO_MATCHING_KEY`, …), so `cause.code` and `isTokenFault`
  * mean what they meant when jose verified.

@@ -21,13 +21,8 @@ export {
   type ResourceAuthErrorCode,
   type ResourceAuthErrorOptions,
 } from './errors.js'
-export {
-  checkCallerAllowed,
-  checkScopes,
-  parseActorChain,
-  parseScopes,
-  MAX_ACTOR_CHAIN_DEPTH,
-} from './checks.js'
+export { checkCallerAllowed, checkScopes, parseActorChain, parseScopes } from './checks.js'
+export { MAX_ACT_NESTING } from '../jwt/act_claim.js'
 export {
   bearerAuth,
   buildChallenge,

@@ -4,7 +4,7 @@
  *
  * Shaped like jose's `createRemoteJWKSet`: options are checked once (a `TypeError` on misuse), and
  * the result is an async function. The cryptography is node:crypto with keys parsed once into
- * KeyObjects: the project's JWS verifier (src/exchange/jwt/verify_jws.ts) over the shared remote
+ * KeyObjects: the project's JWS verifier (src/jws/verify_jws.ts) over the shared remote
  * key cache (src/keys/remote_jwks.ts), which the STS uses for its upstreams too. Per token, in
  * order: size → compact JWS with pinned algorithms (no `none`/HS*, no `crit`, keys never from
  * `jku`/`x5u`/`jwk`) → signature with the issuer's key by `kid` → no `x5c` (RFC 8725 §3.10) →
@@ -25,14 +25,7 @@ import {
   type KeyCacheSettings,
 } from '../keys/remote_jwks.js'
 import type { Logger } from '../log/logger.js'
-import {
-  checkCallerAllowed,
-  checkScopes,
-  checkStringClaim,
-  parseActorChain,
-  parseOptionalStringClaim,
-  parseScopes,
-} from './checks.js'
+import { checkCallerAllowed, checkScopes, parseActorChain, parseScopes } from './checks.js'
 import { ResourceAuthError, fromJwsError } from './errors.js'
 import { checkRegisteredClaims } from './jwt_claims.js'
 
@@ -313,14 +306,16 @@ export function createAccessTokenVerifier(
       issuer,
       audience,
       requiredClaims: REQUIRED_CLAIMS,
+      optionalStringClaims: ['azp'],
       clockToleranceSeconds: clockTolerance,
       now: currentSeconds(),
     })
 
-    const sub = checkStringClaim(claims, 'sub')
-    const clientId = checkStringClaim(claims, 'client_id')
-    const jti = checkStringClaim(claims, 'jti')
-    const azp = parseOptionalStringClaim(claims, 'azp') ?? clientId
+    // Checked above: non-empty strings.
+    const sub = claims.sub as string
+    const clientId = claims.client_id as string
+    const jti = claims.jti as string
+    const azp = (claims.azp as string | undefined) ?? clientId
     if (azp !== clientId) {
       throw new ResourceAuthError('invalid_token', { detail: 'azp differs from client_id' })
     }
