@@ -1,26 +1,22 @@
 /**
- * onbehalf's RFC 8693 token exchange engine: flat named re-exports. Start at `createTokenExchange`.
+ * onbehalf's token engine: flat named re-exports. Start at `createTokenExchange` (RFC 8693 under
+ * its own audited runner), or at `createGrantRunner` with the grants of `token_exchange/`,
+ * `jwt_federation/` and `client_credentials/`.
  */
-export type { AuditEvent, AuditSink } from './audit.js'
+export type {
+  AuditEvent,
+  AuditSink,
+  ClientCredentialsAuditEvent,
+  JwtFederationAuditEvent,
+  TokenExchangeAuditEvent,
+} from './audit.js'
 export {
+  checkConfidentialClient,
   createClientAuthenticator,
   type ClientAuthenticationInput,
   type ClientAuthenticator,
   type ClientCredentialRecord,
 } from './authenticate_client.js'
-export {
-  buildDelegationChain,
-  chainDepth,
-  checkChainCycles,
-  checkChainDepth,
-  checkClientMayExchange,
-  checkSubjectAddressedTo,
-  checkTargetAllowed,
-  decideExchange,
-  decideScopes,
-  resolveTarget,
-  type DecideInput,
-} from './decide.js'
 export {
   ACTOR_TOKEN_INVALID,
   InvalidClient,
@@ -41,12 +37,16 @@ export {
   type OAuthErrorCode,
   type OAuthErrorOptions,
 } from './errors.js'
+export type { AuditNote, Grant, GrantContext, GrantStages } from './grant.js'
+export { createGrantRunner, type GrantRunner, type GrantRunnerDeps } from './runner.js'
 export {
-  createTokenExchange,
-  type ExchangeInput,
-  type TokenExchange,
-  type TokenExchangeDeps,
-} from './exchange.js'
+  ACCESS_TOKEN_TYP,
+  createJwsMinter,
+  type AccessTokenClaims,
+  type JwsMinterOptions,
+  type MintRequest,
+  type TokenMinter,
+} from './mint.js'
 export {
   createIssuerProfile,
   DEFAULT_ISSUER_PROFILE,
@@ -70,14 +70,6 @@ export {
   type VerifiedJws,
 } from '../jws/verify_jws.js'
 export {
-  ACCESS_TOKEN_HEADER,
-  buildAccessTokenClaims,
-  createJwsMinter,
-  type AccessTokenClaims,
-  type TokenMinter,
-} from './mint.js'
-export { checkResourceUri, checkTokenTypeSupported, parseExchangeRequest } from './parse_request.js'
-export {
   clientExchangePolicySchema,
   createExchangePolicy,
   exchangePolicyInputSchema,
@@ -86,35 +78,28 @@ export {
   targetPolicySchema,
   type ClientExchangePolicy,
   type ClientExchangePolicyInput,
+  type ExchangeMode,
   type ExchangePolicy,
   type ExchangePolicyInput,
   type TargetPolicy,
   type TargetPolicyInput,
 } from './policy.js'
-export { buildExchangeResponse, NO_STORE_HEADERS } from './respond.js'
+export { NO_STORE_HEADERS } from './token_response.js'
 export {
   DEFAULT_REQUEST_LIMITS,
-  GRANT_TYPE_TOKEN_EXCHANGE,
   TOKEN_TYPE,
   type AcceptedTokenType,
   type ActClaim,
   type AuthenticatedClient,
   type ClientAuthMethod,
-  type ExchangeDecision,
-  type ExchangeMode,
-  type ExchangeParams,
-  type ExchangeRequest,
-  type ExchangeResponse,
+  type GrantParams,
   type JwtClaims,
   type MayActClaim,
   type RequestLimits,
+  type Stage,
   type TokenTypeUri,
-  type VerifiedActor,
-  type VerifiedSubject,
   type VerifiedToken,
 } from './types.js'
-export { checkActorIsClient, checkMayAct, validateActorToken } from './validate_actor.js'
-export { validateSubjectToken } from './validate_subject.js'
 export {
   tokenInvalid,
   verifyAccessToken,
@@ -122,3 +107,87 @@ export {
   type TokenStatus,
   type TokenValidationDeps,
 } from './verify_access_token.js'
+
+// RFC 8693 token exchange.
+export { buildExchangeClaims } from './token_exchange/claims.js'
+export {
+  buildDelegationChain,
+  chainDepth,
+  checkChainCycles,
+  checkChainDepth,
+  checkClientMayExchange,
+  checkSubjectAddressedTo,
+  checkTargetAllowed,
+  decideExchange,
+  decideScopes,
+  resolveTarget,
+  type DecideInput,
+} from './token_exchange/decide.js'
+export {
+  createTokenExchange,
+  createTokenExchangeGrant,
+  type TokenExchange,
+  type TokenExchangeDeps,
+  type TokenExchangeGrant,
+  type TokenExchangeGrantDeps,
+} from './token_exchange/grant.js'
+export {
+  checkResourceUri,
+  checkTokenTypeSupported,
+  parseExchangeRequest,
+} from './token_exchange/parse_request.js'
+export { buildExchangeResponse } from './token_exchange/respond.js'
+export {
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  type ExchangeClient,
+  type ExchangeDecision,
+  type ExchangeInput,
+  type ExchangeRequest,
+  type ExchangeResponse,
+  type VerifiedActor,
+  type VerifiedExchange,
+  type VerifiedSubject,
+} from './token_exchange/types.js'
+export {
+  checkActorIsClient,
+  checkMayAct,
+  validateActorToken,
+} from './token_exchange/validate_actor.js'
+export { validateSubjectToken } from './token_exchange/validate_subject.js'
+
+// The authentik-style JWT federation re-issue.
+export {
+  createJwtFederationGrant,
+  type JwtFederationGrant,
+  type JwtFederationGrantDeps,
+} from './jwt_federation/grant.js'
+export {
+  clientFederationPolicySchema,
+  createFederationPolicy,
+  type ClientFederationPolicy,
+  type ClientFederationPolicyInput,
+  type FederationPolicy,
+} from './jwt_federation/policy.js'
+export { isFederationRequest } from './jwt_federation/parse_request.js'
+
+// client_credentials.
+export {
+  createClientCredentialsGrant,
+  type ClientCredentialsGrant,
+} from './client_credentials/grant.js'
+export {
+  checkClientMayUseClientCredentials,
+  decideClientCredentials,
+  defaultServiceResource,
+} from './client_credentials/decide.js'
+export {
+  clientCredentialsPolicySchema,
+  createClientCredentialsPolicy,
+  type ClientCredentialsClientPolicy,
+  type ClientCredentialsPolicy,
+  type ClientCredentialsPolicyInput,
+} from './client_credentials/policy.js'
+export type {
+  ClientCredentialsDecision,
+  ClientCredentialsInput,
+} from './client_credentials/types.js'

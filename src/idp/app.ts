@@ -27,8 +27,11 @@ import { loadPolicyFile, type IdpPolicy } from '../config/policy_file.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { createJwsSigner } from '../jws/sign_jws.js'
 import { createJwsVerifier, type JwsVerifier } from '../jws/verify_jws.js'
-import { createTokenExchange } from '../exchange/exchange.js'
 import type { AuditEvent } from '../exchange/audit.js'
+import { createClientCredentialsGrant } from '../exchange/client_credentials/grant.js'
+import { createJwtFederationGrant } from '../exchange/jwt_federation/grant.js'
+import { createGrantRunner } from '../exchange/runner.js'
+import { createTokenExchangeGrant } from '../exchange/token_exchange/grant.js'
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import {
@@ -48,7 +51,7 @@ import {
   type RateLimit,
   type RateLimiter,
 } from '../limits/rate_limiter.js'
-import * as tokenExchangeGrant from './token_exchange_grant.js'
+import { createTokenExchangeAdapter } from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
 import { createIdpMinter } from './minter.js'
 
@@ -254,6 +257,13 @@ export interface Idp {
   abuseLimits: AbuseLimits
 }
 
+/** The log message of each grant's audit event ("token exchange issued"). */
+const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
+  token_exchange: 'token exchange',
+  jwt_federation: 'jwt federation',
+  client_credentials: 'client credentials',
+}
+
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
 const OWN_PATHS = /^\/(interaction\/|assets\/|healthz(?:$|\?))/
 
@@ -321,16 +331,26 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     privateKey: keys.active.privateKey,
   })
 
-  const audit = (event: AuditEvent) =>
-    logger.info({ audit: event }, `token exchange ${event.outcome}`)
-  // One minter for every token the IdP issues outside oidc-provider (exchange, federation).
-  const minter = createIdpMinter(signer, issuedTokens)
-  const exchange = createTokenExchange({
-    policy: policy.exchange,
+  // One audited runner for every grant the IdP decides, one minter for every token it signs itself
+  // (exchange, federation); oidc-provider signs client_credentials tokens from the decision.
+  const runner = createGrantRunner({
+    minter: createIdpMinter(() => signer, issuedTokens),
+    audit: (event: AuditEvent) =>
+      logger.info({ audit: event }, `${AUDIT_LABEL[event.event]} ${event.outcome}`),
+  })
+  const subjectStatus = {
+    isActive: (token: { jti: string }) => issuedTokens.isActive(token.jti),
+  }
+  const tokenExchange = createTokenExchangeAdapter(
+    runner,
+    createTokenExchangeGrant({ policy: policy.exchange, verifier, subjectStatus }),
+  )
+  const federation = createJwtFederationGrant({
+    policy: policy.federation,
+    exchangePolicy: policy.exchange,
     verifier,
-    subjectStatus: { isActive: (subject) => issuedTokens.isActive(subject.jti) },
-    minter,
-    audit,
+    subjectStatus,
+    lifetimeSeconds: policy.accessTokenLifetimeSeconds,
   })
 
   const provider = createProvider({
@@ -342,12 +362,14 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     issuedTokens,
     cookieSecret: env.IDP_COOKIE_SECRET,
     logger,
+    runner,
+    clientCredentials: createClientCredentialsGrant(policy.clientCredentials),
   })
   provider.registerGrantType(
-    tokenExchangeGrant.grantType,
-    tokenExchangeGrant.createHandler(exchange),
-    tokenExchangeGrant.parameters,
-    tokenExchangeGrant.allowedDuplicateParameters,
+    tokenExchange.grantType,
+    tokenExchange.handler,
+    tokenExchange.parameters,
+    tokenExchange.allowedDuplicateParameters,
   )
   provider.use(limitTokenEndpointPerClient(abuseLimits, logger))
   provider.use(revokeJwtAccessTokens(verifier, issuedTokens, logger))
@@ -357,7 +379,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   // Abuse limits first: body size and per-IP limits cover every /token path behind them.
   app.use(limitTokenEndpointPerIp(abuseLimits, logger))
   // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
-  app.use(createFederationMiddleware({ policy, verifier, issuedTokens, minter, logger }))
+  app.use(createFederationMiddleware({ runner, grant: federation, logger }))
   const oidcCallback = provider.callback() as (req: IncomingMessage, res: ServerResponse) => void
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     if (OWN_PATHS.test(req.url ?? '')) return next()

@@ -27,8 +27,8 @@ import formbody from '@fastify/formbody'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import {
-  ACCESS_TOKEN_HEADER,
   createClientAuthenticator,
+  createJwsMinter,
   createJwsVerifier,
   createTokenExchange,
   GRANT_TYPE_TOKEN_EXCHANGE,
@@ -36,8 +36,8 @@ import {
   NO_STORE_HEADERS,
   OAuthError,
   toErrorResponse,
-  type AuditEvent,
-  type ExchangeParams,
+  type GrantParams,
+  type TokenExchangeAuditEvent,
 } from '../exchange/index.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
@@ -85,11 +85,9 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     policy: config.policy,
     verifier,
     subjectStatus: { isActive: async () => true },
-    minter: {
-      mint: (claims, header) =>
-        signingKeys.signer().sign({ ...header, ...ACCESS_TOKEN_HEADER }, claims),
-    },
-    audit: (event: AuditEvent) =>
+    // The IdP's minter signature: the shared key directory's active key, picked per token.
+    minter: createJwsMinter({ currentSigner: () => signingKeys.signer() }),
+    audit: (event: TokenExchangeAuditEvent) =>
       logger.info({ audit: event, component: 'sts' }, `token exchange ${event.outcome}`),
     now,
   })
@@ -164,7 +162,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     })
 
     tokenScope.post('/token', async (request, reply) => {
-      const body = (request.body ?? {}) as ExchangeParams
+      const body = (request.body ?? {}) as GrantParams
       let client
       try {
         client = authenticator.authenticate({

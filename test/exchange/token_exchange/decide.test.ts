@@ -1,15 +1,47 @@
+/**
+ * The RFC 8693 decision point: `decideExchange` over verified inputs, then each of its checks on
+ * its own (Spring's `…When…Then…` names, asserting `error`, `statusCode` and `detail`).
+ */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decideExchange, type DecideInput } from '../../src/exchange/decide.js'
-import { createExchangePolicy } from '../../src/exchange/policy.js'
+import {
+  buildDelegationChain,
+  chainDepth,
+  checkChainCycles,
+  checkChainDepth,
+  checkClientMayExchange,
+  checkSubjectAddressedTo,
+  checkTargetAllowed,
+  decideExchange,
+  decideExpiry,
+  decideScopes,
+  resolveTarget,
+  type DecideInput,
+} from '../../../src/exchange/token_exchange/decide.js'
+import { createExchangePolicy, type ExchangePolicy } from '../../../src/exchange/policy.js'
 import {
   GRANT_TYPE_TOKEN_EXCHANGE,
+  type ExchangeRequest,
+} from '../../../src/exchange/token_exchange/types.js'
+import {
   TOKEN_TYPE,
   type ActClaim,
-  type ExchangeRequest,
+  type AuthenticatedClient,
   type VerifiedToken,
-} from '../../src/exchange/types.js'
-import { clientA, clientB, ISSUER, NOW, oauthError, policy, policyInput } from './helpers.js'
+} from '../../../src/exchange/types.js'
+import {
+  asExchangeRequest,
+  asVerifiedActor,
+  asVerifiedSubject,
+  clientA,
+  clientB,
+  ISSUER,
+  NOW,
+  oauthError,
+  policy,
+  policyInput,
+  type Unbranded,
+} from '../helpers.js'
 
 function subject(overrides: Partial<VerifiedToken> = {}): VerifiedToken {
   return {
@@ -28,8 +60,8 @@ function subject(overrides: Partial<VerifiedToken> = {}): VerifiedToken {
   }
 }
 
-function request(overrides: Partial<ExchangeRequest> = {}): ExchangeRequest {
-  return {
+function request(overrides: Partial<Unbranded<ExchangeRequest>> = {}): ExchangeRequest {
+  return asExchangeRequest({
     grantType: GRANT_TYPE_TOKEN_EXCHANGE,
     resources: [],
     audiences: ['app-b'],
@@ -40,25 +72,38 @@ function request(overrides: Partial<ExchangeRequest> = {}): ExchangeRequest {
     actorToken: undefined,
     actorTokenType: undefined,
     ...overrides,
-  }
+  })
 }
 
-const decide = (overrides: Partial<DecideInput> = {}) =>
-  decideExchange({
-    request: request(),
-    client: clientA,
-    subject: subject(),
-    actor: undefined,
-    policy,
+interface DecideOverrides {
+  readonly request?: ExchangeRequest
+  readonly client?: AuthenticatedClient
+  readonly subject?: VerifiedToken
+  readonly actor?: VerifiedToken
+  readonly policy?: ExchangePolicy
+}
+
+/** decideExchange with the stage outputs before it: the client as the authenticate stage passes it. */
+const decide = (overrides: DecideOverrides = {}) => {
+  const chosen = overrides.policy ?? policy
+  const input: DecideInput = {
+    request: overrides.request ?? request(),
+    client: checkClientMayExchange(chosen, overrides.client ?? clientA),
+    subject: asVerifiedSubject(overrides.subject ?? subject()),
+    actor: overrides.actor === undefined ? undefined : asVerifiedActor(overrides.actor),
+    policy: chosen,
     now: NOW,
-    ...overrides,
-  })
+  }
+  return decideExchange(input)
+}
 
 const chain = (...subs: string[]): ActClaim | undefined =>
   subs.reduceRight<ActClaim | undefined>(
     (inner, sub) => (inner ? { sub, act: inner } : { sub }),
     undefined,
   )
+
+const clientPolicyOf = (clientId: string) => policy.clients.get(clientId)!
 
 test('decideExchange when all checks pass then frozen delegation decision', () => {
   const decision = decide()
@@ -78,9 +123,10 @@ test('decideExchange when all checks pass then frozen delegation decision', () =
   })
 })
 
-test('decideExchange when client has no exchange policy then unauthorized_client', () => {
+test('checkClientMayExchange when client has no exchange policy then unauthorized_client', () => {
   assert.throws(
-    () => decide({ client: { clientId: 'stranger', authMethod: 'client_secret_post' } }),
+    () =>
+      checkClientMayExchange(policy, { clientId: 'stranger', authMethod: 'client_secret_post' }),
     oauthError({
       error: 'unauthorized_client',
       statusCode: 400,
@@ -89,13 +135,9 @@ test('decideExchange when client has no exchange policy then unauthorized_client
   )
 })
 
-test('decideExchange when client not enabled then unauthorized_client', () => {
+test('checkClientMayExchange when client not enabled then unauthorized_client', () => {
   assert.throws(
-    () =>
-      decide({
-        client: { clientId: 'app-c', authMethod: 'client_secret_basic' },
-        subject: subject({ aud: ['app-c'] }),
-      }),
+    () => checkClientMayExchange(policy, { clientId: 'app-c', authMethod: 'client_secret_basic' }),
     oauthError({
       error: 'unauthorized_client',
       statusCode: 400,
@@ -376,5 +418,268 @@ test('decideExchange when jwt requested then issuedTokenType is jwt', () => {
   assert.equal(
     decide({ request: request({ requestedTokenType: TOKEN_TYPE.JWT }) }).issuedTokenType,
     TOKEN_TYPE.JWT,
+  )
+})
+
+// Each check of decide.ts on its own.
+
+test('checkClientMayExchange when the policy is on then the client with its own policy', () => {
+  const client = checkClientMayExchange(policy, clientA)
+  assert.equal(client.clientId, 'app-a')
+  assert.equal(client.authMethod, 'client_secret_basic')
+  assert.equal(client.policy, clientPolicyOf('app-a'))
+  assert.ok(Object.isFrozen(client))
+})
+
+test('checkSubjectAddressedTo when aud, azp or client_id names the requester then it passes (S2)', () => {
+  const token = { aud: ['api'], azp: undefined, clientId: 'other' }
+  checkSubjectAddressedTo({ ...token, aud: ['app-a'] }, 'app-a')
+  checkSubjectAddressedTo({ ...token, azp: 'app-a' }, 'app-a')
+  checkSubjectAddressedTo({ ...token, clientId: 'app-a' }, 'app-a')
+  checkSubjectAddressedTo(token, ['upstream-x', 'other'])
+})
+
+test('checkSubjectAddressedTo when nothing names the requester then invalid_request (S2)', () => {
+  assert.throws(
+    () => checkSubjectAddressedTo({ aud: ['app-b'], azp: 'app-b', clientId: 'app-b' }, 'app-a'),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      description: 'subject_token is invalid',
+      detail: 'subject token is not addressed to the requesting client',
+    }),
+  )
+})
+
+test('resolveTarget when an audience names a target then that target', () => {
+  const target = resolveTarget(
+    { audiences: ['app-c'], resources: [] },
+    policy,
+    clientPolicyOf('app-a'),
+  )
+  assert.equal(target.audience, 'app-c')
+})
+
+test('resolveTarget when audience and resource name the same target then that target', () => {
+  const target = resolveTarget(
+    { audiences: ['app-b'], resources: ['https://b.example/api'] },
+    policy,
+    clientPolicyOf('app-a'),
+  )
+  assert.equal(target.audience, 'app-b')
+})
+
+test('resolveTarget when the audience is unknown then invalid_target', () => {
+  assert.throws(
+    () => resolveTarget({ audiences: ['nowhere'], resources: [] }, policy, clientPolicyOf('app-a')),
+    oauthError({
+      error: 'invalid_target',
+      statusCode: 400,
+      description: 'requested target is not allowed',
+      detail: 'audience is not a configured target',
+    }),
+  )
+})
+
+test('resolveTarget when the resource is unknown then invalid_target', () => {
+  assert.throws(
+    () =>
+      resolveTarget(
+        { audiences: [], resources: ['https://evil.example/'] },
+        policy,
+        clientPolicyOf('app-a'),
+      ),
+    oauthError({
+      error: 'invalid_target',
+      statusCode: 400,
+      description: 'requested target is not allowed',
+      detail: 'resource is not a configured target',
+    }),
+  )
+})
+
+test('resolveTarget when two targets are named then invalid_target', () => {
+  assert.throws(
+    () =>
+      resolveTarget(
+        { audiences: ['app-a'], resources: ['https://c.example/api'] },
+        policy,
+        clientPolicyOf('app-b'),
+      ),
+    oauthError({
+      error: 'invalid_target',
+      statusCode: 400,
+      description: 'requested target is not allowed',
+      detail: 'request names 2 targets',
+    }),
+  )
+})
+
+test('resolveTarget when none is named and the client has one allowed audience then that one', () => {
+  const target = resolveTarget({ audiences: [], resources: [] }, policy, clientPolicyOf('app-a'))
+  assert.equal(target.audience, 'app-b')
+})
+
+test('resolveTarget when none is named and the client has several then invalid_target', () => {
+  assert.throws(
+    () => resolveTarget({ audiences: [], resources: [] }, policy, clientPolicyOf('app-b')),
+    oauthError({
+      error: 'invalid_target',
+      statusCode: 400,
+      description: 'requested target is not allowed',
+      detail: 'no target requested and the client has no single default',
+    }),
+  )
+})
+
+test('checkTargetAllowed when the client policy lists the target then it passes (S1)', () => {
+  checkTargetAllowed(policy.targets.get('app-b')!, clientPolicyOf('app-a'))
+})
+
+test('checkTargetAllowed when the client policy does not list it then invalid_target (S1)', () => {
+  assert.throws(
+    () => checkTargetAllowed(policy.targets.get('app-c')!, clientPolicyOf('app-a')),
+    oauthError({
+      error: 'invalid_target',
+      statusCode: 400,
+      description: 'requested target is not allowed',
+      detail: 'target app-c is not allowed for the client',
+    }),
+  )
+})
+
+test('decideScopes when nothing requested then subject ∩ ceiling ∩ target, once each (S15)', () => {
+  assert.deepEqual(
+    decideScopes(undefined, ['openid', 'b', 'a', 'b'], ['a', 'b', 'c'], ['b', 'a']),
+    ['b', 'a'],
+  )
+})
+
+test('decideScopes when nothing requested and the intersection is empty then invalid_scope', () => {
+  assert.throws(
+    () => decideScopes(undefined, ['openid'], ['todos:read'], ['todos:read']),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      description: 'requested scope is not allowed',
+      detail: 'subject, client ceiling and target share no scope',
+    }),
+  )
+})
+
+test('decideScopes when a requested scope is not in the subject then invalid_scope (S15)', () => {
+  assert.throws(
+    () => decideScopes(['a', 'x'], ['a'], ['a', 'x'], ['a', 'x']),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      detail: 'scope x is not granted by the subject token',
+    }),
+  )
+})
+
+test('decideScopes when a requested scope exceeds the client ceiling then invalid_scope', () => {
+  assert.throws(
+    () => decideScopes(['x'], ['x'], ['a'], ['x']),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      detail: "scope x exceeds the client's scope ceiling",
+    }),
+  )
+})
+
+test('decideScopes when a requested scope is not offered by the target then invalid_scope', () => {
+  assert.throws(
+    () => decideScopes(['x'], ['x'], ['x'], ['a']),
+    oauthError({
+      error: 'invalid_scope',
+      statusCode: 400,
+      detail: 'scope x is not offered by the target',
+    }),
+  )
+})
+
+test('decideScopes when requested scopes are within every bound then exactly those', () => {
+  assert.deepEqual(decideScopes(['b'], ['a', 'b'], ['a', 'b'], ['a', 'b']), ['b'])
+})
+
+test('buildDelegationChain when a prior chain exists then the current actor is outermost (S18)', () => {
+  const built = buildDelegationChain({ sub: 'app-b', iss: ISSUER }, { sub: 'app-a', iss: ISSUER })
+  assert.deepEqual(built, { sub: 'app-b', iss: ISSUER, act: { sub: 'app-a', iss: ISSUER } })
+  assert.ok(Object.isFrozen(built))
+  assert.deepEqual(buildDelegationChain({ sub: 'app-a', iss: ISSUER }, undefined), {
+    sub: 'app-a',
+    iss: ISSUER,
+  })
+})
+
+test('chainDepth when nested act levels then counts each level', () => {
+  assert.equal(chainDepth(undefined), 0)
+  assert.equal(chainDepth(chain('a')), 1)
+  assert.equal(chainDepth(chain('a', 'b', 'c')), 3)
+})
+
+test('checkChainDepth when at the cap then it passes', () => {
+  checkChainDepth(chain('a', 'b', 'c', 'd'), 4)
+  checkChainDepth(undefined, 1)
+})
+
+test('checkChainDepth when deeper than the cap then invalid_request (S14)', () => {
+  assert.throws(
+    () => checkChainDepth(chain('a', 'b', 'c'), 2),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      description: 'subject_token is invalid',
+      detail: 'actor chain depth 3 exceeds 2',
+    }),
+  )
+})
+
+test('checkChainCycles when every party appears once then it passes', () => {
+  checkChainCycles(chain('a', 'b', 'c'))
+  checkChainCycles(undefined)
+})
+
+test('checkChainCycles when a party appears twice then invalid_request (S14)', () => {
+  assert.throws(
+    () => checkChainCycles(chain('a', 'b', 'a')),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      description: 'subject_token is invalid',
+      detail: 'actor chain has a cycle: a appears twice',
+    }),
+  )
+})
+
+test('decideExpiry when every bound is later than the caps then the shortest cap (S17)', () => {
+  assert.equal(
+    decideExpiry({
+      subjectExp: NOW + 900,
+      actorExp: undefined,
+      lifetimeCaps: [600, 300],
+      now: NOW,
+    }),
+    NOW + 300,
+  )
+})
+
+test('decideExpiry when the subject or actor expires first then their exp, whole seconds', () => {
+  const input = { actorExp: undefined, lifetimeCaps: [300], now: NOW }
+  assert.equal(decideExpiry({ ...input, subjectExp: NOW + 42.9 }), NOW + 42)
+  assert.equal(decideExpiry({ ...input, subjectExp: NOW + 90, actorExp: NOW + 17 }), NOW + 17)
+})
+
+test('decideExpiry when no lifetime is left then invalid_request', () => {
+  assert.throws(
+    () => decideExpiry({ subjectExp: NOW, actorExp: undefined, lifetimeCaps: [300], now: NOW }),
+    oauthError({
+      error: 'invalid_request',
+      statusCode: 400,
+      description: 'subject_token is invalid',
+      detail: 'no lifetime left: subject or actor token expires now',
+    }),
   )
 })
