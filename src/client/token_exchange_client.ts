@@ -40,22 +40,25 @@ export type TokenExchangeErrorCode =
   | (string & {})
 
 export class TokenExchangeError extends Error {
+  static readonly code = 'ERR_TOKEN_EXCHANGE_FAILED'
+  readonly code = TokenExchangeError.code
   override name = 'TokenExchangeError'
+  /** The token endpoint's OAuth `error`, or `network_error` / `invalid_response`. */
   readonly error: TokenExchangeErrorCode
   readonly description: string | undefined
   /** HTTP status of the token endpoint's answer; undefined for network faults. */
-  readonly status: number | undefined
+  readonly statusCode: number | undefined
 
   constructor(
     error: TokenExchangeErrorCode,
     description: string | undefined,
-    status?: number,
+    statusCode?: number,
     options?: { cause?: unknown },
   ) {
     super(description ? `${error}: ${description}` : error, options)
     this.error = error
     this.description = description
-    this.status = status
+    this.statusCode = statusCode
   }
 }
 

@@ -117,7 +117,7 @@ function describeFailure(
   header: JwsHeader,
   acceptedTypes: readonly string[],
 ): string {
-  switch (err.check) {
+  switch (err.reason) {
     case 'typ':
       return `has typ ${JSON.stringify(header.typ ?? null)}, expected ${acceptedTypes.join(' or ')}`
     case 'not_access_token':

@@ -41,12 +41,13 @@ export class AccessTokenClaimsError extends Error {
   readonly code = AccessTokenClaimsError.code
   /** The claim at fault (`typ` for the header parameter). */
   readonly claim: string
-  readonly check: ClaimCheck
-  constructor(claim: string, check: ClaimCheck, message: string) {
+  /** Which check failed. */
+  readonly reason: ClaimCheck
+  constructor(claim: string, reason: ClaimCheck, message: string) {
     super(message)
     this.name = 'AccessTokenClaimsError'
     this.claim = claim
-    this.check = check
+    this.reason = reason
   }
 }
 

@@ -21,7 +21,7 @@ export function parseActorChain(claims: JWTPayload): string[] {
   } catch (err) {
     if (!(err instanceof AccessTokenClaimsError)) throw err
     throw new ResourceAuthError('invalid_token', {
-      detail: err.check === 'act_depth' ? 'act chain too deep' : 'act claim malformed',
+      detail: err.reason === 'act_depth' ? 'act chain too deep' : 'act claim malformed',
     })
   }
 }

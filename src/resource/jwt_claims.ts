@@ -34,9 +34,9 @@ export interface RegisteredClaimOptions {
 }
 
 /** jose's `reason` for each check of the shared validator. */
-function joseReason(check: ClaimCheck): 'missing' | 'invalid' | 'check_failed' {
-  if (check === 'present') return 'missing'
-  if (check === 'format') return 'invalid'
+function joseReason(failed: ClaimCheck): 'missing' | 'invalid' | 'check_failed' {
+  if (failed === 'present') return 'missing'
+  if (failed === 'format') return 'invalid'
   return 'check_failed'
 }
 
@@ -45,9 +45,9 @@ export function fromClaimsError(
   err: AccessTokenClaimsError,
   payload: JWTPayload,
 ): ResourceAuthError {
-  const reason = joseReason(err.check)
+  const reason = joseReason(err.reason)
   const cause =
-    err.check === 'expiry'
+    err.reason === 'expiry'
       ? new errors.JWTExpired(err.message, payload, err.claim, reason)
       : new errors.JWTClaimValidationFailed(err.message, payload, err.claim, reason)
   return new ResourceAuthError('invalid_token', {

@@ -74,6 +74,8 @@ export type UserTokenErrorReason =
 
 /** Thrown by `getUserAccessToken` when no usable access token can be produced. */
 export class UserTokenError extends Error {
+  static readonly code = 'ERR_USER_TOKEN_UNAVAILABLE'
+  readonly code = UserTokenError.code
   override name = 'UserTokenError'
   constructor(
     readonly reason: UserTokenErrorReason,

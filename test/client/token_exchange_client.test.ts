@@ -101,7 +101,7 @@ test('exchange when the IdP answers an OAuth error then TokenExchangeError carri
   assert.ok(failure instanceof TokenExchangeError)
   assert.equal(failure.error, 'invalid_target')
   assert.equal(failure.description, 'the audience is not allowed')
-  assert.equal(failure.status, 400)
+  assert.equal(failure.statusCode, 400)
   assert.ok(!failure.message.includes(token), 'no token in the message')
 
   op.exchangeBehaviour = { kind: 'error', status: 400, error: 'invalid_request' }
@@ -126,7 +126,7 @@ test('exchange when the client secret is wrong then invalid_client 401', async (
     .catch((e: unknown) => e)
   assert.ok(failure instanceof TokenExchangeError)
   assert.equal(failure.error, 'invalid_client')
-  assert.equal(failure.status, 401)
+  assert.equal(failure.statusCode, 401)
 })
 
 test('exchange when the answer is not an OAuth response then invalid_response', async (t) => {
@@ -164,7 +164,7 @@ test('exchange when the answer is not an OAuth response then invalid_response', 
       .catch((e: unknown) => e)
     assert.ok(failure instanceof TokenExchangeError, behaviour.body)
     assert.equal(failure.error, 'invalid_response', behaviour.body)
-    assert.equal(failure.status, behaviour.status)
+    assert.equal(failure.statusCode, behaviour.status)
   }
 })
 
@@ -181,7 +181,7 @@ test('exchange when the token endpoint is down or silent then network_error', as
     .catch((e: unknown) => e)
   assert.ok(refused instanceof TokenExchangeError)
   assert.equal(refused.error, 'network_error')
-  assert.equal(refused.status, undefined)
+  assert.equal(refused.statusCode, undefined)
 
   const { op, client } = await setup(t, { timeoutMs: 150 })
   op.exchangeBehaviour = { kind: 'hang' }

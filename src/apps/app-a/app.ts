@@ -177,7 +177,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     } catch (error) {
       if (error instanceof TokenExchangeError) {
         request.log.warn(
-          { error: error.error, status: error.status, audience },
+          { error: error.error, status: error.statusCode, audience },
           'token exchange failed',
         )
         return { userToken, exchangeError: error }
@@ -222,7 +222,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     } catch (error) {
       if (!(error instanceof TokenExchangeError)) throw error
       request.log.warn(
-        { error: error.error, status: error.status, audience },
+        { error: error.error, status: error.statusCode, audience },
         'chain: exchange failed',
       )
       chain.failure = {

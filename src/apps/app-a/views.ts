@@ -225,7 +225,7 @@ function exchangeCard(model: DashboardModel): SafeHtml {
     status = html`<div class="alert alert-error" data-testid="exchange-error">
       <strong>The identity provider refused the exchange.</strong>
       <code data-testid="exchange-error-code">${err.error}</code
-      >${err.status ? html` (HTTP ${err.status})` : ''}
+      >${err.statusCode ? html` (HTTP ${err.statusCode})` : ''}
       ${err.description ? html`<br /><span data-testid="exchange-error-description">${err.description}</span>` : ''}
     </div>`
   } else if (model.userTokenError) {

@@ -38,6 +38,8 @@ export interface TodoStore {
 export const MAX_TITLE_LENGTH = 200
 
 export class TodoValidationError extends Error {
+  static readonly code = 'ERR_TODO_INVALID'
+  readonly code = TodoValidationError.code
   override name = 'TodoValidationError'
 }
 

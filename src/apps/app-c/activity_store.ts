@@ -28,6 +28,8 @@ export const ACTION_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/
 export const MAX_DETAIL_LENGTH = 200
 
 export class ActivityValidationError extends Error {
+  static readonly code = 'ERR_ACTIVITY_INVALID'
+  readonly code = ActivityValidationError.code
   override name = 'ActivityValidationError'
 }
 
