@@ -25,6 +25,7 @@ import {
   type KeyCacheSettings,
 } from '../keys/remote_jwks.js'
 import type { Logger } from '../log/logger.js'
+import { systemClock, type Clock } from '../time/clock.js'
 import { checkCallerAllowed, checkScopes, parseActorChain, parseScopes } from './checks.js'
 import { ResourceAuthError, fromJwsError } from './errors.js'
 import { checkRegisteredClaims } from './jwt_claims.js'
@@ -71,7 +72,7 @@ export interface AccessTokenVerifierOptions {
   /** Where a failed key-set fetch is reported (`upstream_keys_fetch_failed`). */
   readonly logger?: Logger
   /** The clock, for tests. */
-  readonly now?: () => Date
+  readonly now?: Clock
   /**
    * Successful verifications are remembered per token string, so a token used for many calls (App A
    * keeps an exchanged token for minutes) costs one signature check. A hit still expires with the
@@ -260,8 +261,8 @@ export function createAccessTokenVerifier(
   })
 
   function currentSeconds(): number {
-    const seconds = Math.floor((now === undefined ? Date.now() : now().getTime()) / 1000)
-    if (!Number.isFinite(seconds)) throw new TypeError('"now" must return a valid Date')
+    const seconds = Math.floor((now ?? systemClock)())
+    if (!Number.isFinite(seconds)) throw new TypeError('"now" must return epoch seconds')
     return seconds
   }
 

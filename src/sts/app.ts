@@ -41,6 +41,7 @@ import {
 } from '../exchange/index.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
+import { systemClock, type Clock } from '../time/clock.js'
 import type { StsConfig } from './config.js'
 import { openSharedSigningKeys } from './signing_keys.js'
 
@@ -48,15 +49,15 @@ export interface StsOptions {
   readonly logger: Logger
   /** For upstream discovery and JWKS requests (tests). */
   readonly fetch?: typeof fetch
-  /** Seconds since the epoch, for the engine, the key cache and key files (tests). */
-  readonly now?: () => number
+  /** For the engine, the key cache and key files (tests). */
+  readonly now?: Clock
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 
 export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
   const { logger } = options
-  const now = options.now ?? (() => Date.now() / 1000)
+  const now = options.now ?? systemClock
   const signingKeys = openSharedSigningKeys({ ...config.keys, now })
 
   const upstreams = new Map<string, RemoteKeySet>()
