@@ -119,6 +119,7 @@ export {
   checkSubjectAddressedTo,
   checkTargetAllowed,
   decideExchange,
+  decideExpiry,
   decideScopes,
   resolveTarget,
   type DecideInput,
@@ -173,6 +174,7 @@ export { isFederationRequest } from './jwt_federation/parse_request.js'
 // client_credentials.
 export {
   createClientCredentialsGrant,
+  parseClientCredentialsRequest,
   type ClientCredentialsGrant,
 } from './client_credentials/grant.js'
 export {

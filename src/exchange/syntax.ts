@@ -12,7 +12,7 @@ export function isResourceUri(value: string): boolean {
   return !value.includes('#') && !value.includes('?') && isAbsoluteUri(value)
 }
 
-export function isAbsoluteUri(value: string): boolean {
+function isAbsoluteUri(value: string): boolean {
   return /^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7E]+$/.test(value) && URL.canParse(value)
 }
 

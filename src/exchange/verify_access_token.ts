@@ -141,7 +141,7 @@ function describeFailure(
 }
 
 /** RFC 8693 §4.4: `{ sub?, iss? }`, at least one of them. */
-export function parseMayActClaim(value: unknown, role: TokenRole): MayActClaim {
+function parseMayActClaim(value: unknown, role: TokenRole): MayActClaim {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw tokenInvalid(role, 'may_act claim is not an object')
   }

@@ -71,7 +71,7 @@ function sendError(res: ServerResponse, err: unknown, logger: Logger): void {
 }
 
 /** Only `POST /token` without Authorization: everything else passes untouched. */
-export function isCandidate(req: IncomingMessage): boolean {
+function isCandidate(req: IncomingMessage): boolean {
   if (req.method !== 'POST' || req.headers.authorization !== undefined) return false
   const path = (req.url ?? '').split('?')[0]
   return path === '/token' && FORM.test(req.headers['content-type'] ?? '')

@@ -76,7 +76,7 @@ export interface AccessTokenClaimsOptions {
 const NUMERIC_DATES: ReadonlySet<string> = new Set(['exp', 'iat', 'nbf'])
 
 /** RFC 7515 §4.1.9: media types compare case-insensitively, `application/` may be left out. */
-export function normalizeMediaType(value: string): string {
+function normalizeMediaType(value: string): string {
   const lower = value.toLowerCase()
   return lower.includes('/') ? lower : `application/${lower}`
 }
@@ -128,7 +128,7 @@ export function validateAccessTokenClaims(
 }
 
 /** A claim that must be a non-empty string (RFC 9068 §2.2: `sub`, `client_id`, `jti`, …). */
-export function readStringClaim(payload: Readonly<Record<string, unknown>>, claim: string): string {
+function readStringClaim(payload: Readonly<Record<string, unknown>>, claim: string): string {
   const value = payload[claim]
   if (value === undefined) {
     throw new AccessTokenClaimsError(claim, 'present', `missing required "${claim}" claim`)
