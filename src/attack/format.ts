@@ -1,8 +1,8 @@
 /**
  * Text renderings of an attack report for the CLI: a plain table, Markdown, or JSON. Tokens appear
- * only as `«jwt sub=… (N chars)»` descriptions (lab.ts); secrets never.
+ * only as `«jwt sub=… (N chars)»` descriptions (record.ts); secrets never.
  */
-import type { AttackReport } from './lab.js'
+import type { AttackReport } from './types.js'
 import { MATRIX_COLUMNS, type MatrixRow } from './matrix.js'
 
 function cell(value: MatrixRow[keyof MatrixRow]): string {

@@ -1,18 +1,19 @@
 /** The attack lab: attempts, report, matrix and their renderings (App A's /attack page, `onbehalf attack`). */
-export {
-  ATTEMPTS,
-  describeToken,
-  forgeSelfSigned,
-  runAttackLab,
-  tamperPayload,
-  type AttackLabConfig,
-  type AttackReport,
-  type AttackVerdict,
-  type AttemptResult,
-  type AttemptStep,
-  type BlastRadius,
-} from './lab.js'
-export { buildMatrix, MATRIX_COLUMNS, type MatrixRow } from './matrix.js'
+export { runAttackLab } from './lab.js'
+export { ATTEMPTS } from './attempts/index.js'
+export type {
+  AttackLabConfig,
+  AttackReport,
+  AttackVerdict,
+  Attempt,
+  AttemptOutcome,
+  AttemptResult,
+  AttemptStep,
+  BlastRadius,
+  LabContext,
+  MatrixRow,
+} from './types.js'
+export { MATRIX_COLUMNS } from './matrix.js'
 export { formatJson, formatMarkdown, formatText } from './format.js'
-export { LoginError, loginWithPassword } from './login.js'
-export { attackLabConfigFrom, type AttackLabOverrides } from './config.js'
+export { LoginError } from './login.js'
+export { attackLabConfigFrom, type AttackLabOverrides, type FindUserSub } from './config.js'

@@ -1,7 +1,7 @@
 /**
  * The attacker's own sign-in: authorization code + PKCE through the IdP's real login form, the code
  * redeemed with App A's client secret (which the attacker holds, playing a compromised App A).
- * No test-only back door: this is what any App A user does, scripted (src/client/form_login.ts).
+ * No test-only back door: this is what any App A user does, scripted (src/demo/form_login.ts).
  *
  * @example
  * ```ts

@@ -3,25 +3,10 @@
  * observed path run (token request, decoded token, verdicts) or the attempts' verdicts.
  */
 import { TOKEN_EXCHANGE_GRANT } from '../client/token_exchange_client.js'
-import type { PathBadge, PathId, PathResult } from '../demo/paths/index.js'
-import type { AttemptResult, BlastRadius } from './lab.js'
+import type { PathResult } from '../demo/paths/index.js'
+import type { AttemptResult, BlastRadius, MatrixRow } from './types.js'
 
-export interface MatrixRow {
-  readonly path: PathId
-  readonly title: string
-  readonly badge: PathBadge
-  /** The grant type and client authentication of the request that produced the token. */
-  readonly grantType: string
-  readonly rfc8693: boolean
-  /** `null` when the path produced no token in this run. */
-  readonly userBound: boolean | null
-  readonly actorRecorded: boolean | null
-  readonly requesterAuthenticated: boolean | null
-  readonly compromisedAppAReaches: string
-  readonly stolenUserTokenReaches: string
-  /** Ids of the attempts the last two cells were computed from. */
-  readonly evidence: readonly string[]
-}
+export type { MatrixRow }
 
 export const MATRIX_COLUMNS = Object.freeze([
   ['grantType', 'Grant type'],

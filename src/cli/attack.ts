@@ -7,12 +7,14 @@
  *                   [--attacker bob] [--password changeme] [--victim alice]
  *
  * Defaults come from the environment (.env): IDP_ISSUER, APP_B_URL, APP_A_URL, APP_A_CLIENT_ID,
- * APP_A_CLIENT_SECRET, USERS_FILE (to find the victim's sub), and ATTACK_ATTACKER,
- * ATTACK_ATTACKER_PASSWORD, ATTACK_VICTIM. Exit code 0 when the run completed, 1 when it could not
- * (stack not running, login refused), 2 for usage errors.
+ * APP_A_CLIENT_SECRET, ATTACK_ATTACKER, ATTACK_ATTACKER_PASSWORD, ATTACK_VICTIM and
+ * ATTACK_VICTIM_SUB (unset: the victim's sub is looked up in the embedded IdP's USERS_FILE). Exit
+ * code 0 when the run completed, 1 when it could not (stack not running, login refused), 2 for
+ * usage errors; an unknown victim is a configuration error (`ConfigError`, exit 78 from main).
  */
 import { parseArgs } from 'node:util'
 import { loadDotEnv, loadEnv } from '../config/env.js'
+import { loadUserDirectory } from '../idp/users.js'
 import {
   attackLabConfigFrom,
   formatJson,
@@ -63,14 +65,18 @@ export async function runAttackCommand(argv: readonly string[]): Promise<number>
   }
   loadDotEnv()
   const env = loadEnv()
-  const config = attackLabConfigFrom(env, {
-    ...(values.issuer ? { issuer: values.issuer } : {}),
-    ...(values['app-a'] ? { appAUrl: values['app-a'] } : {}),
-    ...(values['app-b'] ? { appBUrl: values['app-b'] } : {}),
-    ...(values.attacker ? { attacker: values.attacker } : {}),
-    ...(values.password ? { password: values.password } : {}),
-    ...(values.victim ? { victim: values.victim } : {}),
-  })
+  const config = attackLabConfigFrom(
+    env,
+    {
+      ...(values.issuer ? { issuer: values.issuer } : {}),
+      ...(values['app-a'] ? { appAUrl: values['app-a'] } : {}),
+      ...(values['app-b'] ? { appBUrl: values['app-b'] } : {}),
+      ...(values.attacker ? { attacker: values.attacker } : {}),
+      ...(values.password ? { password: values.password } : {}),
+      ...(values.victim ? { victim: values.victim } : {}),
+    },
+    (username) => loadUserDirectory(env.USERS_FILE).findByUsername(username)?.sub,
+  )
   let report
   try {
     report = await runAttackLab(config)

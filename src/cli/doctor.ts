@@ -26,11 +26,11 @@ import { parseArgs } from 'node:util'
 import { signInWithLoginForm } from '../demo/form_login.js'
 import { basicAuthorization } from '../client/token_exchange_client.js'
 import { DEVELOPMENT_SECRETS } from '../config/env.js'
+import { loadIdpSettings } from '../config/idp_settings.js'
 import {
   IDP_KINDS,
   discoveryUrlOf,
   idpProfile,
-  loadIdpSettings,
   type IdpKind,
   type IdpProfile,
   type IdpSettings,

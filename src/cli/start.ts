@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { configVariables, loadDotEnv, loadEnv, type Env } from '../config/env.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import { buildIdp } from '../idp/app.js'
+import { loadUserDirectory } from '../idp/users.js'
 import { idpProfile, issuerForClient } from '../idp_profiles/index.js'
 import { buildAppA } from '../apps/app-a/app.js'
 import { buildAppB } from '../apps/app-b/app.js'
@@ -101,7 +102,22 @@ export async function runStack(): Promise<void> {
       },
       { name: 'app-c', port: env.APP_C_PORT, build: () => buildAppC({ env, logger }) },
       { name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) },
-      { name: 'app-a', port: env.APP_A_PORT, build: () => buildAppA({ env, logger }) },
+      {
+        name: 'app-a',
+        port: env.APP_A_PORT,
+        build: () =>
+          buildAppA({
+            env,
+            logger,
+            // The attack lab's victim is one of the embedded IdP's users (ATTACK_VICTIM_SUB wins).
+            ...(env.idp.kind === 'embedded'
+              ? {
+                  findUserSub: (username: string) =>
+                    loadUserDirectory(env.USERS_FILE).findByUsername(username)?.sub,
+                }
+              : {}),
+          }),
+      },
     ],
     env.HOST,
     logger,

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
-import { loadIdpSettings } from '../idp_profiles/settings.js'
+import { loadIdpSettings } from './idp_settings.js'
 import type { IdpSettings } from '../idp_profiles/profiles.js'
 import { ConfigError } from './config_error.js'
 
@@ -90,6 +90,8 @@ const envSchema = z.object({
   ATTACK_ATTACKER: z.string().min(1).default('bob'),
   ATTACK_ATTACKER_PASSWORD: z.string().min(1).default('changeme'),
   ATTACK_VICTIM: z.string().min(1).default('alice'),
+  /** The victim's `sub` at the IdP; unset, the launchers look ATTACK_VICTIM up in USERS_FILE. */
+  ATTACK_VICTIM_SUB: z.string().min(1).max(255).optional(),
 
   /** The onbehalf STS started by `npm start` (RFC 8693 for IdPs that lack it), trusting the IdP. */
   STS_ISSUER: httpUrl.default('http://localhost:9100'),

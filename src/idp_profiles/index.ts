@@ -1,6 +1,7 @@
 /**
- * IdP profiles: a typed description of each identity provider onbehalf can run against, and the
- * settings that select one (`IDP=embedded|keycloak|authentik|generic`).
+ * IdP profiles: a typed description of each identity provider onbehalf can run against. Reading
+ * the settings that select one from the environment (`IDP=embedded|keycloak|authentik|generic`) is
+ * configuration's job: `loadIdpSettings` in src/config/idp_settings.ts.
  */
 export {
   IDP_KINDS,
@@ -17,4 +18,3 @@ export {
   type IdpSettings,
   type Strategy,
 } from './profiles.js'
-export { loadIdpSettings } from './settings.js'

@@ -12,6 +12,7 @@ import {
   type AttackReport,
 } from '../../src/attack/index.js'
 import { runAttackCommand } from '../../src/cli/attack.js'
+import { loadUserDirectory } from '../../src/idp/users.js'
 import { TestBrowser } from '../helpers/browser.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
@@ -30,7 +31,10 @@ describe('attack lab against the running stack', () => {
     let page = await browser.navigate(`${stack.env.APP_B_URL}/auth/login`)
     page = await browser.submitForm(page, { username: 'alice', password: 'changeme' }, '/login')
     await browser.submitForm(page, { title: "alice's secret plan" }, '/todos')
-    report = await runAttackLab(attackLabConfigFrom(stack.env))
+    const users = loadUserDirectory(stack.env.USERS_FILE)
+    report = await runAttackLab(
+      attackLabConfigFrom(stack.env, {}, (username) => users.findByUsername(username)?.sub),
+    )
   })
   after(() => stack?.close())
 

@@ -1,16 +1,12 @@
 /**
  * src/idp_profiles: issuer and discovery derivation per IdP kind, supported strategies (authentik by
- * version), and settings validation whose messages name the variable.
+ * version); src/config/idp_settings.ts: settings validation whose messages name the variable.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ConfigError } from '../../src/config/env.js'
-import {
-  discoveryUrlOf,
-  idpProfile,
-  loadIdpSettings,
-  parseCalVer,
-} from '../../src/idp_profiles/index.js'
+import { loadIdpSettings } from '../../src/config/idp_settings.js'
+import { discoveryUrlOf, idpProfile, parseCalVer } from '../../src/idp_profiles/index.js'
 
 const problemsOf = (env: Record<string, string>): readonly string[] => {
   try {

@@ -8,7 +8,8 @@ import { describe, it } from 'node:test'
 import { runDoctor, formatReport } from '../../src/cli/doctor.js'
 import { runSetupCommand } from '../../src/cli/setup_keycloak.js'
 import { DEVELOPMENT_SECRETS } from '../../src/config/env.js'
-import { idpProfile, loadIdpSettings } from '../../src/idp_profiles/index.js'
+import { loadIdpSettings } from '../../src/config/idp_settings.js'
+import { idpProfile } from '../../src/idp_profiles/index.js'
 
 const KEYCLOAK_URL = process.env.KEYCLOAK_URL
 const AUTHENTIK_URL = process.env.AUTHENTIK_URL

@@ -1,6 +1,7 @@
 /**
- * Starts the real system for a test: the embedded IdP and optionally App A and App B, each on an
- * ephemeral 127.0.0.1 port, with a fresh temporary data folder. Nothing is mocked.
+ * Starts the real system for a test: the embedded IdP and optionally App A, App B, App C and the
+ * STS, each on a 127.0.0.1 socket bound to port 0 before anything is built (test/helpers/listen.ts),
+ * with a fresh temporary data folder. Nothing is mocked.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -10,8 +11,10 @@ import type { FastifyInstance } from 'fastify'
 import { configVariables, loadEnv, type Env } from '../../src/config/env.js'
 import { createLogger, type Logger } from '../../src/log/logger.js'
 import { buildIdp, type Idp, type IdpOptions } from '../../src/idp/app.js'
-import { freePort } from './ports.js'
+import { bindSocket, type BoundSocket } from './listen.js'
 import { TestBrowser } from './browser.js'
+
+export type ServiceName = 'appA' | 'appB' | 'appC' | 'sts'
 
 export interface Stack {
   env: Env
@@ -20,6 +23,11 @@ export interface Stack {
   appB?: FastifyInstance
   appC?: FastifyInstance
   sts?: FastifyInstance
+  /**
+   * Serves an app the test built itself at that service's URL (`env.APP_B_URL`, …), when the
+   * stack was started without `apps`. The test closes that app; `close()` closes the socket.
+   */
+  serve(name: ServiceName, app: FastifyInstance): Promise<void>
   close(): Promise<void>
 }
 
@@ -35,77 +43,108 @@ export interface StackOptions {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [idpPort, appAPort, appBPort, appCPort, stsPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ]
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'onbehalf-test-'))
-  const env = loadEnv({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    DATA_DIR: dataDir,
-    IDP_ISSUER: `http://127.0.0.1:${idpPort}`,
-    IDP_PORT: String(idpPort),
-    APP_A_URL: `http://127.0.0.1:${appAPort}`,
-    APP_A_PORT: String(appAPort),
-    APP_B_URL: `http://127.0.0.1:${appBPort}`,
-    APP_B_PORT: String(appBPort),
-    APP_C_URL: `http://127.0.0.1:${appCPort}`,
-    APP_C_PORT: String(appCPort),
-    STS_ISSUER: `http://127.0.0.1:${stsPort}`,
-    STS_PORT: String(stsPort),
-    ...(typeof options.env === 'function'
-      ? options.env({ issuer: `http://127.0.0.1:${idpPort}` })
-      : options.env),
-  })
-  const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
-  const started: FastifyInstance[] = []
-  const idp = await buildIdp({ env, logger, ...options.idp?.(env) })
-  await idp.app.listen({ host: '127.0.0.1', port: idpPort })
-  started.push(idp.app)
-  let appA: FastifyInstance | undefined
-  let appB: FastifyInstance | undefined
-  let appC: FastifyInstance | undefined
-  let sts: FastifyInstance | undefined
-  if (options.apps) {
-    const { buildSts } = await import('../../src/sts/app.js')
-    const { readStsConfigFile } = await import('../../src/sts/config.js')
-    const builtSts = await buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), {
-      logger,
-    })
-    await builtSts.listen({ host: '127.0.0.1', port: stsPort })
-    started.push(builtSts)
-    sts = builtSts
-    const { buildAppC } = await import('../../src/apps/app-c/app.js')
-    const builtC = await buildAppC({ env, logger })
-    await builtC.listen({ host: '127.0.0.1', port: appCPort })
-    started.push(builtC)
-    appC = builtC
-    const { buildAppA } = await import('../../src/apps/app-a/app.js')
-    const { buildAppB } = await import('../../src/apps/app-b/app.js')
-    const builtB = await buildAppB({ env, logger })
-    await builtB.listen({ host: '127.0.0.1', port: appBPort })
-    started.push(builtB)
-    const builtA = await buildAppA({ env, logger })
-    await builtA.listen({ host: '127.0.0.1', port: appAPort })
-    started.push(builtA)
-    appA = builtA
-    appB = builtB
+  // Every service's socket is bound first (port 0): the IdP's clients name App A's and App B's
+  // URLs, and the apps name the IdP's, so all URLs exist before anything is built.
+  const sockets: BoundSocket[] = []
+  const bind = async () => {
+    const socket = await bindSocket()
+    sockets.push(socket)
+    return socket
   }
-  return {
-    env,
-    idp,
-    appA,
-    appB,
-    appC,
-    sts,
-    async close() {
-      for (const app of started.reverse()) await app.close()
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
-    },
+  const started: FastifyInstance[] = []
+  const close = async () => {
+    for (const socket of sockets) await socket.close()
+    for (const app of started.reverse()) await app.close()
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true })
+  }
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'onbehalf-test-'))
+  try {
+    const [idpSocket, appASocket, appBSocket, appCSocket, stsSocket] = [
+      await bind(),
+      await bind(),
+      await bind(),
+      await bind(),
+      await bind(),
+    ]
+    const env = loadEnv({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATA_DIR: dataDir,
+      IDP_ISSUER: idpSocket.url,
+      IDP_PORT: String(idpSocket.port),
+      APP_A_URL: appASocket.url,
+      APP_A_PORT: String(appASocket.port),
+      APP_B_URL: appBSocket.url,
+      APP_B_PORT: String(appBSocket.port),
+      APP_C_URL: appCSocket.url,
+      APP_C_PORT: String(appCSocket.port),
+      STS_ISSUER: stsSocket.url,
+      STS_PORT: String(stsSocket.port),
+      ...(typeof options.env === 'function' ? options.env({ issuer: idpSocket.url }) : options.env),
+    })
+    const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL })
+    const serve = async (socket: BoundSocket, app: FastifyInstance) => {
+      started.push(app)
+      await socket.serve(app)
+      return app
+    }
+    const idp = await buildIdp({ env, logger, ...options.idp?.(env) })
+    await serve(idpSocket, idp.app)
+    let appA: FastifyInstance | undefined
+    let appB: FastifyInstance | undefined
+    let appC: FastifyInstance | undefined
+    let sts: FastifyInstance | undefined
+    if (options.apps) {
+      const { buildSts } = await import('../../src/sts/app.js')
+      const { readStsConfigFile } = await import('../../src/sts/config.js')
+      sts = await serve(
+        stsSocket,
+        await buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger }),
+      )
+      const { buildAppC } = await import('../../src/apps/app-c/app.js')
+      appC = await serve(appCSocket, await buildAppC({ env, logger }))
+      const { buildAppA } = await import('../../src/apps/app-a/app.js')
+      const { buildAppB } = await import('../../src/apps/app-b/app.js')
+      appB = await serve(appBSocket, await buildAppB({ env, logger }))
+      const { loadUserDirectory } = await import('../../src/idp/users.js')
+      appA = await serve(
+        appASocket,
+        await buildAppA({
+          env,
+          logger,
+          findUserSub: (username) =>
+            loadUserDirectory(env.USERS_FILE).findByUsername(username)?.sub,
+        }),
+      )
+    }
+    const unserved = new Map<ServiceName, BoundSocket>(
+      options.apps
+        ? []
+        : [
+            ['appA', appASocket],
+            ['appB', appBSocket],
+            ['appC', appCSocket],
+            ['sts', stsSocket],
+          ],
+    )
+    return {
+      env,
+      idp,
+      appA,
+      appB,
+      appC,
+      sts,
+      async serve(name, app) {
+        const socket = unserved.get(name)
+        if (!socket) throw new TypeError(`startStack: ${name} is already served`)
+        unserved.delete(name)
+        await socket.serve(app)
+      },
+      close,
+    }
+  } catch (error) {
+    await close()
+    throw error
   }
 }
 

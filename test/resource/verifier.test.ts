@@ -311,6 +311,8 @@ describe('createAccessTokenVerifier key set cache', () => {
   })
 
   test('when the stale window is over too then temporarily_unavailable', async (t) => {
+    // A fake clock: only Date moves (timers stay real, so the HTTP fetches behave as usual).
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
     const server = await startJwksServer([key])
     t.after(() => server.close())
     const verify = verifier({
@@ -319,7 +321,7 @@ describe('createAccessTokenVerifier key set cache', () => {
     })
     await verify(await signAccessToken(key))
     await server.close()
-    await new Promise((resolve) => setTimeout(resolve, 250))
+    t.mock.timers.tick(250)
     await rejects(verify(await signAccessToken(key)), {
       error: 'temporarily_unavailable',
       statusCode: 503,

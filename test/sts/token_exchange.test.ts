@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log/logger.js'
 import { buildSts } from '../../src/sts/app.js'
 import { parseStsConfig } from '../../src/sts/config.js'
 import { startStack } from '../helpers/stack.js'
-import { freePort } from '../helpers/ports.js'
+import { bindSocket } from '../helpers/listen.js'
 import {
   tokenExchangeConformance,
   type ConformanceTarget,
@@ -18,8 +18,8 @@ async function startStsTarget(): Promise<ConformanceTarget> {
   const stack = await startStack({ logger: createLogger({ level: 'silent' }) })
   const { logger, lines } = captureLogger()
   const keyDir = tempDir()
-  const port = await freePort()
-  const issuer = `http://127.0.0.1:${port}`
+  const socket = await bindSocket()
+  const issuer = socket.url
   const config = parseStsConfig(
     {
       issuer,
@@ -51,7 +51,7 @@ async function startStsTarget(): Promise<ConformanceTarget> {
     'conformance',
   )
   const app = await buildSts(config, { logger })
-  await app.listen({ host: '127.0.0.1', port })
+  await socket.serve(app)
   return {
     stack,
     issuer,
@@ -66,6 +66,7 @@ async function startStsTarget(): Promise<ConformanceTarget> {
     },
     logLines: lines,
     async close() {
+      await socket.close()
       await app.close()
       await stack.close()
       keyDir.remove()

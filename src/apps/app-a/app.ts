@@ -26,7 +26,7 @@ import { registerOidcLogin, UserTokenError } from '../../web/oidc_login.js'
 import { createAppBClient } from './app_b_client.js'
 import { createPathStrategies, runPaths } from '../../demo/paths/index.js'
 import { idpProfile, issuerForClient } from '../../idp_profiles/index.js'
-import { attackLabConfigFrom, runAttackLab } from '../../attack/index.js'
+import { attackLabConfigFrom, runAttackLab, type FindUserSub } from '../../attack/index.js'
 import { renderPage } from '../../web/layout.js'
 import { attackLabBody } from './paths_views.js'
 import type { ChainModel } from './chain_view.js'
@@ -65,6 +65,8 @@ export interface BuildAppAOptions {
   fetch?: typeof fetch
   /** Clock (tests). */
   now?: Clock
+  /** Where the attack lab finds the victim's sub when ATTACK_VICTIM_SUB is unset. */
+  findUserSub?: FindUserSub
 }
 
 function safeDecode(token: string): Record<string, unknown> | undefined {
@@ -356,7 +358,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     app.post('/attack', { preHandler: app.requireLogin }, async (request, reply) => {
       try {
         const report = await runAttackLab({
-          ...attackLabConfigFrom(env),
+          ...attackLabConfigFrom(env, {}, options.findUserSub),
           ...(options.fetch ? { fetch: options.fetch } : {}),
         })
         request.log.info(

@@ -3,8 +3,12 @@
  * component), the attack lab page and the comparison matrix. Inputs are decoded claims and
  * recorded requests whose tokens were already replaced by descriptions — never token strings.
  */
-import type { AttackReport, AttemptResult } from '../../attack/lab.js'
-import { MATRIX_COLUMNS, type MatrixRow } from '../../attack/matrix.js'
+import {
+  MATRIX_COLUMNS,
+  type AttackReport,
+  type AttemptResult,
+  type MatrixRow,
+} from '../../attack/index.js'
 import type { PathResult, Verdict } from '../../demo/paths/types.js'
 import { html, type SafeHtml } from '../../web/html.js'
 

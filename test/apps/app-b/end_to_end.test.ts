@@ -22,7 +22,7 @@ describe('App B end to end', () => {
   before(async () => {
     stack = await startStack()
     appB = await buildAppB({ env: stack.env, logger: createLogger({ level: 'silent' }) })
-    await appB.listen({ host: '127.0.0.1', port: stack.env.APP_B_PORT })
+    await stack.serve('appB', appB)
   })
   after(async () => {
     await appB?.close()

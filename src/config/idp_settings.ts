@@ -13,7 +13,7 @@
  * idpProfile(idp.kind).issuerFor(idp, 'app-a')
  */
 import { z } from 'zod'
-import { ConfigError } from '../config/config_error.js'
+import { ConfigError } from './config_error.js'
 import {
   IDP_KINDS,
   STRATEGIES,
@@ -21,7 +21,7 @@ import {
   parseCalVer,
   type IdpSettings,
   type Strategy,
-} from './profiles.js'
+} from '../idp_profiles/profiles.js'
 
 const httpUrl = z
   .string()

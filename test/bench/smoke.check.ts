@@ -1,6 +1,8 @@
 /**
  * Keeps `npm run bench` working: runs its smoke version (every phase, tiny durations) and checks
- * the shape of the JSON it writes — never the numbers, which belong to the machine.
+ * the shape of the JSON it writes — never the numbers, which belong to the machine. Not part of
+ * the unit suite (`npm test`): it starts every service as a process and loads them, so it is its
+ * own CI step, `npm run test:bench`, after `npm test`.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -18,7 +20,8 @@ const isCount = (value: unknown) =>
 
 test(
   'bench smoke run writes a result with every phase, the crypto bound and the targets',
-  { timeout: 120_000 },
+  // Generous: about 15 s on an idle machine, but it starts five processes and loads each.
+  { timeout: 300_000 },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'onbehalf-bench-smoke-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -28,7 +31,7 @@ test(
       process.execPath,
       ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out],
       {
-        timeout: 110_000,
+        timeout: 290_000,
         maxBuffer: 4 * 1024 * 1024,
       },
     )
