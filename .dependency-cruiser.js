@@ -13,9 +13,14 @@ import { existsSync } from 'node:fs'
  */
 const LAYERS = [
   {
+    name: 'time',
+    folders: ['time'],
+    why: 'the one clock unit (epoch seconds, Clock): the bottom, it knows nothing else',
+  },
+  {
     name: 'jws',
-    folders: ['jws'],
-    why: 'node:crypto JWS sign/verify and the algorithm list: the bottom, it knows nothing else',
+    folders: ['jws', 'jwt'],
+    why: 'JOSE below every token user: node:crypto JWS sign/verify and algorithms; the one RFC 9068 claims validator and act parser shared by the engine and the resource kit',
   },
   {
     name: 'foundation',

@@ -23,6 +23,8 @@ export interface PasswordLoginOptions {
 }
 
 export class LoginError extends Error {
+  static readonly code = 'ERR_LOGIN_FAILED'
+  readonly code = LoginError.code
   override name = 'LoginError'
 }
 

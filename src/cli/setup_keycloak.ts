@@ -95,6 +95,8 @@ export interface KeycloakRealmState {
 }
 
 export class KeycloakSetupError extends Error {
+  static readonly code = 'ERR_KEYCLOAK_SETUP'
+  readonly code = KeycloakSetupError.code
   override name = 'KeycloakSetupError'
 }
 

@@ -15,17 +15,18 @@
  * const client = createTokenExchangeClient({ tokenEndpoint, clientId, clientSecret, cache })
  */
 import { createHash } from 'node:crypto'
+import { systemClock, type Clock } from '../time/clock.js'
 
 export interface CachedToken {
   accessToken: string
   issuedTokenType: string
   tokenType: string
-  /** Epoch milliseconds. */
+  /** Epoch seconds. */
   expiresAt: number
   scope: string | undefined
   claims: Record<string, unknown> | undefined
   /**
-   * When the token endpoint issued this token (epoch ms) and how long that round trip took, so a
+   * When the token endpoint issued this token (epoch seconds) and how long that round trip took, so a
    * caller served from the cache can still tell how old the token is and what the exchange cost.
    */
   exchange?: { at: number; durationMs: number }
@@ -36,8 +37,7 @@ export interface ExchangedTokenCacheOptions {
   maxEntries?: number
   /** Default 30. */
   refreshSkewSeconds?: number
-  /** Clock in epoch milliseconds. */
-  now?: () => number
+  now?: Clock
 }
 
 interface Entry {
@@ -47,8 +47,8 @@ interface Entry {
 
 export class ExchangedTokenCache {
   readonly maxEntries: number
-  readonly refreshSkewMs: number
-  readonly now: () => number
+  readonly refreshSkewSeconds: number
+  readonly now: Clock
   readonly #entries = new Map<string, Entry>()
   readonly #inflight = new Map<string, Promise<CachedToken>>()
 
@@ -59,8 +59,8 @@ export class ExchangedTokenCache {
       throw new TypeError('maxEntries must be a positive integer')
     if (!(skew >= 0)) throw new TypeError('refreshSkewSeconds must be >= 0')
     this.maxEntries = maxEntries
-    this.refreshSkewMs = skew * 1000
-    this.now = options.now ?? Date.now
+    this.refreshSkewSeconds = skew
+    this.now = options.now ?? systemClock
   }
 
   /** Cache key for one (subject token, audience, scope) triple. */
@@ -90,7 +90,7 @@ export class ExchangedTokenCache {
   set(key: string, value: CachedToken): void {
     const now = this.now()
     const lifetime = value.expiresAt - now
-    const skew = Math.min(this.refreshSkewMs, lifetime / 2)
+    const skew = Math.min(this.refreshSkewSeconds, lifetime / 2)
     const freshUntil = value.expiresAt - skew
     this.#entries.delete(key)
     if (freshUntil <= now) return // too short-lived to be worth keeping

@@ -20,6 +20,7 @@ import { decodeJwt } from 'jose'
 import { z } from 'zod'
 import { ExchangedTokenCache, type CachedToken } from './exchanged_token_cache.js'
 import { fetchJson } from './fetch_json.js'
+import { systemClock, type Clock } from '../time/clock.js'
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -40,22 +41,25 @@ export type TokenExchangeErrorCode =
   | (string & {})
 
 export class TokenExchangeError extends Error {
+  static readonly code = 'ERR_TOKEN_EXCHANGE_FAILED'
+  readonly code = TokenExchangeError.code
   override name = 'TokenExchangeError'
+  /** The token endpoint's OAuth `error`, or `network_error` / `invalid_response`. */
   readonly error: TokenExchangeErrorCode
   readonly description: string | undefined
   /** HTTP status of the token endpoint's answer; undefined for network faults. */
-  readonly status: number | undefined
+  readonly statusCode: number | undefined
 
   constructor(
     error: TokenExchangeErrorCode,
     description: string | undefined,
-    status?: number,
+    statusCode?: number,
     options?: { cause?: unknown },
   ) {
     super(description ? `${error}: ${description}` : error, options)
     this.error = error
     this.description = description
-    this.status = status
+    this.statusCode = statusCode
   }
 }
 
@@ -66,8 +70,7 @@ export interface TokenExchangeClientOptions {
   clientSecret: string
   fetch?: typeof fetch
   cache?: ExchangedTokenCache
-  /** Clock in epoch milliseconds. */
-  now?: () => number
+  now?: Clock
   /** Default 5000. */
   timeoutMs?: number
 }
@@ -126,7 +129,7 @@ export function createTokenExchangeClient(
     )
   }
   const fetchImpl = options.fetch ?? globalThis.fetch
-  const now = options.now ?? Date.now
+  const now = options.now ?? systemClock
   const timeoutMs = options.timeoutMs ?? 5000
   const authorization = basicAuthorization(options.clientId, options.clientSecret)
   const tokenEndpoint = options.tokenEndpoint
@@ -221,13 +224,13 @@ export function createTokenExchangeClient(
       )
     }
     const claims = decodeClaims(data.access_token)
-    const exp = typeof claims?.exp === 'number' ? claims.exp * 1000 : undefined
+    const exp = typeof claims?.exp === 'number' ? claims.exp : undefined
     return {
       accessToken: data.access_token,
       issuedTokenType: data.issued_token_type,
       tokenType: data.token_type,
       // Without expires_in or exp the lifetime is unknown: treat as expiring now (never cached).
-      expiresAt: data.expires_in !== undefined ? now() + data.expires_in * 1000 : (exp ?? now()),
+      expiresAt: data.expires_in !== undefined ? now() + data.expires_in : (exp ?? now()),
       // RFC 8693 §2.2.1: scope may be omitted when it equals the requested scope.
       scope: data.scope ?? params.scope,
       claims,

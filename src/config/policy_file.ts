@@ -18,23 +18,16 @@ import {
   clientFederationPolicySchema,
   createFederationPolicy,
   type FederationPolicy,
-} from '../exchange/federation.js'
-import { SCOPE_TOKEN } from '../exchange/parse_request.js'
+} from '../exchange/jwt_federation/policy.js'
+import {
+  clientCredentialsPolicySchema,
+  createClientCredentialsPolicy,
+  type ClientCredentialsPolicy,
+} from '../exchange/client_credentials/policy.js'
 import { ConfigError, configVariables, type Env } from './env.js'
 import { formatPath, interpolate } from './interpolate.js'
 
 const clientIdPattern = /^[A-Za-z0-9._-]{1,64}$/
-
-/**
- * OAuth 2.0 client credentials (RFC 6749 §4.4) for the client's own service account: the
- * "M2M + header" workaround. Off unless switched on; the token can only be for a listed audience
- * and carries at most `scopes`.
- */
-const clientCredentialsSchema = z.object({
-  enabled: z.boolean().default(false),
-  allowedAudiences: z.array(z.string().regex(clientIdPattern)).default([]),
-  scopes: z.array(z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 scope-token')).default([]),
-})
 
 const clientSchema = z.object({
   name: z.string().min(1),
@@ -47,7 +40,11 @@ const clientSchema = z.object({
   /** The target whose audience this client's login access tokens carry. */
   loginAudience: z.string().regex(clientIdPattern),
   tokenExchange: clientExchangePolicySchema,
-  clientCredentials: clientCredentialsSchema.optional(),
+  /**
+   * OAuth 2.0 client credentials (RFC 6749 §4.4) for the client's own service account: the
+   * "M2M + header" workaround. Off unless switched on (src/exchange/client_credentials/policy.ts).
+   */
+  clientCredentials: clientCredentialsPolicySchema.optional(),
   /** authentik-style JWT federation: this client re-issues tokens of the clients it trusts. */
   federation: clientFederationPolicySchema.optional(),
 })
@@ -72,6 +69,8 @@ export interface IdpPolicy {
   readonly exchange: ExchangePolicy
   /** Every client's JWT federation policy (off unless its `federation` block enables it). */
   readonly federation: FederationPolicy
+  /** The clients with a `clientCredentials` block, and the service tokens they may get. */
+  readonly clientCredentials: ClientCredentialsPolicy
 }
 
 /** Builds the policy from already-parsed JSON (the file's content), resolving secrets from `env`. */
@@ -102,29 +101,13 @@ export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'po
         `${source}: clients.${clientId}.loginAudience: "${client.loginAudience}" is not a configured target`,
       )
     }
-    client.clientCredentials?.allowedAudiences.forEach((audience, index) => {
-      if (!file.targets[audience]) {
-        problems.push(
-          `${source}: clients.${clientId}.clientCredentials.allowedAudiences[${index}]: "${audience}" is not a configured target`,
-        )
-      }
-    })
-    client.clientCredentials?.scopes.forEach((scope, index) => {
-      const allowed = (client.clientCredentials?.allowedAudiences ?? []).flatMap(
-        (audience) => file.targets[audience]?.scopes ?? [],
-      )
-      if (!allowed.includes(scope)) {
-        problems.push(
-          `${source}: clients.${clientId}.clientCredentials.scopes[${index}]: "${scope}" is not a scope of an allowed audience`,
-        )
-      }
-    })
     clients.set(clientId, Object.freeze({ ...client, clientId, clientSecret }))
   }
   if (problems.length > 0) throw new ConfigError(problems)
 
   let exchange: ExchangePolicy
   let federation: FederationPolicy
+  let clientCredentials: ClientCredentialsPolicy
   try {
     exchange = createExchangePolicy({
       issuer,
@@ -141,6 +124,13 @@ export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'po
       ),
       Object.fromEntries(Object.entries(file.targets).map(([id, target]) => [id, target.scopes])),
     )
+    clientCredentials = createClientCredentialsPolicy(
+      Object.fromEntries(
+        Object.entries(file.clients).map(([id, client]) => [id, client.clientCredentials]),
+      ),
+      exchange.targets,
+      file.accessTokenLifetimeSeconds,
+    )
   } catch (error) {
     throw new ConfigError([`${source}: ${(error as Error).message}`])
   }
@@ -149,6 +139,7 @@ export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'po
     clients,
     exchange,
     federation,
+    clientCredentials,
   })
 }
 

@@ -60,12 +60,15 @@ export type FormLoginFailure =
   | 'redemption_failed'
 
 export class FormLoginError extends Error {
+  static readonly code = 'ERR_FORM_LOGIN_FAILED'
+  readonly code = FormLoginError.code
   override name = 'FormLoginError'
   constructor(
+    /** Which step failed. */
     readonly reason: FormLoginFailure,
     message: string,
     /** The HTTP status of the last answer, when there was one. */
-    readonly status?: number,
+    readonly statusCode?: number,
   ) {
     super(message)
   }

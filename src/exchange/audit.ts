@@ -1,28 +1,54 @@
 /**
- * The audit record of one exchange: exactly one event per call, issued or refused. It carries
- * identifiers (`sub`, `jti`, client ids) and the private reason, never token values or secrets.
+ * The audit record of one grant call: exactly one event per call, issued or refused, written by the
+ * runner (runner.ts). It carries identifiers (`sub`, `jti`, client ids) and the private reason,
+ * never token values or secrets.
  *
  * @example
  * ```ts
- * const audit: AuditSink = (event) => logger.info({ audit: event }, `token exchange ${event.outcome}`)
+ * const audit: AuditSink = (event) => logger.info({ audit: event }, `${event.event} ${event.outcome}`)
  * ```
  */
 import type { OAuthErrorCode } from './errors.js'
 
-export interface AuditEvent {
-  readonly event: 'token_exchange'
+interface AuditEventBase<Name extends string> {
+  readonly event: Name
   readonly outcome: 'issued' | 'refused'
+  /** The requesting client as the request named it (authenticated or not: see each grant). */
   readonly clientId: string
-  readonly subjectSub?: string
-  readonly subjectJti?: string
-  readonly actorSub?: string
-  readonly actorJti?: string
-  readonly audience?: string
   readonly scopes?: readonly string[]
+  /** `jti` of the token the engine minted. */
   readonly issuedJti?: string
   readonly error?: OAuthErrorCode
   /** The error's private `detail`. */
   readonly reason?: string
 }
 
-export type AuditSink = (event: AuditEvent) => void
+/** RFC 8693 token exchange. */
+export interface TokenExchangeAuditEvent extends AuditEventBase<'token_exchange'> {
+  readonly subjectSub?: string
+  readonly subjectJti?: string
+  readonly actorSub?: string
+  readonly actorJti?: string
+  readonly audience?: string
+}
+
+/** The authentik-style JWT federation re-issue; `clientId` is the target named by `client_id`. */
+export interface JwtFederationAuditEvent extends AuditEventBase<'jwt_federation'> {
+  readonly assertionClientId?: string
+  readonly subjectSub?: string
+  readonly assertionJti?: string
+  readonly issuedSub?: string
+}
+
+/**
+ * client_credentials: decided by the engine, signed by oidc-provider right after the decision, so
+ * `issued` means the decision allowed the token and `issuedJti` is absent.
+ */
+export interface ClientCredentialsAuditEvent extends AuditEventBase<'client_credentials'> {
+  readonly audience?: string
+}
+
+export type AuditEvent =
+  TokenExchangeAuditEvent | JwtFederationAuditEvent | ClientCredentialsAuditEvent
+
+export type AuditSink<E extends AuditEvent = AuditEvent> = (event: E) => void

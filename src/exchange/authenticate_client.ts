@@ -131,6 +131,25 @@ function parseBasicCredentials(header: string): { clientId: string; secret: stri
   return { clientId, secret }
 }
 
+/**
+ * Lesson S6: only confidential clients, authenticated by the HTTP edge, reach a grant. Returns the
+ * client when its authentication used a secret or a key; `none` (a public client) is refused.
+ */
+export function checkConfidentialClient(
+  client: AuthenticatedClient | undefined,
+): AuthenticatedClient {
+  const method: string | undefined = client?.authMethod
+  if (
+    typeof client?.clientId !== 'string' ||
+    client.clientId === '' ||
+    !method ||
+    method === 'none'
+  ) {
+    throw new InvalidClient({ detail: 'no authenticated confidential client' })
+  }
+  return client
+}
+
 function formUrlDecode(value: string): string {
   return decodeURIComponent(value.replace(/\+/g, ' '))
 }

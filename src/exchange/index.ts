@@ -25,7 +25,7 @@
  *   }),
  *   verifier: createJwsVerifier({ algorithms: ['ES256'], resolveKey: idpKeyFor }),
  *   subjectStatus: { isActive: async () => true },
- *   minter: createJwsMinter(createJwsSigner({ kid, alg: 'ES256', privateKey })),
+ *   minter: createJwsMinter({ currentSigner: () => signer }), // signer: createJwsSigner({…})
  *   audit: (event) => logger.info({ audit: event }),
  * })
  * const clients = createClientAuthenticator(new Map([['shop', { clientId: 'shop', secret }]]))
@@ -44,14 +44,20 @@
  */
 export {
   createTokenExchange,
-  type ExchangeInput,
   type TokenExchange,
   type TokenExchangeDeps,
-} from './exchange.js'
+} from './token_exchange/grant.js'
+export {
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  type ExchangeDecision,
+  type ExchangeInput,
+  type ExchangeResponse,
+} from './token_exchange/types.js'
 export {
   createExchangePolicy,
   type ClientExchangePolicy,
   type ClientExchangePolicyInput,
+  type ExchangeMode,
   type ExchangePolicy,
   type ExchangePolicyInput,
   type TargetPolicy,
@@ -70,9 +76,11 @@ export {
   InvalidScope,
   InvalidTarget,
   OAuthError,
+  PayloadTooLarge,
   ServerError,
   TemporarilyUnavailable,
   toErrorResponse,
+  TooManyRequests,
   UnauthorizedClient,
   UnsupportedGrantType,
   type AnyOAuthError,
@@ -80,20 +88,24 @@ export {
   type OAuthErrorCode,
   type OAuthErrorOptions,
 } from './errors.js'
-export { createJwsMinter, type AccessTokenClaims, type TokenMinter } from './mint.js'
-export { NO_STORE_HEADERS } from './respond.js'
-export type { AuditEvent, AuditSink } from './audit.js'
-export type { TokenStatus } from './verify_access_token.js'
 export {
-  GRANT_TYPE_TOKEN_EXCHANGE,
+  createJwsMinter,
+  type AccessTokenClaims,
+  type JwsMinterOptions,
+  type MintRequest,
+  type TokenMinter,
+} from './mint.js'
+export { NO_STORE_HEADERS } from './token_response.js'
+export type { AuditEvent, AuditSink, TokenExchangeAuditEvent } from './audit.js'
+export type { TokenStatus } from './verify_access_token.js'
+export { createGrantRunner, type GrantRunner, type GrantRunnerDeps } from './runner.js'
+export type { Grant, GrantContext, GrantStages } from './grant.js'
+export {
   TOKEN_TYPE,
   type ActClaim,
   type AuthenticatedClient,
   type ClientAuthMethod,
-  type ExchangeDecision,
-  type ExchangeMode,
-  type ExchangeParams,
-  type ExchangeResponse,
+  type GrantParams,
   type MayActClaim,
   type TokenTypeUri,
 } from './types.js'

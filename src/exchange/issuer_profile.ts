@@ -5,7 +5,7 @@
  * An issuer without a profile gets `DEFAULT_ISSUER_PROFILE`, which is exactly RFC 9068: `typ`
  * `at+jwt`, the claims `sub`, `client_id`, `jti` and `scope`, ID and logout token markers refused,
  * and client ids that mean the same thing on both sides. A profile can change only these readings;
- * every check still runs, in the same order (verify_access_token.ts, decide.ts).
+ * every check still runs, in the same order (verify_access_token.ts, token_exchange/decide.ts).
  *
  * @example
  * ```ts
@@ -17,7 +17,7 @@
  * ```
  */
 import { z } from 'zod'
-import { SCOPE_TOKEN } from './parse_request.js'
+import { SCOPE_TOKEN } from './syntax.js'
 
 /** Claims that mark an ID token (OIDC Core §2, §3.1.3.6) or a logout token (OIDC Back-Channel §2.4). */
 export const NOT_ACCESS_TOKEN_CLAIMS = ['events', 'nonce', 'at_hash', 'c_hash', 's_hash'] as const

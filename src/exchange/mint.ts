@@ -1,22 +1,23 @@
 /**
- * Stage 5: `ExchangeDecision` → token. Validation never builds tokens: the engine hands the claims
- * to a one-method `TokenMinter`, as Spring hands a context to `OAuth2TokenGenerator`.
+ * Minting: the decided claims → a signed token, through the one `TokenMinter` signature the IdP and
+ * the STS share. Validation never builds tokens and minting never decides: each grant's claims
+ * builder shapes the RFC 9068 claims from its decision, the runner hands them to the minter, as
+ * Spring hands a context to `OAuth2TokenGenerator`.
  *
- * `buildAccessTokenClaims` shapes an RFC 9068 JWT access token: `iss`, `sub`, `aud` (the one
- * target, a string), `client_id` and `azp` (the requester, RFC 8693 §4.3), `act` in delegation
- * (RFC 8693 §4.1), `scope`, `iat`, `exp`, a random `jti`. The header is `typ: at+jwt`; `alg`/`kid`
- * come from the signer.
+ * `createJwsMinter` is the minter of both token services: it signs with the current key of a
+ * node:crypto JWS signer (`typ: at+jwt`, RFC 9068 §2.1; `alg`/`kid` from the signer) and lets the
+ * caller record the token before it leaves (the IdP ties it to the grant it was derived from).
  *
  * @example
  * ```ts
- * const minter = createJwsMinter(createJwsSigner({ alg: 'ES256', kid, privateKey }))
- * const token = await minter.mint(buildAccessTokenClaims(decision, { issuer }), ACCESS_TOKEN_HEADER, decision)
+ * const minter = createJwsMinter({ currentSigner: () => signer })
+ * const token = await minter.mint({ claims, derivedFromJti: subject.jti })
  * ```
  */
-import { randomUUID } from 'node:crypto'
+import type { ActClaim } from '../jwt/act_claim.js'
 import type { JwsSigner } from '../jws/sign_jws.js'
-import type { ActClaim, ExchangeDecision } from './types.js'
 
+/** RFC 9068 §2.2 claims of every JWT access token the engine mints. */
 export interface AccessTokenClaims {
   readonly iss: string
   readonly sub: string
@@ -32,44 +33,42 @@ export interface AccessTokenClaims {
 }
 
 /** RFC 9068 §2.1: the media type of JWT access tokens. */
-export const ACCESS_TOKEN_HEADER: Readonly<Record<string, unknown>> = Object.freeze({
-  typ: 'at+jwt',
-})
+export const ACCESS_TOKEN_TYP = 'at+jwt'
+
+export interface MintRequest {
+  /** Final claims; the minter adds nothing to them. */
+  readonly claims: AccessTokenClaims
+  /**
+   * `jti` of the token this one was made from (the subject token, the federation assertion):
+   * the IdP lets the new token live and die with that token's grant.
+   */
+  readonly derivedFromJti: string | undefined
+}
 
 export interface TokenMinter {
-  /**
-   * Turns claims into a token. `decision` is passed for bookkeeping (e.g. tying the new `jti` to the
-   * subject token's grant); the claims are already final.
-   */
-  mint(
-    claims: AccessTokenClaims,
-    header: Readonly<Record<string, unknown>>,
-    decision: ExchangeDecision,
-  ): Promise<string> | string
+  mint(request: MintRequest): Promise<string>
 }
 
-export function buildAccessTokenClaims(
-  decision: ExchangeDecision,
-  options: { readonly issuer: string; readonly jti?: string },
-): AccessTokenClaims {
-  return Object.freeze({
-    iss: options.issuer,
-    sub: decision.sub,
-    aud: decision.audience,
-    client_id: decision.clientId,
-    azp: decision.clientId,
-    ...(decision.act === undefined ? {} : { act: decision.act }),
-    scope: decision.scopes.join(' '),
-    iat: decision.iat,
-    exp: decision.exp,
-    jti: options.jti ?? randomUUID(),
-  })
+export interface JwsMinterOptions {
+  /** The signer of the active key, asked per token (a rotation is picked up on the next one). */
+  readonly currentSigner: () => JwsSigner
+  /** Runs after signing and before the token is returned: a failure means no token leaves. */
+  readonly record?: (request: MintRequest) => void | Promise<void>
 }
 
-/** A minter that signs with a node:crypto JWS signer (`kid` and `alg` from the signer). */
-export function createJwsMinter(signer: JwsSigner): TokenMinter {
+export function createJwsMinter(options: JwsMinterOptions): TokenMinter {
+  const { currentSigner, record } = options
+  if (typeof currentSigner !== 'function') {
+    throw new TypeError('createJwsMinter: currentSigner is required')
+  }
+  if (record !== undefined && typeof record !== 'function') {
+    throw new TypeError('createJwsMinter: record must be a function')
+  }
   return Object.freeze({
-    mint: (claims: AccessTokenClaims, header: Readonly<Record<string, unknown>>) =>
-      signer.sign({ ...header, ...ACCESS_TOKEN_HEADER }, claims),
+    async mint(request: MintRequest): Promise<string> {
+      const token = currentSigner().sign({ typ: ACCESS_TOKEN_TYP }, request.claims)
+      await record?.(request)
+      return token
+    },
   })
 }

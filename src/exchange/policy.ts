@@ -16,8 +16,12 @@
  */
 import { z } from 'zod'
 import { createIssuerProfile, issuerProfileSchema, type IssuerProfile } from './issuer_profile.js'
-import { isResourceUri, SCOPE_TOKEN } from './parse_request.js'
-import { DEFAULT_REQUEST_LIMITS, type ExchangeMode, type RequestLimits } from './types.js'
+import { MAX_ACT_NESTING } from '../jwt/act_claim.js'
+import { isResourceUri, SCOPE_TOKEN } from './syntax.js'
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './types.js'
+
+/** delegation: the new token names the client in `act`; impersonation: only the user. */
+export type ExchangeMode = 'delegation' | 'impersonation'
 
 const identifier = z.string().regex(/^[\x21-\x7E]+$/, 'must be visible ASCII without spaces')
 const scopeToken = z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 scope-token')
@@ -66,8 +70,11 @@ export const exchangeSettingsSchema = z.object({
   maxLifetimeSeconds: z.number().int().positive().default(300),
   /** Tolerance for `exp`, `nbf` and `iat` of subject and actor tokens. */
   clockSkewSeconds: z.number().int().min(0).max(300).default(30),
-  /** Most nested `act` levels in an issued token (S14). */
-  maxChainDepth: z.number().int().min(1).max(16).default(4),
+  /**
+   * Most nested `act` levels in an issued token (S14). At most `MAX_ACT_NESTING`, the cap every
+   * reader of `act` applies (src/jwt/act_claim.ts), so every issued token stays readable.
+   */
+  maxChainDepth: z.number().int().min(1).max(MAX_ACT_NESTING).default(4),
   limits: requestLimitsSchema.default(requestLimitsSchema.parse({})),
 })
 

@@ -1,7 +1,10 @@
 /**
- * Shared constants and the data types that flow between the stages of the exchange engine
- * (RFC 8693). Each stage takes the previous stage's output type, so a skipped stage does not compile.
+ * Constants and data types shared by every grant of the engine. Each grant's own stage types live
+ * in its folder (`token_exchange/types.ts`, …).
  */
+import type { ActClaim } from '../jwt/act_claim.js'
+
+export type { ActClaim } from '../jwt/act_claim.js'
 
 /** RFC 8693 §3 token type identifiers. */
 export const TOKEN_TYPE = Object.freeze({
@@ -18,10 +21,8 @@ export type TokenTypeUri = (typeof TOKEN_TYPE)[keyof typeof TOKEN_TYPE]
 /** The token types onbehalf accepts as subject/actor and may issue: a JWT access token is both. */
 export type AcceptedTokenType = typeof TOKEN_TYPE.ACCESS_TOKEN | typeof TOKEN_TYPE.JWT
 
-export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
-
-/** Raw form parameters: a repeated field arrives as an array. */
-export type ExchangeParams = Readonly<Record<string, string | readonly string[] | undefined>>
+/** Raw form parameters of a token request: a repeated field arrives as an array. */
+export type GrantParams = Readonly<Record<string, string | readonly string[] | undefined>>
 
 export interface RequestLimits {
   /** Longest subject_token / actor_token accepted, in characters (lesson S4, S14). */
@@ -41,20 +42,6 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = Object.freeze({
   maxScopes: 20,
 })
 
-/** Output of `parseExchangeRequest`: syntactically valid, nothing verified yet. */
-export interface ExchangeRequest {
-  readonly grantType: typeof GRANT_TYPE_TOKEN_EXCHANGE
-  readonly resources: readonly string[]
-  readonly audiences: readonly string[]
-  /** `undefined` when the request named no scope. */
-  readonly scopes: readonly string[] | undefined
-  readonly requestedTokenType: AcceptedTokenType
-  readonly subjectToken: string
-  readonly subjectTokenType: AcceptedTokenType
-  readonly actorToken: string | undefined
-  readonly actorTokenType: AcceptedTokenType | undefined
-}
-
 export type ClientAuthMethod =
   | 'client_secret_basic'
   | 'client_secret_post'
@@ -62,17 +49,13 @@ export type ClientAuthMethod =
   | 'client_secret_jwt'
   | 'tls_client_auth'
 
-/** A confidential client whose authentication already succeeded (public clients never get here). */
+/**
+ * A client as the HTTP edge authenticated it (the STS's authenticator, oidc-provider's client
+ * authentication). The engine's authenticate stage still checks it is a confidential client.
+ */
 export interface AuthenticatedClient {
   readonly clientId: string
   readonly authMethod: ClientAuthMethod
-}
-
-/** RFC 8693 §4.1: the acting party; a nested `act` records the prior actor. */
-export interface ActClaim {
-  readonly sub: string
-  readonly iss?: string
-  readonly act?: ActClaim
 }
 
 /** RFC 8693 §4.4: who may act for the token's subject. */
@@ -99,35 +82,11 @@ export interface VerifiedToken {
   readonly mayAct: MayActClaim | undefined
 }
 
-export type VerifiedSubject = VerifiedToken
-export type VerifiedActor = VerifiedToken
+declare const stage: unique symbol
 
-export type ExchangeMode = 'delegation' | 'impersonation'
-
-/** The single decision (output of `decideExchange`): everything the minter needs, frozen. */
-export interface ExchangeDecision {
-  readonly mode: ExchangeMode
-  /** The user (or service) on whose behalf the new token acts. */
-  readonly sub: string
-  /** The one target audience of the new token. */
-  readonly audience: string
-  /** The requester: becomes `client_id` and `azp`. */
-  readonly clientId: string
-  readonly scopes: readonly string[]
-  /** Delegation: the new chain with the requester outermost; impersonation: the subject's chain. */
-  readonly act: ActClaim | undefined
-  readonly iat: number
-  readonly exp: number
-  readonly issuedTokenType: AcceptedTokenType
-  readonly subjectJti: string
-  readonly actorJti: string | undefined
-}
-
-/** RFC 8693 §2.2.1 success body. No refresh token is ever issued by exchange (lesson S16). */
-export interface ExchangeResponse {
-  readonly access_token: string
-  readonly issued_token_type: AcceptedTokenType
-  readonly token_type: 'Bearer'
-  readonly expires_in: number
-  readonly scope: string
-}
+/**
+ * A value only its stage produces: `Stage<VerifiedToken, 'subject'>` comes out of
+ * `validateSubjectToken` and nowhere else, so a stage that takes it cannot be reached by skipping
+ * the one before. Type-level only: the producing stage casts once, nothing exists at run time.
+ */
+export type Stage<T, Name extends string> = T & { readonly [stage]: Name }

@@ -28,8 +28,11 @@ import type { Env } from '../config/env.js'
 import { loadPolicyFile, type IdpPolicy } from '../config/policy_file.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { createJwsVerifier, type JwsVerifier } from '../jws/verify_jws.js'
-import { createTokenExchange } from '../exchange/exchange.js'
 import type { AuditEvent } from '../exchange/audit.js'
+import { createClientCredentialsGrant } from '../exchange/client_credentials/grant.js'
+import { createJwtFederationGrant } from '../exchange/jwt_federation/grant.js'
+import { createGrantRunner } from '../exchange/runner.js'
+import { createTokenExchangeGrant } from '../exchange/token_exchange/grant.js'
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import type { SigningKeySet, SigningKeyStore } from '../keys/signing_key_store.js'
@@ -46,7 +49,7 @@ import {
   type RateLimit,
   type RateLimiter,
 } from '../limits/rate_limiter.js'
-import * as tokenExchangeGrant from './token_exchange_grant.js'
+import { createTokenExchangeAdapter } from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
 import { createIdpMinter } from './minter.js'
 
@@ -256,6 +259,13 @@ export interface Idp {
   abuseLimits: AbuseLimits
 }
 
+/** The log message of each grant's audit event ("token exchange issued"). */
+const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
+  token_exchange: 'token exchange',
+  jwt_federation: 'jwt federation',
+  client_credentials: 'client credentials',
+}
+
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
 const OWN_PATHS = /^\/(interaction\/|assets\/|healthz(?:$|\?))/
 
@@ -318,20 +328,30 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   // Follows rotations: always the active key of the store.
   const signer = keyStore.signer()
 
-  const audit = (event: AuditEvent) =>
-    logger.info({ audit: event }, `token exchange ${event.outcome}`)
-  // One minter for every token the IdP issues outside oidc-provider (exchange, federation).
-  const minter = createIdpMinter(signer, issuedTokens)
-  const exchange = createTokenExchange({
-    policy: policy.exchange,
+  // One audited runner for every grant the IdP decides, one minter for every token it signs itself
+  // (exchange, federation); oidc-provider signs client_credentials tokens from the decision.
+  const runner = createGrantRunner({
+    minter: createIdpMinter(() => signer, issuedTokens),
+    audit: (event: AuditEvent) =>
+      logger.info({ audit: event }, `${AUDIT_LABEL[event.event]} ${event.outcome}`),
+  })
+  const subjectStatus = {
+    isActive: (token: { jti: string }) => issuedTokens.isActive(token.jti),
+  }
+  const tokenExchange = createTokenExchangeAdapter(
+    runner,
+    createTokenExchangeGrant({ policy: policy.exchange, verifier, subjectStatus }),
+  )
+  const federation = createJwtFederationGrant({
+    policy: policy.federation,
+    exchangePolicy: policy.exchange,
     verifier,
-    subjectStatus: { isActive: (subject) => issuedTokens.isActive(subject.jti) },
-    minter,
-    audit,
+    subjectStatus,
+    lifetimeSeconds: policy.accessTokenLifetimeSeconds,
   })
 
   // Built once: their state (limiter counts) outlives every provider instance.
-  const tokenExchangeHandler = tokenExchangeGrant.createHandler(exchange)
+  const clientCredentials = createClientCredentialsGrant(policy.clientCredentials)
   const providerMiddleware = [
     limitTokenEndpointPerClient(abuseLimits, logger),
     revokeJwtAccessTokens(verifier, issuedTokens, logger),
@@ -347,12 +367,14 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       issuedTokens,
       cookieSecret: env.IDP_COOKIE_SECRET,
       logger,
+      runner,
+      clientCredentials,
     })
     provider.registerGrantType(
-      tokenExchangeGrant.grantType,
-      tokenExchangeHandler,
-      tokenExchangeGrant.parameters,
-      tokenExchangeGrant.allowedDuplicateParameters,
+      tokenExchange.grantType,
+      tokenExchange.handler,
+      tokenExchange.parameters,
+      tokenExchange.allowedDuplicateParameters,
     )
     for (const middleware of providerMiddleware) provider.use(middleware)
     return provider
@@ -364,7 +386,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   // Abuse limits first: body size and per-IP limits cover every /token path behind them.
   app.use(limitTokenEndpointPerIp(abuseLimits, logger))
   // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
-  app.use(createFederationMiddleware({ policy, verifier, issuedTokens, minter, logger }))
+  app.use(createFederationMiddleware({ runner, grant: federation, logger }))
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     if (OWN_PATHS.test(req.url ?? '')) return next()
     providers.handle(req, res)

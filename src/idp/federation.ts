@@ -1,6 +1,6 @@
 /**
- * The authentik-style JWT federation re-issue at the IdP's `/token` endpoint (the decision lives in
- * src/exchange/federation.ts). oidc-provider cannot express it: it would read
+ * The authentik-style JWT federation re-issue at the IdP's `/token` endpoint (the grant lives in
+ * src/exchange/jwt_federation/, run by the IdP's one audited runner). oidc-provider cannot express it: it would read
  * `client_assertion` as a private_key_jwt client assertion. So this middie middleware sits in front
  * of oidc-provider and looks ONLY at `POST /token` requests without an `Authorization` header
  * (App A and App B always authenticate with HTTP Basic, so their requests keep streaming straight
@@ -17,25 +17,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parse as parseQueryString } from 'node:querystring'
-import { toErrorResponse } from '../exchange/errors.js'
-import {
-  createJwtFederation,
-  isFederationRequest,
-  NO_STORE_HEADERS,
-  type FederationParams,
-  type JwtFederation,
-} from '../exchange/federation.js'
-import type { JwsVerifier } from '../jws/verify_jws.js'
-import type { TokenMinter } from '../exchange/mint.js'
-import type { IdpPolicy } from '../config/policy_file.js'
+import { InvalidRequest, PayloadTooLarge, toErrorResponse } from '../exchange/errors.js'
+import type { JwtFederationGrant } from '../exchange/jwt_federation/grant.js'
+import { isFederationRequest } from '../exchange/jwt_federation/parse_request.js'
+import type { FederationParams } from '../exchange/jwt_federation/types.js'
+import type { GrantRunner } from '../exchange/runner.js'
+import { NO_STORE_HEADERS } from '../exchange/token_response.js'
 import type { Logger } from '../log/logger.js'
-import type { IssuedTokenRegistry } from './issued_tokens.js'
 
 export interface FederationMiddlewareOptions {
-  readonly policy: IdpPolicy
-  readonly verifier: JwsVerifier
-  readonly issuedTokens: IssuedTokenRegistry
-  readonly minter: TokenMinter
+  readonly runner: GrantRunner
+  readonly grant: JwtFederationGrant
   readonly logger: Logger
   /** Largest body buffered, bytes. Default 32 KiB. */
   readonly bodyLimit?: number
@@ -45,16 +37,14 @@ type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unkno
 
 const FORM = /^application\/x-www-form-urlencoded\b/i
 
-class BodyTooLarge extends Error {}
-
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge()
+  if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLarge()
   const chunks: Buffer[] = []
   let received = 0
   for await (const chunk of req as AsyncIterable<Buffer>) {
     received += chunk.length
-    if (received > limit) throw new BodyTooLarge()
+    if (received > limit) throw new PayloadTooLarge()
     chunks.push(chunk)
   }
   return Buffer.concat(chunks, received).toString('utf8')
@@ -64,7 +54,7 @@ function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Readonly<Record<string, string>> = {},
 ): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -74,25 +64,22 @@ function sendJson(
   res.end(JSON.stringify(body))
 }
 
+function sendError(res: ServerResponse, err: unknown, logger: Logger): void {
+  const { statusCode, body, headers } = toErrorResponse(err)
+  if (statusCode >= 500) logger.error({ err }, 'jwt federation failed')
+  sendJson(res, statusCode, body, headers)
+}
+
 /** Only `POST /token` without Authorization: everything else passes untouched. */
-export function isCandidate(req: IncomingMessage): boolean {
+function isCandidate(req: IncomingMessage): boolean {
   if (req.method !== 'POST' || req.headers.authorization !== undefined) return false
   const path = (req.url ?? '').split('?')[0]
   return path === '/token' && FORM.test(req.headers['content-type'] ?? '')
 }
 
 export function createFederationMiddleware(options: FederationMiddlewareOptions): Middleware {
-  const { policy, verifier, issuedTokens, minter, logger } = options
+  const { runner, grant, logger } = options
   const bodyLimit = options.bodyLimit ?? 32 * 1024
-  const federation: JwtFederation = createJwtFederation({
-    policy: policy.federation,
-    exchangePolicy: policy.exchange,
-    verifier,
-    subjectStatus: { isActive: (token) => issuedTokens.isActive(token.jti) },
-    minter,
-    lifetimeSeconds: policy.accessTokenLifetimeSeconds,
-    audit: (event) => logger.info({ audit: event }, `jwt federation ${event.outcome}`),
-  })
 
   return function jwtFederationMiddleware(req, res, next) {
     if (!isCandidate(req)) return next()
@@ -105,27 +92,19 @@ export function createFederationMiddleware(options: FederationMiddlewareOptions)
           return next()
         }
         try {
-          sendJson(res, 200, await federation.reissue(params))
+          sendJson(res, 200, await runner.run(grant, params))
         } catch (err) {
-          const { statusCode, body, headers } = toErrorResponse(err)
-          if (statusCode >= 500) logger.error({ err }, 'jwt federation failed')
-          sendJson(res, statusCode, body, headers)
+          sendError(res, err, logger)
         }
       },
       (err: unknown) => {
-        if (err instanceof BodyTooLarge) {
-          return sendJson(
-            res,
-            413,
-            { error: 'invalid_request', error_description: 'request body is too large' },
-            { connection: 'close' },
-          )
-        }
+        if (err instanceof PayloadTooLarge) return sendError(res, err, logger)
         logger.warn({ err }, 'token request body could not be read')
-        sendJson(res, 400, {
-          error: 'invalid_request',
-          error_description: 'request body could not be read',
-        })
+        sendError(
+          res,
+          new InvalidRequest({ description: 'request body could not be read' }),
+          logger,
+        )
       },
     )
   }

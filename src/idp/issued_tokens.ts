@@ -5,6 +5,7 @@
  * grant), revoking the access token itself deletes its record. Tokens minted by exchange inherit
  * the grant of their subject token, so they die with it too.
  */
+import { systemClock, type Clock } from '../time/clock.js'
 import type { OidcStorage } from './sqlite_adapter.js'
 
 export interface IssuedTokenRecord {
@@ -28,8 +29,9 @@ const MODEL = 'IssuedAccessToken'
 
 export function createIssuedTokenRegistry(
   storage: OidcStorage,
-  now: () => number = () => Math.floor(Date.now() / 1000),
+  clock: Clock = systemClock,
 ): IssuedTokenRegistry {
+  const now = () => Math.floor(clock())
   const tokens = new storage.Adapter(MODEL)
   const grants = new storage.Adapter('Grant')
 

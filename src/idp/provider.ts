@@ -8,9 +8,12 @@
  *   authorization endpoint for another service's audience — that is what token exchange is for,
  *   under the exchange policy.
  * - The RFC 8693 grant is registered as an extension grant (token_exchange_grant.ts).
- * - client_credentials (the "M2M + header" workaround) only for clients whose policy has a
- *   `clientCredentials` block that is enabled, and only for an audience that block lists: the
- *   token is the client's own (`sub` = `client_id`), never a user's.
+ * - client_credentials (the "M2M + header" workaround): oidc-provider authenticates and signs, the
+ *   engine decides (src/exchange/client_credentials/), through the IdP's audited runner, from
+ *   `getResourceServerInfo` — or from `defaultResource` when the request names no resource and the
+ *   client has no single default, so no service token is ever issued without a decision. Only
+ *   clients whose `clientCredentials` block is on, only for an audience it lists; the token is the
+ *   client's own (`sub` = `client_id`), never a user's.
  */
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { Logger } from '../log/logger.js'
@@ -20,7 +23,13 @@ import { SIGNING_ALGORITHM } from './keys.js'
 import type { UserDirectory } from './users.js'
 import type { OidcStorage } from './sqlite_adapter.js'
 import type { IssuedTokenRegistry } from './issued_tokens.js'
-import { GRANT_TYPE_TOKEN_EXCHANGE } from '../exchange/types.js'
+import { defaultServiceResource } from '../exchange/client_credentials/decide.js'
+import type { ClientCredentialsGrant } from '../exchange/client_credentials/grant.js'
+import { OAuthError } from '../exchange/errors.js'
+import type { GrantRunner } from '../exchange/runner.js'
+import { GRANT_TYPE_TOKEN_EXCHANGE } from '../exchange/token_exchange/types.js'
+import type { GrantParams } from '../exchange/types.js'
+import { authenticatedClientOf, toProviderError } from './token_exchange_grant.js'
 import { renderIdpError, renderLoggedOut, renderLogoutConfirm } from './views.js'
 
 export interface ProviderOptions {
@@ -32,12 +41,15 @@ export interface ProviderOptions {
   issuedTokens: IssuedTokenRegistry
   cookieSecret: string
   logger: Logger
+  /** The IdP's audited runner and the client_credentials grant it decides. */
+  runner: GrantRunner
+  clientCredentials: ClientCredentialsGrant
 }
 
 const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email']
 
 export function createProvider(options: ProviderOptions): Provider {
-  const { issuer, policy, keys, users, storage, issuedTokens, logger } = options
+  const { issuer, policy, keys, users, storage, issuedTokens, logger, runner } = options
 
   const targetsByResource = new Map<string, { audience: string; scopes: readonly string[] }>()
   for (const target of policy.exchange.targets.values()) {
@@ -49,12 +61,22 @@ export function createProvider(options: ProviderOptions): Provider {
     return audience ? policy.exchange.targets.get(audience)?.resourceUris[0] : undefined
   }
   const isFirstParty = (clientId: string) => policy.clients.get(clientId)?.firstParty === true
-  const clientCredentialsOf = (clientId: string) => {
-    const block = policy.clients.get(clientId)?.clientCredentials
-    return block?.enabled ? block : undefined
-  }
+  const clientCredentialsOn = (clientId: string) =>
+    policy.clientCredentials.clients.get(clientId)?.enabled === true
   const isClientCredentials = (ctx: KoaContextWithOIDC) =>
     ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials'
+  /** The engine's client_credentials decision for this request: one audit event, or an error. */
+  const decideClientCredentials = async (ctx: KoaContextWithOIDC) => {
+    try {
+      return await runner.run(options.clientCredentials, {
+        params: ctx.oidc.params as GrantParams,
+        client: authenticatedClientOf(ctx),
+      })
+    } catch (error) {
+      if (error instanceof OAuthError) throw toProviderError(error)
+      throw error
+    }
+  }
 
   const clients: NonNullable<Configuration['clients']> = [...policy.clients.values()].map(
     (client) => ({
@@ -70,7 +92,7 @@ export function createProvider(options: ProviderOptions): Provider {
         'authorization_code',
         'refresh_token',
         GRANT_TYPE_TOKEN_EXCHANGE,
-        ...(clientCredentialsOf(client.clientId) ? ['client_credentials'] : []),
+        ...(clientCredentialsOn(client.clientId) ? ['client_credentials'] : []),
       ],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: SIGNING_ALGORITHM,
@@ -161,31 +183,31 @@ export function createProvider(options: ProviderOptions): Provider {
           if (oneOf) return oneOf
           if (!client) return undefined
           if (isClientCredentials(ctx)) {
-            // A service token with no resource named: its single allowed audience, if it has one.
-            const audiences = clientCredentialsOf(client.clientId)?.allowedAudiences ?? []
-            return audiences.length === 1
-              ? policy.exchange.targets.get(audiences[0]!)?.resourceUris[0]
-              : undefined
+            // A service token with no resource named: its single allowed audience, if it has one;
+            // otherwise the engine refuses it here (oidc-provider would issue one without asking).
+            const resource = defaultServiceResource(
+              policy.clientCredentials,
+              policy.clientCredentials.clients.get(client.clientId),
+            )
+            if (resource === undefined) await decideClientCredentials(ctx)
+            return resource
           }
           return loginResourceOf(client.clientId)
         },
         useGrantedResource: async () => true,
         getResourceServerInfo: async (ctx, resourceIndicator, client) => {
-          const target = targetsByResource.get(resourceIndicator)
           if (isClientCredentials(ctx)) {
-            // client_credentials: only an audience the client's policy lists, at most its scopes.
-            const block = client ? clientCredentialsOf(client.clientId) : undefined
-            if (!target || !block || !block.allowedAudiences.includes(target.audience)) {
-              throw new errors.InvalidTarget()
-            }
+            // client_credentials: decided by the engine; oidc-provider signs what it decided.
+            const decision = await decideClientCredentials(ctx)
             return {
-              audience: target.audience,
-              scope: target.scopes.filter((scope) => block.scopes.includes(scope)).join(' '),
+              audience: decision.audience,
+              scope: decision.scopes.join(' '),
               accessTokenFormat: 'jwt',
-              accessTokenTTL: policy.accessTokenLifetimeSeconds,
+              accessTokenTTL: decision.lifetimeSeconds,
               jwt: { sign: { alg: SIGNING_ALGORITHM } },
             }
           }
+          const target = targetsByResource.get(resourceIndicator)
           // Only the client's own login audience: any other audience must go through token exchange.
           if (!target || !client || loginResourceOf(client.clientId) !== resourceIndicator) {
             throw new errors.InvalidTarget()

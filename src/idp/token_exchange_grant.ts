@@ -1,33 +1,28 @@
 /**
  * RFC 8693 token exchange as an oidc-provider extension grant. Like oidc-provider's own
- * `lib/actions/grants/*.js` it exports what `registerGrantType` needs; its handler only adapts:
- * oidc-provider has parsed the body, authenticated the client and rejected repeated parameters
- * (except `audience` and `resource`); the engine in src/exchange decides everything else.
+ * `lib/actions/grants/*.js` it exports what `registerGrantType` needs — `grantType`, `parameters`,
+ * the parameters that may repeat, and a handler — taken from the engine's grant
+ * (src/exchange/token_exchange/grant.ts). The handler only adapts: oidc-provider has parsed the
+ * body, authenticated the client and rejected repeated parameters (except `audience` and
+ * `resource`); the engine's runner decides everything else, and audits it.
+ *
  * Engine errors are rethrown as oidc-provider errors so its error handler and `grant.error` event
  * keep working; the private reason travels as `error_detail`, which is logged, never sent.
+ *
+ * @example
+ * ```ts
+ * const adapter = createTokenExchangeAdapter(runner, createTokenExchangeGrant(deps))
+ * provider.registerGrantType(adapter.grantType, adapter.handler, adapter.parameters, adapter.allowedDuplicateParameters)
+ * ```
  */
 import { errors, type KoaContextWithOIDC } from 'oidc-provider'
-import { GRANT_TYPE_TOKEN_EXCHANGE } from '../exchange/types.js'
 import { OAuthError } from '../exchange/errors.js'
-import type { AuthenticatedClient, TokenExchange } from '../exchange/index.js'
+import type { GrantRunner } from '../exchange/runner.js'
+import type { TokenExchangeGrant } from '../exchange/token_exchange/grant.js'
+import type { AuthenticatedClient, GrantParams } from '../exchange/types.js'
 
-export const grantType = GRANT_TYPE_TOKEN_EXCHANGE
-
-export const parameters = new Set([
-  'subject_token',
-  'subject_token_type',
-  'actor_token',
-  'actor_token_type',
-  'requested_token_type',
-  'audience',
-  'resource',
-  'scope',
-])
-
-/** RFC 8693 §2.1: only `audience` and `resource` may appear more than once. */
-export const allowedDuplicateParameters = new Set(['audience', 'resource'])
-
-function toProviderError(error: OAuthError): Error {
+/** An engine error as oidc-provider's: same code, status and public text, `detail` kept private. */
+export function toProviderError(error: OAuthError): Error {
   const providerError = new errors.CustomOIDCProviderError(error.error, error.description, {
     detail: error.detail,
   })
@@ -39,21 +34,40 @@ function toProviderError(error: OAuthError): Error {
   return providerError
 }
 
-export function createHandler(exchange: TokenExchange) {
-  return async function tokenExchangeHandler(ctx: KoaContextWithOIDC): Promise<void> {
-    const client = ctx.oidc.client!
-    const authenticatedClient: AuthenticatedClient = {
-      clientId: client.clientId,
-      authMethod: client.clientAuthMethod as AuthenticatedClient['authMethod'],
-    }
-    try {
-      ctx.body = await exchange.exchange({
-        params: ctx.oidc.params as Record<string, string | string[] | undefined>,
-        client: authenticatedClient,
-      })
-    } catch (error) {
-      if (error instanceof OAuthError) throw toProviderError(error)
-      throw error
-    }
+/** The client oidc-provider authenticated, as the engine reads it. */
+export function authenticatedClientOf(ctx: KoaContextWithOIDC): AuthenticatedClient {
+  const client = ctx.oidc.client!
+  return {
+    clientId: client.clientId,
+    authMethod: client.clientAuthMethod as AuthenticatedClient['authMethod'],
   }
+}
+
+export interface ExtensionGrant {
+  readonly grantType: string
+  readonly parameters: Set<string>
+  readonly allowedDuplicateParameters: Set<string>
+  readonly handler: (ctx: KoaContextWithOIDC) => Promise<void>
+}
+
+export function createTokenExchangeAdapter(
+  runner: GrantRunner,
+  grant: TokenExchangeGrant,
+): ExtensionGrant {
+  return Object.freeze({
+    grantType: grant.grantType,
+    parameters: new Set(grant.parameters),
+    allowedDuplicateParameters: new Set(grant.allowedDuplicateParameters),
+    async handler(ctx: KoaContextWithOIDC): Promise<void> {
+      try {
+        ctx.body = await runner.run(grant, {
+          params: ctx.oidc.params as GrantParams,
+          client: authenticatedClientOf(ctx),
+        })
+      } catch (error) {
+        if (error instanceof OAuthError) throw toProviderError(error)
+        throw error
+      }
+    },
+  })
 }

@@ -34,6 +34,9 @@ export type JwsFailureReason =
   | 'signature_invalid'
 
 export class JwsVerificationError extends Error {
+  static readonly code = 'ERR_JWS_VERIFICATION_FAILED'
+  readonly code = JwsVerificationError.code
+  /** Which check failed. */
   readonly reason: JwsFailureReason
   constructor(reason: JwsFailureReason, message: string = reason) {
     super(message)

@@ -2,6 +2,7 @@
  * Fixed-window rate limiting per key (client IP, username, client_id), in memory, bounded. Used by
  * the IdP (login form, token endpoint) and the STS (token endpoint).
  */
+import { systemClock, type Clock } from '../time/clock.js'
 
 /** At most `max` events per fixed window of `windowSeconds`, per key. */
 export interface RateLimit {
@@ -25,17 +26,17 @@ export const UNLIMITED: RateLimiter = Object.freeze({ retryAfter: () => 0, hit: 
  */
 export function createRateLimiter(
   limit: RateLimit,
-  options: { maxKeys: number; now?: () => number },
+  options: { maxKeys: number; now?: Clock },
 ): RateLimiter {
-  const now = options.now ?? Date.now
+  const now = options.now ?? systemClock
+  /** `resetAt` in epoch seconds. */
   const windows = new Map<string, { count: number; resetAt: number }>()
-  const windowMs = limit.windowSeconds * 1000
   return Object.freeze({
     retryAfter(key: string): number {
       const window = windows.get(key)
       const at = now()
       if (window === undefined || window.resetAt <= at || window.count < limit.max) return 0
-      return Math.max(1, Math.ceil((window.resetAt - at) / 1000))
+      return Math.max(1, Math.ceil(window.resetAt - at))
     },
     hit(key: string): void {
       const at = now()
@@ -49,7 +50,7 @@ export function createRateLimiter(
         for (const [other, { resetAt }] of windows) if (resetAt <= at) windows.delete(other)
         if (windows.size >= options.maxKeys) windows.delete(windows.keys().next().value!)
       }
-      windows.set(key, { count: 1, resetAt: at + windowMs })
+      windows.set(key, { count: 1, resetAt: at + limit.windowSeconds })
     },
   })
 }

@@ -1,58 +1,39 @@
 /**
  * Small named checks over verified claims. Each throws one `ResourceAuthError` or returns the value
- * it read. They run only after jose has verified the signature, `typ`, `iss`, `aud` and the clock.
+ * it read. They run only after the signature and the registered claims were checked
+ * (jwt_claims.ts).
  */
 import type { JWTPayload } from 'jose'
+import { AccessTokenClaimsError, readScopeClaim } from '../jwt/access_token_claims.js'
+import { actorChainOf, parseActClaim } from '../jwt/act_claim.js'
 import { ResourceAuthError } from './errors.js'
-
-/** Deepest `act` nesting read before the token is refused (RFC 8693 §4.1 sets no limit; S14). */
-export const MAX_ACTOR_CHAIN_DEPTH = 8
-
-function invalidToken(detail: string): never {
-  throw new ResourceAuthError('invalid_token', { detail })
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-/** A claim that must be a non-empty string. */
-export function checkStringClaim(claims: JWTPayload, name: string): string {
-  const value = claims[name]
-  if (typeof value !== 'string' || value.length === 0)
-    invalidToken(`claim ${name} missing or not a string`)
-  return value
-}
-
-/** An optional claim that, when present, must be a non-empty string. */
-export function parseOptionalStringClaim(claims: JWTPayload, name: string): string | undefined {
-  return claims[name] === undefined ? undefined : checkStringClaim(claims, name)
-}
+import { fromClaimsError } from './jwt_claims.js'
 
 /**
  * RFC 8693 §4.1: `act` names the current actor; an `act` inside it records an earlier actor.
- * Returns the chain of actor `sub`s, outermost (current) first; empty without `act`.
+ * Returns the chain of actor `sub`s, outermost (current) first; empty without `act`. Deeper than
+ * `MAX_ACT_NESTING` (src/jwt/act_claim.ts, the engine's cap too) is refused.
  */
 export function parseActorChain(claims: JWTPayload): string[] {
-  const chain: string[] = []
-  let act: unknown = claims.act
-  while (act !== undefined) {
-    if (chain.length === MAX_ACTOR_CHAIN_DEPTH) invalidToken('act chain too deep')
-    if (!isObject(act) || typeof act.sub !== 'string' || act.sub.length === 0) {
-      invalidToken('act claim malformed')
-    }
-    chain.push(act.sub)
-    act = act.act
+  if (claims.act === undefined) return []
+  try {
+    return [...actorChainOf(parseActClaim(claims.act))]
+  } catch (err) {
+    if (!(err instanceof AccessTokenClaimsError)) throw err
+    throw new ResourceAuthError('invalid_token', {
+      detail: err.reason === 'act_depth' ? 'act chain too deep' : 'act claim malformed',
+    })
   }
-  return chain
 }
 
 /** RFC 9068 §2.2.3: `scope` is one space-delimited string. */
 export function parseScopes(claims: JWTPayload): string[] {
-  const scope = claims.scope
-  if (scope === undefined) return []
-  if (typeof scope !== 'string') invalidToken('claim scope not a string')
-  return scope.split(' ').filter((s) => s.length > 0)
+  try {
+    return [...(readScopeClaim(claims) ?? [])]
+  } catch (err) {
+    if (err instanceof AccessTokenClaimsError) throw fromClaimsError(err, claims)
+    throw err
+  }
 }
 
 /**

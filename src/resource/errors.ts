@@ -6,7 +6,7 @@
  * precise reason for logs and audit only, `cause` keeps the jose error. The mapping from jose reads
  * the error `code`, never its message.
  *
- * Signatures are verified with node:crypto (src/exchange/jwt/verify_jws.ts); `fromJwsError` turns
+ * Signatures are verified with node:crypto (src/jws/verify_jws.ts); `fromJwsError` turns
  * its reasons into the jose errors the kit has always reported as `cause` (`ERR_JWS_*`,
  * `ERR_JOSE_ALG_NOT_ALLOWED`, `ERR_JWKS_NO_MATCHING_KEY`, …), so `cause.code` and `isTokenFault`
  * mean what they meant when jose verified.
@@ -34,6 +34,14 @@ const DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
   temporarily_unavailable: 'the access token cannot be checked right now',
 }
 
+/** The stable name of each answer, as jose's `ERR_…` codes. */
+const CODE = {
+  invalid_request: 'ERR_BEARER_INVALID_REQUEST',
+  invalid_token: 'ERR_BEARER_INVALID_TOKEN',
+  insufficient_scope: 'ERR_BEARER_INSUFFICIENT_SCOPE',
+  temporarily_unavailable: 'ERR_BEARER_TEMPORARILY_UNAVAILABLE',
+} as const satisfies Readonly<Record<ResourceAuthErrorCode, `ERR_BEARER_${string}`>>
+
 const MISSING_CREDENTIALS = 'a bearer access token is required'
 
 export interface ResourceAuthErrorOptions {
@@ -51,6 +59,9 @@ export interface ResourceAuthErrorOptions {
 
 export class ResourceAuthError extends Error {
   override name = 'ResourceAuthError'
+  /** Stable name of the answer, e.g. `ERR_BEARER_INVALID_TOKEN`. */
+  readonly code: (typeof CODE)[ResourceAuthErrorCode]
+  /** RFC 6750 §3.1 error code (what the client reads). */
   readonly error: ResourceAuthErrorCode
   readonly statusCode: number
   readonly description: string
@@ -65,6 +76,7 @@ export class ResourceAuthError extends Error {
       options.cause === undefined ? undefined : { cause: options.cause },
     )
     this.error = error
+    this.code = CODE[error]
     this.credentialsSent = credentialsSent
     // RFC 6750 §3.1: a request without any credentials is answered 401 whatever the code.
     this.statusCode = this.credentialsSent ? STATUS[error] : 401

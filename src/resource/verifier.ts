@@ -26,14 +26,8 @@ import {
   type KeyCacheSettings,
 } from '../keys/remote_jwks.js'
 import type { Logger } from '../log/logger.js'
-import {
-  checkCallerAllowed,
-  checkScopes,
-  checkStringClaim,
-  parseActorChain,
-  parseOptionalStringClaim,
-  parseScopes,
-} from './checks.js'
+import { systemClock, type Clock } from '../time/clock.js'
+import { checkCallerAllowed, checkScopes, parseActorChain, parseScopes } from './checks.js'
 import { ResourceAuthError, fromJwsError } from './errors.js'
 import { checkRegisteredClaims } from './jwt_claims.js'
 
@@ -89,7 +83,7 @@ export interface AccessTokenVerifierOptions {
   /** Where a failed key-set fetch is reported (`upstream_keys_fetch_failed`). */
   readonly logger?: Logger
   /** The clock, for tests. */
-  readonly now?: () => Date
+  readonly now?: Clock
   /**
    * Successful verifications are remembered per token string, so a token used for many calls (App A
    * keeps an exchanged token for minutes) costs one signature check. A hit still expires with the
@@ -293,8 +287,8 @@ export function createAccessTokenVerifier(
   })
 
   function currentSeconds(): number {
-    const seconds = Math.floor((now === undefined ? Date.now() : now().getTime()) / 1000)
-    if (!Number.isFinite(seconds)) throw new TypeError('"now" must return a valid Date')
+    const seconds = Math.floor((now ?? systemClock)())
+    if (!Number.isFinite(seconds)) throw new TypeError('"now" must return epoch seconds')
     return seconds
   }
 
@@ -339,14 +333,16 @@ export function createAccessTokenVerifier(
       issuer,
       audience,
       requiredClaims: REQUIRED_CLAIMS,
+      optionalStringClaims: ['azp'],
       clockToleranceSeconds: clockTolerance,
       now: currentSeconds(),
     })
 
-    const sub = checkStringClaim(claims, 'sub')
-    const clientId = checkStringClaim(claims, 'client_id')
-    const jti = checkStringClaim(claims, 'jti')
-    const azp = parseOptionalStringClaim(claims, 'azp') ?? clientId
+    // Checked above: non-empty strings.
+    const sub = claims.sub as string
+    const clientId = claims.client_id as string
+    const jti = claims.jti as string
+    const azp = (claims.azp as string | undefined) ?? clientId
     if (azp !== clientId) {
       throw new ResourceAuthError('invalid_token', { detail: 'azp differs from client_id' })
     }

@@ -28,6 +28,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import {
   createClientAuthenticator,
+  createJwsMinter,
   createJwsVerifier,
   createTokenExchange,
   GRANT_TYPE_TOKEN_EXCHANGE,
@@ -35,12 +36,12 @@ import {
   NO_STORE_HEADERS,
   OAuthError,
   toErrorResponse,
-  type AuditEvent,
-  type ExchangeParams,
+  type GrantParams,
+  type TokenExchangeAuditEvent,
 } from '../exchange/index.js'
-import { ACCESS_TOKEN_HEADER } from '../exchange/mint.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
+import { systemClock, type Clock } from '../time/clock.js'
 import type { StsConfig } from './config.js'
 import { openStsKeyStore } from './signing_keys.js'
 
@@ -48,15 +49,15 @@ export interface StsOptions {
   readonly logger: Logger
   /** For upstream discovery and JWKS requests (tests). */
   readonly fetch?: typeof fetch
-  /** Seconds since the epoch, for the engine, the key cache and key files (tests). */
-  readonly now?: () => number
+  /** For the engine, the key cache and key files (tests). */
+  readonly now?: Clock
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 
 export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
   const { logger } = options
-  const now = options.now ?? (() => Date.now() / 1000)
+  const now = options.now ?? systemClock
   const signingKeys = await openStsKeyStore({
     ...config.keys,
     now,
@@ -89,11 +90,9 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     policy: config.policy,
     verifier,
     subjectStatus: { isActive: async () => true },
-    minter: {
-      mint: (claims, header) =>
-        signingKeys.signer().sign({ ...header, ...ACCESS_TOKEN_HEADER }, claims),
-    },
-    audit: (event: AuditEvent) =>
+    // The IdP's minter signature: the shared key directory's active key, picked per token.
+    minter: createJwsMinter({ currentSigner: () => signingKeys.signer() }),
+    audit: (event: TokenExchangeAuditEvent) =>
       logger.info({ audit: event, component: 'sts' }, `token exchange ${event.outcome}`),
     now,
   })
@@ -170,7 +169,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     })
 
     tokenScope.post('/token', async (request, reply) => {
-      const body = (request.body ?? {}) as ExchangeParams
+      const body = (request.body ?? {}) as GrantParams
       let client
       try {
         client = authenticator.authenticate({

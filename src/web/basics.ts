@@ -23,6 +23,7 @@ import fastifyFormbody from '@fastify/formbody'
 import fastifyHelmet from '@fastify/helmet'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Clock } from '../time/clock.js'
 import { renderErrorPage } from './layout.js'
 import { createSessionRecord, SessionStore, type Session, type SessionRecord } from './session.js'
 
@@ -52,7 +53,7 @@ export interface WebBasicsOptions {
   /** Upper bound on live sessions; the least recently used are evicted. Default 10 000. */
   maxSessions?: number
   /** Clock for session expiry (tests). */
-  now?: () => number
+  now?: Clock
 }
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])

@@ -30,6 +30,7 @@ import * as client from 'openid-client'
 import { sendHtml } from './basics.js'
 import { html } from './html.js'
 import { renderErrorPage } from './layout.js'
+import { systemClock, type Clock } from '../time/clock.js'
 
 export interface SessionUser {
   sub: string
@@ -66,7 +67,8 @@ export interface OidcLoginOptions {
   fetch?: typeof fetch
   /** Seconds per request to the IdP. Default 5. */
   timeoutSeconds?: number
-  now?: () => number
+  /** Clock for token expiry and sign-in attempts (tests). */
+  now?: Clock
 }
 
 export type UserTokenErrorReason =
@@ -74,6 +76,8 @@ export type UserTokenErrorReason =
 
 /** Thrown by `getUserAccessToken` when no usable access token can be produced. */
 export class UserTokenError extends Error {
+  static readonly code = 'ERR_USER_TOKEN_UNAVAILABLE'
+  readonly code = UserTokenError.code
   override name = 'UserTokenError'
   constructor(
     readonly reason: UserTokenErrorReason,
@@ -89,7 +93,7 @@ export interface OidcSessionTokens {
   accessToken: string
   refreshToken?: string
   idToken?: string
-  /** Epoch milliseconds. */
+  /** Epoch seconds. */
   expiresAt: number
   scope?: string
   user: SessionUser
@@ -114,8 +118,8 @@ export interface OidcLogin {
 
 const SESSION_KEY = 'oidc'
 const PENDING_KEY = 'oidc:pending'
-const REFRESH_SKEW_MS = 30_000
-const PENDING_TTL_MS = 10 * 60_000
+const REFRESH_SKEW_SECONDS = 30
+const PENDING_TTL_SECONDS = 10 * 60
 
 /** Accepts only same-origin relative paths (`/x?y`), never `//host` or `/\host` or a scheme. */
 export function safeReturnTo(value: unknown): string {
@@ -161,7 +165,7 @@ async function oidcLoginPlugin(
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
   const redirectUri = `${baseUrl}/auth/callback`
   const postLogoutRedirectUri = `${baseUrl}/`
-  const now = options.now ?? Date.now
+  const now = options.now ?? systemClock
   const appName = app.webBasics.appName
   const timeout = options.timeoutSeconds ?? 5
 
@@ -261,7 +265,7 @@ async function oidcLoginPlugin(
 
   app.get('/auth/callback', async (request, reply) => {
     const pending = request.session.get<PendingLogin>(PENDING_KEY)
-    if (!pending || now() - pending.createdAt > PENDING_TTL_MS) {
+    if (!pending || now() - pending.createdAt > PENDING_TTL_SECONDS) {
       return errorPage(
         reply,
         request,
@@ -331,7 +335,7 @@ async function oidcLoginPlugin(
     request.session.regenerate()
     const session: OidcSessionTokens = {
       accessToken: tokens.access_token,
-      expiresAt: now() + (tokens.expires_in ?? 300) * 1000,
+      expiresAt: now() + (tokens.expires_in ?? 300),
       user: userFromClaims(claims),
     }
     if (tokens.refresh_token) session.refreshToken = tokens.refresh_token
@@ -404,7 +408,7 @@ async function oidcLoginPlugin(
       const updated: OidcSessionTokens = {
         ...tokens,
         accessToken: response.access_token,
-        expiresAt: now() + (response.expires_in ?? 300) * 1000,
+        expiresAt: now() + (response.expires_in ?? 300),
       }
       if (response.refresh_token) updated.refreshToken = response.refresh_token
       if (response.id_token) updated.idToken = response.id_token
@@ -429,7 +433,7 @@ async function oidcLoginPlugin(
   async function getUserAccessToken(request: FastifyRequest): Promise<string> {
     const tokens = getSessionTokens(request)
     if (!tokens) throw new UserTokenError('not_logged_in', 'no user is signed in')
-    if (tokens.expiresAt - REFRESH_SKEW_MS > now()) return tokens.accessToken
+    if (tokens.expiresAt - REFRESH_SKEW_SECONDS > now()) return tokens.accessToken
     if (!tokens.refreshToken) {
       throw new UserTokenError(
         'refresh_unavailable',

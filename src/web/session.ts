@@ -5,6 +5,7 @@
  * sessions are evicted first), which is enough for a demo that runs as a single process.
  */
 import { randomBytes } from 'node:crypto'
+import { systemClock, type Clock } from '../time/clock.js'
 
 /** What a request handler sees as `request.session`. */
 export interface Session {
@@ -25,13 +26,14 @@ export interface SessionRecord {
   readonly id: string
   readonly csrfToken: string
   readonly data: Map<string, unknown>
+  /** Epoch seconds. */
   expiresAt: number
 }
 
 export interface SessionStoreOptions {
   ttlSeconds: number
   maxSessions?: number
-  now?: () => number
+  now?: Clock
 }
 
 export function randomToken(bytes = 32): string {
@@ -43,14 +45,14 @@ export function createSessionRecord(now: number, ttlSeconds: number): SessionRec
     id: randomToken(),
     csrfToken: randomToken(),
     data: new Map(),
-    expiresAt: now + ttlSeconds * 1000,
+    expiresAt: now + ttlSeconds,
   }
 }
 
 export class SessionStore {
   readonly ttlSeconds: number
   readonly maxSessions: number
-  readonly now: () => number
+  readonly now: Clock
   // Map keeps insertion order; touching a record re-inserts it, so the first key is the LRU.
   readonly #records = new Map<string, SessionRecord>()
 
@@ -58,7 +60,7 @@ export class SessionStore {
     if (!(options.ttlSeconds > 0)) throw new TypeError('ttlSeconds must be a positive number')
     this.ttlSeconds = options.ttlSeconds
     this.maxSessions = options.maxSessions ?? 10_000
-    this.now = options.now ?? Date.now
+    this.now = options.now ?? systemClock
   }
 
   get size(): number {
@@ -74,14 +76,14 @@ export class SessionStore {
       this.#records.delete(id)
       return undefined
     }
-    record.expiresAt = now + this.ttlSeconds * 1000
+    record.expiresAt = now + this.ttlSeconds
     this.#records.delete(id)
     this.#records.set(id, record)
     return record
   }
 
   save(record: SessionRecord): void {
-    record.expiresAt = this.now() + this.ttlSeconds * 1000
+    record.expiresAt = this.now() + this.ttlSeconds
     this.#records.delete(record.id)
     this.#records.set(record.id, record)
     while (this.#records.size > this.maxSessions) {

@@ -1,23 +1,32 @@
 /**
- * Fixtures for the exchange engine tests: real P-256 keys, a real signer and verifier, a policy with
- * three targets, token factories and an engine wired with a minter spy and an audit collector.
+ * Fixtures for the engine tests: real P-256 keys, a real signer and verifier, a policy with three
+ * targets, token factories, a minter spy, an engine wired with it and an audit collector, and the
+ * casts that stand in for a stage when a test starts in the middle of the pipeline.
  */
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
-import type { AuditEvent } from '../../src/exchange/audit.js'
+import type { AuditEvent, TokenExchangeAuditEvent } from '../../src/exchange/audit.js'
 import { OAuthError, type OAuthErrorCode } from '../../src/exchange/errors.js'
-import { createTokenExchange } from '../../src/exchange/exchange.js'
+import { createTokenExchange } from '../../src/exchange/token_exchange/grant.js'
 import { createJwsSigner } from '../../src/jws/sign_jws.js'
 import { createJwsVerifier } from '../../src/jws/verify_jws.js'
-import { createJwsMinter, type TokenMinter } from '../../src/exchange/mint.js'
+import { createJwsMinter, type MintRequest, type TokenMinter } from '../../src/exchange/mint.js'
 import { createExchangePolicy, type ExchangePolicyInput } from '../../src/exchange/policy.js'
+import { createGrantRunner } from '../../src/exchange/runner.js'
 import {
   GRANT_TYPE_TOKEN_EXCHANGE,
+  type ExchangeDecision,
+  type ExchangeRequest,
+  type VerifiedActor,
+  type VerifiedSubject,
+} from '../../src/exchange/token_exchange/types.js'
+import {
   TOKEN_TYPE,
   type AuthenticatedClient,
   type VerifiedToken,
 } from '../../src/exchange/types.js'
 import type { TokenValidationDeps } from '../../src/exchange/verify_access_token.js'
+import type { Clock } from '../../src/time/clock.js'
 
 export const ISSUER = 'https://idp.example'
 export const NOW = 1_700_000_000
@@ -114,7 +123,7 @@ export function exchangeParams(
 
 export function tokenDeps(
   isActive: (token: VerifiedToken) => boolean = () => true,
-): TokenValidationDeps {
+): TokenValidationDeps & { policy: typeof policy } {
   return {
     verifier,
     subjectStatus: { isActive: async (token) => isActive(token) },
@@ -123,37 +132,76 @@ export function tokenDeps(
   }
 }
 
-export function buildEngine(options: { isActive?: (token: VerifiedToken) => boolean } = {}) {
-  const audits: AuditEvent[] = []
+/** The engine's own JWS minter over the test key, counting its calls. */
+export function spyMinter() {
+  const real = createJwsMinter({ currentSigner: () => signer })
   const minted: string[] = []
-  const real = createJwsMinter(signer)
-  let mintCalls = 0
+  const requests: MintRequest[] = []
   const minter: TokenMinter = {
-    async mint(claims, header, decision) {
-      mintCalls++
-      const token = await real.mint(claims, header, decision)
+    async mint(request) {
+      requests.push(request)
+      const token = await real.mint(request)
       minted.push(token)
       return token
     },
   }
+  return {
+    minter,
+    minted,
+    requests,
+    get mintCalls() {
+      return requests.length
+    },
+  }
+}
+
+/** A runner for any grant, with the minter spy and an audit collector, at `NOW`. */
+export function buildRunner(now: Clock = () => NOW) {
+  const spy = spyMinter()
+  const audits: AuditEvent[] = []
+  const runner = createGrantRunner({
+    minter: spy.minter,
+    audit: (event) => audits.push(event),
+    now,
+  })
+  return { runner, audits, spy }
+}
+
+export function buildEngine(options: { isActive?: (token: VerifiedToken) => boolean } = {}) {
+  const audits: TokenExchangeAuditEvent[] = []
+  const spy = spyMinter()
   const isActive = options.isActive ?? (() => true)
   const engine = createTokenExchange({
     policy,
     verifier,
     subjectStatus: { isActive: async (token) => isActive(token) },
-    minter,
+    minter: spy.minter,
     audit: (event) => audits.push(event),
     now: () => NOW,
   })
   return {
     engine,
     audits,
-    minted,
+    minted: spy.minted,
     get mintCalls() {
-      return mintCalls
+      return spy.mintCalls
     },
   }
 }
+
+/*
+ * Stand-ins for a stage's output, for unit tests that start in the middle of the pipeline. In
+ * source code only the stage itself produces these (the brand is type-level; see
+ * stage_order.test.ts).
+ */
+/** A stage output without its brand: the plain fields a test writes down. */
+export type Unbranded<T> = { [K in keyof T as K extends string ? K : never]: T[K] }
+
+export const asExchangeRequest = (request: Unbranded<ExchangeRequest>) => request as ExchangeRequest
+export const asVerifiedSubject = (token: VerifiedToken) => token as VerifiedSubject
+export const asVerifiedActor = (token: VerifiedToken) => token as VerifiedActor
+export const asExchangeDecision = (decision: Unbranded<ExchangeDecision>) =>
+  decision as ExchangeDecision
 
 export interface ExpectedError {
   error: OAuthErrorCode

@@ -1,17 +1,21 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
-import { checkSubjectAddressedTo, decideExchange } from '../../src/exchange/decide.js'
+import {
+  checkClientMayExchange,
+  checkSubjectAddressedTo,
+  decideExchange,
+} from '../../src/exchange/token_exchange/decide.js'
 import {
   createIssuerProfile,
   DEFAULT_ISSUER_PROFILE,
   upstreamClientIdsOf,
 } from '../../src/exchange/issuer_profile.js'
 import { JwsVerificationError, createJwsVerifier } from '../../src/jws/verify_jws.js'
-import { parseExchangeRequest } from '../../src/exchange/parse_request.js'
+import { parseExchangeRequest } from '../../src/exchange/token_exchange/parse_request.js'
 import { createExchangePolicy } from '../../src/exchange/policy.js'
 import { DEFAULT_REQUEST_LIMITS } from '../../src/exchange/types.js'
-import { validateSubjectToken } from '../../src/exchange/validate_subject.js'
+import { validateSubjectToken } from '../../src/exchange/token_exchange/validate_subject.js'
 import {
   clientA,
   exchangeParams,
@@ -137,7 +141,7 @@ test('decideExchange when the subject is addressed to the mapped upstream id the
   )
   const decision = decideExchange({
     request,
-    client: clientA,
+    client: checkClientMayExchange(profiled, clientA),
     subject,
     actor: undefined,
     policy: profiled,
@@ -158,7 +162,7 @@ test('decideExchange when the upstream id equals the client id but is not mapped
     () =>
       decideExchange({
         request,
-        client: clientA,
+        client: checkClientMayExchange(profiled, clientA),
         subject,
         actor: undefined,
         policy: profiled,

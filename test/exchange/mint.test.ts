@@ -1,61 +1,56 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import {
-  ACCESS_TOKEN_HEADER,
-  buildAccessTokenClaims,
-  createJwsMinter,
-} from '../../src/exchange/mint.js'
-import { TOKEN_TYPE, type ExchangeDecision } from '../../src/exchange/types.js'
-import { decodeHeader, decodePayload, ISSUER, NOW, signer, verifier } from './helpers.js'
+import { createJwsMinter, type MintRequest } from '../../src/exchange/mint.js'
+import { createJwsSigner } from '../../src/jws/sign_jws.js'
+import { decodeHeader, decodePayload, ISSUER, keys, NOW, signer, verifier } from './helpers.js'
 
-const decision: ExchangeDecision = Object.freeze({
-  mode: 'delegation',
-  sub: 'alice',
-  audience: 'app-b',
-  clientId: 'app-a',
-  scopes: ['todos:read', 'todos:write'],
-  act: { sub: 'app-a', iss: ISSUER },
-  iat: NOW,
-  exp: NOW + 300,
-  issuedTokenType: TOKEN_TYPE.ACCESS_TOKEN,
-  subjectJti: 's-jti',
-  actorJti: undefined,
-})
-
-test('buildAccessTokenClaims when delegation then RFC 9068 claims with act', () => {
-  assert.deepEqual(buildAccessTokenClaims(decision, { issuer: ISSUER, jti: 'new-jti' }), {
+const request: MintRequest = {
+  claims: {
     iss: ISSUER,
     sub: 'alice',
     aud: 'app-b',
     client_id: 'app-a',
     azp: 'app-a',
-    act: { sub: 'app-a', iss: ISSUER },
-    scope: 'todos:read todos:write',
+    scope: 'todos:read',
     iat: NOW,
     exp: NOW + 300,
     jti: 'new-jti',
-  })
-})
-
-test('buildAccessTokenClaims when impersonation without chain then no act', () => {
-  const claims = buildAccessTokenClaims(
-    { ...decision, mode: 'impersonation', act: undefined },
-    { issuer: ISSUER },
-  )
-  assert.equal('act' in claims, false)
-})
-
-test('buildAccessTokenClaims when no jti given then a fresh random one', () => {
-  const a = buildAccessTokenClaims(decision, { issuer: ISSUER }).jti
-  const b = buildAccessTokenClaims(decision, { issuer: ISSUER }).jti
-  assert.notEqual(a, b)
-  assert.match(a, /^[0-9a-f-]{36}$/)
-})
+  },
+  derivedFromJti: 's-jti',
+}
 
 test('createJwsMinter when minting then at+jwt signed by the signer kid', async () => {
-  const claims = buildAccessTokenClaims(decision, { issuer: ISSUER })
-  const token = await createJwsMinter(signer).mint(claims, ACCESS_TOKEN_HEADER, decision)
+  const token = await createJwsMinter({ currentSigner: () => signer }).mint(request)
   assert.deepEqual(decodeHeader(token), { typ: 'at+jwt', alg: 'ES256', kid: 'k1' })
-  assert.deepEqual(decodePayload(token), claims)
+  assert.deepEqual(decodePayload(token), request.claims)
   await verifier.verify(token)
+})
+
+test('createJwsMinter when the signer changes then the next token uses the new key', async () => {
+  let current = signer
+  const minter = createJwsMinter({ currentSigner: () => current })
+  assert.equal(decodeHeader(await minter.mint(request)).kid, 'k1')
+  current = createJwsSigner({ alg: 'ES256', kid: 'k2', privateKey: keys.privateKey })
+  assert.equal(decodeHeader(await minter.mint(request)).kid, 'k2')
+})
+
+test('createJwsMinter when a record hook is set then it sees the request before the token leaves', async () => {
+  const recorded: MintRequest[] = []
+  const minter = createJwsMinter({
+    currentSigner: () => signer,
+    record: (minted) => void recorded.push(minted),
+  })
+  await minter.mint(request)
+  assert.deepEqual(recorded, [request])
+  const failing = createJwsMinter({
+    currentSigner: () => signer,
+    record: () => {
+      throw new Error('registry down')
+    },
+  })
+  await assert.rejects(failing.mint(request), /registry down/)
+})
+
+test('createJwsMinter when no signer source then TypeError', () => {
+  assert.throws(() => createJwsMinter({ currentSigner: undefined as never }), TypeError)
 })

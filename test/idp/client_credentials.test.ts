@@ -3,7 +3,11 @@
  * App B's identity policy on the live stack: `trusted-header` only for that service's own token.
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import { parsePolicy } from '../../src/config/policy_file.js'
+import { createLogger } from '../../src/log/logger.js'
 import {
   basicAuth,
   decodeJwt,
@@ -124,5 +128,100 @@ describe('App B with the header workaround switched off (APP_B_TRUSTED_HEADER_CA
     assert.equal(res.body.user, 'app-a')
     assert.equal(res.body.decidedBy, 'token')
     assert.match(res.body.headerIgnored, /not a trusted-header caller/)
+  })
+})
+
+describe('client_credentials is decided by the engine, audited once per request', () => {
+  let stack: Stack
+  const lines: string[] = []
+  const auditEvents = () =>
+    lines
+      .filter((line) => line.includes('"audit"'))
+      .map((line) => JSON.parse(line).audit)
+      .filter((event) => event.event === 'client_credentials')
+  before(async () => {
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString())
+        done()
+      },
+    })
+    stack = await startStack({
+      logger: createLogger({ level: 'info' }, sink),
+      idp: (env) => {
+        const json = JSON.parse(readFileSync('config/policy.json', 'utf8'))
+        // app-b: a service token toward two audiences, so none is the default.
+        json.clients['app-b'].clientCredentials = {
+          enabled: true,
+          allowedAudiences: ['app-a', 'app-c'],
+          scopes: ['todos:read', 'activity:read'],
+        }
+        return { policy: parsePolicy(json, env, env.IDP_ISSUER, 'client_credentials variant') }
+      },
+    })
+  })
+  after(() => stack?.close())
+
+  test('an issued service token and a refused one: one audit event each, never a token value', async () => {
+    const issued = await clientCredentials(stack, 'app-a', stack.env.APP_A_CLIENT_SECRET)
+    assert.equal(issued.status, 200)
+    const refused = await clientCredentials(stack, 'app-a', stack.env.APP_A_CLIENT_SECRET, {
+      resource: stack.env.APP_A_URL,
+    })
+    assert.equal(refused.status, 400)
+    assert.equal(refused.body.error, 'invalid_target')
+    assert.deepEqual(auditEvents(), [
+      {
+        event: 'client_credentials',
+        outcome: 'issued',
+        clientId: 'app-a',
+        audience: 'app-b',
+        scopes: ['todos:read'],
+      },
+      {
+        event: 'client_credentials',
+        outcome: 'refused',
+        clientId: 'app-a',
+        error: 'invalid_target',
+        reason: 'target app-a is not allowed for the client',
+      },
+    ])
+    const logged = lines.join('\n')
+    for (const part of issued.body.access_token.split('.')) assert.ok(!logged.includes(part))
+  })
+
+  test('no resource named and no single default audience → invalid_target, no token', async () => {
+    const before = auditEvents().length
+    const res = await clientCredentials(stack, 'app-b', stack.env.APP_B_CLIENT_SECRET)
+    assert.equal(res.status, 400)
+    assert.equal(res.body.error, 'invalid_target')
+    assert.equal(res.body.access_token, undefined)
+    assert.deepEqual(auditEvents().slice(before), [
+      {
+        event: 'client_credentials',
+        outcome: 'refused',
+        clientId: 'app-b',
+        error: 'invalid_target',
+        reason: 'no target requested and the client has no single default',
+      },
+    ])
+  })
+
+  test('two resources → invalid_target, decided before any token', async () => {
+    const before = auditEvents().length
+    const body = new URLSearchParams({ grant_type: 'client_credentials', scope: 'todos:read' })
+    body.append('resource', stack.env.APP_A_URL)
+    body.append('resource', stack.env.APP_C_URL)
+    const response = await fetch(`${stack.idp.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: basicAuth('app-b', stack.env.APP_B_CLIENT_SECRET),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body,
+    })
+    assert.equal(response.status, 400)
+    assert.equal(((await response.json()) as { error: string }).error, 'invalid_target')
+    assert.equal(auditEvents().length - before, 1)
   })
 })

@@ -250,7 +250,7 @@ async function setupWithProbe(t: TestContext, now?: () => number) {
 }
 
 test('getUserAccessToken when the token is within 30 s of expiry then it refreshes (rotation kept)', async (t) => {
-  let now = Date.now()
+  let now = Date.now() / 1000
   const { app, op } = await setupWithProbe(t, () => now)
   op.accessTokenLifetime = 120
   const jar = new CookieJar()
@@ -258,31 +258,31 @@ test('getUserAccessToken when the token is within 30 s of expiry then it refresh
   const first = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json()
     .token
   assert.ok(first)
-  now += 60_000
+  now += 60
   assert.equal(
     (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().token,
     first,
   )
-  now += 35_000 // 25 s left
+  now += 35 // 25 s left
   const refreshed = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json()
     .token
   assert.ok(refreshed && refreshed !== first)
   assert.equal(op.requests.filter((r) => r.grantType === 'refresh_token').length, 1)
-  now += 100_000
+  now += 100
   const again = (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json()
     .token
   assert.ok(again && again !== refreshed, 'the rotated refresh token was stored and used')
 })
 
 test('getUserAccessToken when the refresh is refused or nobody is signed in then a typed error', async (t) => {
-  let now = Date.now()
+  let now = Date.now() / 1000
   const { app, op } = await setupWithProbe(t, () => now)
   assert.equal((await app.inject('/token')).json().reason, 'not_logged_in')
   op.accessTokenLifetime = 60
   const jar = new CookieJar()
   await loginThroughCallback(app, op, jar, ALICE)
   op.refreshBehaviour = 'invalid_grant'
-  now += 45_000
+  now += 45
   assert.equal(
     (await app.inject({ url: '/token', headers: { cookie: jar.header() } })).json().reason,
     'refresh_rejected',

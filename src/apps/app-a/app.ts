@@ -38,6 +38,7 @@ import {
   todosPage,
   type DashboardModel,
 } from './views.js'
+import { systemClock, type Clock } from '../../time/clock.js'
 
 export const APP_A_COOKIE_NAME = 'onbehalf_app_a_sid'
 /**
@@ -62,8 +63,8 @@ export interface BuildAppAOptions {
   logger: Logger
   /** Outbound HTTP to the IdP and App B (tests). */
   fetch?: typeof fetch
-  /** Clock in epoch milliseconds (tests). */
-  now?: () => number
+  /** Clock (tests). */
+  now?: Clock
   /** Where the attack lab finds the victim's sub when ATTACK_VICTIM_SUB is unset. */
   findUserSub?: FindUserSub
 }
@@ -80,7 +81,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
   const { env } = options
   // The IdP named by IDP (embedded by default); on authentik each application has its own issuer.
   const issuer = issuerForClient(env.idp, env.APP_A_CLIENT_ID)
-  const now = options.now ?? Date.now
+  const now = options.now ?? systemClock
   const app = Fastify({
     ...fastifyLogOptions(options.logger, 'app-a'),
     trustProxy: false,
@@ -179,7 +180,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     } catch (error) {
       if (error instanceof TokenExchangeError) {
         request.log.warn(
-          { error: error.error, status: error.status, audience },
+          { error: error.error, status: error.statusCode, audience },
           'token exchange failed',
         )
         return { userToken, exchangeError: error }
@@ -224,7 +225,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     } catch (error) {
       if (!(error instanceof TokenExchangeError)) throw error
       request.log.warn(
-        { error: error.error, status: error.status, audience },
+        { error: error.error, status: error.statusCode, audience },
         'chain: exchange failed',
       )
       chain.failure = {

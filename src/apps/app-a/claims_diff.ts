@@ -59,14 +59,14 @@ export function buildClaimsDiff(
   }))
 }
 
-/** `2026-01-02 10:00:00 UTC (in 4 min)` for a NumericDate (seconds). */
-export function describeTime(seconds: number, nowMs: number): string {
+/** `2026-01-02 10:00:00 UTC (in 4 min)` for a NumericDate, both in epoch seconds. */
+export function describeTime(seconds: number, now: number): string {
   const date = new Date(seconds * 1000)
   const iso = date
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d+Z$/, ' UTC')
-  const delta = Math.round((seconds * 1000 - nowMs) / 1000)
+  const delta = Math.round(seconds - now)
   const abs = Math.abs(delta)
   const span =
     abs < 60

@@ -115,6 +115,7 @@ export interface DashboardModel {
   appBUrl: string
   audience: string
   requestedScope: string
+  /** Epoch seconds. */
   now: number
   userTokenError?: UserTokenError
   originalClaims?: Record<string, unknown>
@@ -210,7 +211,7 @@ function exchangeTiming(exchange: NonNullable<DashboardModel['exchange']>, now: 
           ? html`served from cache in ${ms(exchange.durationMs)}
               <span class="muted"
                 >(the exchange itself took ${ms(original.durationMs)} at
-                ${describeTime(original.at / 1000, now)})</span
+                ${describeTime(original.at, now)})</span
               >`
           : html`served from App A's cache`
       }
@@ -225,7 +226,7 @@ function exchangeCard(model: DashboardModel): SafeHtml {
     status = html`<div class="alert alert-error" data-testid="exchange-error">
       <strong>The identity provider refused the exchange.</strong>
       <code data-testid="exchange-error-code">${err.error}</code
-      >${err.status ? html` (HTTP ${err.status})` : ''}
+      >${err.statusCode ? html` (HTTP ${err.statusCode})` : ''}
       ${err.description ? html`<br /><span data-testid="exchange-error-description">${err.description}</span>` : ''}
     </div>`
   } else if (model.userTokenError) {
@@ -258,7 +259,7 @@ function exchangeCard(model: DashboardModel): SafeHtml {
         </dd>
         ${exchangeTiming(exchange, model.now)}
         <dt>Expires</dt>
-        <dd>${describeTime(exchange.expiresAt / 1000, model.now)}</dd>`
+        <dd>${describeTime(exchange.expiresAt, model.now)}</dd>`
     }
   </dl>`
   const diff =

@@ -142,7 +142,7 @@ export function createAppCLink(options: AppCLinkOptions): AppCLink {
           hop: 'exchange',
           error: error.error,
           ...(error.description ? { description: error.description } : {}),
-          ...(error.status !== undefined ? { status: error.status } : {}),
+          ...(error.statusCode !== undefined ? { status: error.statusCode } : {}),
         },
       }
     }

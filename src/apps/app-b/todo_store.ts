@@ -7,6 +7,7 @@
  * transactions.
  */
 import { openSqliteDatabase } from '../../storage/sqlite.js'
+import { systemClock, type Clock } from '../../time/clock.js'
 
 export interface Todo {
   readonly id: number
@@ -38,6 +39,8 @@ export interface TodoStore {
 export const MAX_TITLE_LENGTH = 200
 
 export class TodoValidationError extends Error {
+  static readonly code = 'ERR_TODO_INVALID'
+  readonly code = TodoValidationError.code
   override name = 'TodoValidationError'
 }
 
@@ -102,9 +105,9 @@ export function parseTodoTitle(title: unknown): string {
  * const store = openTodoStore(join(env.DATA_DIR, 'app-b.sqlite'))
  * store.add('user-alice', 'water the plants')
  */
-export function openTodoStore(path: string, options: { now?: () => Date } = {}): TodoStore {
+export function openTodoStore(path: string, options: { now?: Clock } = {}): TodoStore {
   const db = openSqliteDatabase(path, { name: 'todo', migrations: MIGRATIONS })
-  const now = () => (options.now?.() ?? new Date()).toISOString()
+  const now = () => new Date((options.now ?? systemClock)() * 1000).toISOString()
 
   const listStmt = db.prepare<[string], TodoRow>(
     `SELECT ${COLUMNS} FROM todos WHERE owner_sub = ? ORDER BY id`,

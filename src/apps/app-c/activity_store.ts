@@ -3,6 +3,7 @@
  * act for them, with the delegation chain that was in force. Every query filters on the owner.
  */
 import { openSqliteDatabase } from '../../storage/sqlite.js'
+import { systemClock, type Clock } from '../../time/clock.js'
 
 export interface ActivityEntry {
   readonly id: number
@@ -28,6 +29,8 @@ export const ACTION_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/
 export const MAX_DETAIL_LENGTH = 200
 
 export class ActivityValidationError extends Error {
+  static readonly code = 'ERR_ACTIVITY_INVALID'
+  readonly code = ActivityValidationError.code
   override name = 'ActivityValidationError'
 }
 
@@ -78,9 +81,9 @@ export function parseActivity(input: unknown): { action: string; detail: string 
   return { action: body.action, detail }
 }
 
-export function openActivityStore(path: string, options: { now?: () => Date } = {}): ActivityStore {
+export function openActivityStore(path: string, options: { now?: Clock } = {}): ActivityStore {
   const db = openSqliteDatabase(path, { name: 'activity', migrations: MIGRATIONS })
-  const now = () => (options.now?.() ?? new Date()).toISOString()
+  const now = () => new Date((options.now ?? systemClock)() * 1000).toISOString()
   const insert = db.prepare<[string, string, string, string, string, string], ActivityRow>(
     `INSERT INTO activity (owner_sub, action, detail, recorded_by, actor_chain, at) VALUES (?, ?, ?, ?, ?, ?)
      RETURNING id, action, detail, recorded_by, actor_chain, at`,

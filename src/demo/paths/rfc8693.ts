@@ -75,7 +75,7 @@ export function createRfc8693Strategy(
           grantType: TOKEN_EXCHANGE_GRANT,
           clientAuth: 'client_secret_basic',
           parameters: PARAMETERS,
-          status: error.status ?? 0,
+          status: error.statusCode ?? 0,
           error: error.error,
           ...(error.description ? { description: error.description } : {}),
         }

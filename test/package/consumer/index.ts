@@ -108,7 +108,9 @@ const engine = createTokenExchange({
   }),
   verifier: createJwsVerifier({ algorithms: ['ES256'], resolveKey: () => undefined }),
   subjectStatus: { isActive: async () => true },
-  minter: createJwsMinter(createJwsSigner({ kid: 'k1', alg: 'ES256', privateKey })),
+  minter: createJwsMinter({
+    currentSigner: () => createJwsSigner({ kid: 'k1', alg: 'ES256', privateKey }),
+  }),
   audit: (event) => console.log(event.outcome),
 })
 const clients = createClientAuthenticator(

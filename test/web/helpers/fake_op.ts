@@ -46,7 +46,8 @@ export async function startFakeOp(
 ): Promise<FakeOp> {
   const clientId = options.clientId ?? 'app-a'
   const clientSecret = options.clientSecret ?? 'app-a secret:with/odd+chars&='
-  const now = options.now ?? Date.now
+  /** Epoch seconds, as every clock in src/. */
+  const now = options.now ?? (() => Date.now() / 1000)
   const { privateKey, publicKey } = await generateKeyPair('ES256')
   const publicJwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }
   const codes = new Map<string, { nonce: string; codeChallenge: string; user: FakeUser }>()
@@ -59,7 +60,7 @@ export async function startFakeOp(
     new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ })
       .setIssuer(url)
-      .setIssuedAt(Math.floor(now() / 1000))
+      .setIssuedAt(Math.floor(now()))
       .sign(key)
 
   const op: FakeOp = {
@@ -98,7 +99,7 @@ export async function startFakeOp(
   }
 
   async function userAccessToken(user: FakeUser): Promise<string> {
-    const iat = Math.floor(now() / 1000)
+    const iat = Math.floor(now())
     return sign(privateKey, 'at+jwt', {
       sub: user.sub,
       aud: clientId,
@@ -141,7 +142,7 @@ export async function startFakeOp(
         .code(401)
         .send({ error: 'invalid_client', error_description: 'client authentication failed' })
     }
-    const iat = Math.floor(now() / 1000)
+    const iat = Math.floor(now())
     if (body.grant_type === 'authorization_code') {
       const entry = codes.get(body.code ?? '')
       codes.delete(body.code ?? '')

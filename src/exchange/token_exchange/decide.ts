@@ -1,10 +1,12 @@
 /**
- * Stage 4: the single decision point for every token onbehalf issues by exchange (lesson S5).
- * Verified inputs → a frozen `ExchangeDecision`; no token is built here.
+ * decide: the single decision point of the RFC 8693 grant (lesson S5). Every policy rule of an
+ * exchange is a check in this file; verified inputs → a frozen `ExchangeDecision`, no token is
+ * built here.
  *
- * Order: the client may exchange (`unauthorized_client`) → the subject token is addressed to the
- * requester (S2) → one target, configured and allowed for the client (S1, `invalid_target`) →
- * scopes within subject ∩ client ceiling ∩ target (S15, `invalid_scope`) → actor chain built,
+ * Order: the client may exchange (`checkClientMayExchange`, `unauthorized_client`; run once, by the
+ * authenticate stage, before any token is touched — Spring's order) → the subject token is addressed
+ * to the requester (S2) → one target, configured and allowed for the client (S1, `invalid_target`)
+ * → scopes within subject ∩ client ceiling ∩ target (S15, `invalid_scope`) → actor chain built,
  * depth-capped, cycle-free (S14, S18) → lifetime never beyond subject or actor (S17).
  *
  * Choices (documented here because peers differ):
@@ -21,6 +23,7 @@
  *
  * @example
  * ```ts
+ * const client = checkClientMayExchange(policy, authenticatedClient)
  * const decision = decideExchange({ request, client, subject, actor, policy, now })
  * ```
  */
@@ -30,12 +33,12 @@ import {
   InvalidTarget,
   SUBJECT_TOKEN_INVALID,
   UnauthorizedClient,
-} from './errors.js'
-import { issuerProfileFor, upstreamClientIdsOf } from './issuer_profile.js'
-import type { ClientExchangePolicy, ExchangePolicy, TargetPolicy } from './policy.js'
+} from '../errors.js'
+import { issuerProfileFor, upstreamClientIdsOf } from '../issuer_profile.js'
+import type { ClientExchangePolicy, ExchangePolicy, TargetPolicy } from '../policy.js'
+import type { ActClaim, AuthenticatedClient, VerifiedToken } from '../types.js'
 import type {
-  ActClaim,
-  AuthenticatedClient,
+  ExchangeClient,
   ExchangeDecision,
   ExchangeRequest,
   VerifiedActor,
@@ -44,7 +47,7 @@ import type {
 
 export interface DecideInput {
   readonly request: ExchangeRequest
-  readonly client: AuthenticatedClient
+  readonly client: ExchangeClient
   readonly subject: VerifiedSubject
   readonly actor: VerifiedActor | undefined
   readonly policy: ExchangePolicy
@@ -54,7 +57,7 @@ export interface DecideInput {
 
 export function decideExchange(input: DecideInput): ExchangeDecision {
   const { request, client, subject, actor, policy, now } = input
-  const clientPolicy = checkClientMayExchange(policy, client.clientId)
+  const clientPolicy = client.policy
   checkSubjectAddressedTo(
     subject,
     upstreamClientIdsOf(issuerProfileFor(policy.issuers, subject.iss), client.clientId),
@@ -75,22 +78,14 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
   checkChainDepth(act, policy.maxChainDepth)
   checkChainCycles(act)
 
-  const exp = Math.floor(
-    Math.min(
-      subject.exp,
-      actor?.exp ?? Number.POSITIVE_INFINITY,
-      now + clientPolicy.maxLifetimeSeconds,
-      now + policy.maxLifetimeSeconds,
-    ),
-  )
-  if (exp <= now) {
-    throw new InvalidRequest({
-      description: SUBJECT_TOKEN_INVALID,
-      detail: 'no lifetime left: subject or actor token expires now',
-    })
-  }
+  const exp = decideExpiry({
+    subjectExp: subject.exp,
+    actorExp: actor?.exp,
+    lifetimeCaps: [clientPolicy.maxLifetimeSeconds, policy.maxLifetimeSeconds],
+    now,
+  })
 
-  return Object.freeze({
+  const decision = {
     mode: clientPolicy.mode,
     sub: subject.sub,
     audience: target.audience,
@@ -102,22 +97,28 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
     issuedTokenType: request.requestedTokenType,
     subjectJti: subject.jti,
     actorJti: actor?.jti,
-  })
+  }
+  return Object.freeze(decision) as ExchangeDecision
 }
 
-/** The client has an exchange policy and it is switched on. */
+/** The client has an exchange policy and it is switched on; returns the client with its policy. */
 export function checkClientMayExchange(
   policy: Pick<ExchangePolicy, 'clients'>,
-  clientId: string,
-): ClientExchangePolicy {
-  const clientPolicy = policy.clients.get(clientId)
+  client: AuthenticatedClient,
+): ExchangeClient {
+  const clientPolicy = policy.clients.get(client.clientId)
   if (clientPolicy === undefined) {
     throw new UnauthorizedClient({ detail: 'client has no token exchange policy' })
   }
   if (!clientPolicy.enabled) {
     throw new UnauthorizedClient({ detail: 'token exchange is disabled for the client' })
   }
-  return clientPolicy
+  const authorized = {
+    clientId: client.clientId,
+    authMethod: client.authMethod,
+    policy: clientPolicy,
+  }
+  return Object.freeze(authorized) as ExchangeClient
 }
 
 /**
@@ -125,7 +126,7 @@ export function checkClientMayExchange(
  * the requester's names at the subject's issuer (its own client_id unless the issuer maps ids).
  */
 export function checkSubjectAddressedTo(
-  subject: VerifiedSubject,
+  subject: Pick<VerifiedToken, 'aud' | 'azp' | 'clientId'>,
   clientIds: string | readonly string[],
 ): void {
   for (const clientId of typeof clientIds === 'string' ? [clientIds] : clientIds) {
@@ -150,7 +151,7 @@ export function checkSubjectAddressedTo(
 export function resolveTarget(
   request: Pick<ExchangeRequest, 'audiences' | 'resources'>,
   policy: Pick<ExchangePolicy, 'targets'>,
-  clientPolicy: ClientExchangePolicy,
+  clientPolicy: Pick<ClientExchangePolicy, 'allowedAudiences'>,
 ): TargetPolicy {
   const resolved = new Set<TargetPolicy>()
   for (const audience of request.audiences) {
@@ -189,7 +190,10 @@ function findTargetByResource(
 }
 
 /** Lesson S1: a client exchanges only toward the audiences its policy lists. */
-export function checkTargetAllowed(target: TargetPolicy, clientPolicy: ClientExchangePolicy): void {
+export function checkTargetAllowed(
+  target: TargetPolicy,
+  clientPolicy: Pick<ClientExchangePolicy, 'allowedAudiences'>,
+): void {
   if (!clientPolicy.allowedAudiences.includes(target.audience)) {
     throw new InvalidTarget({ detail: `target ${target.audience} is not allowed for the client` })
   }
@@ -255,6 +259,34 @@ export function checkChainDepth(act: ActClaim | undefined, maxChainDepth: number
       detail: `actor chain depth ${depth} exceeds ${maxChainDepth}`,
     })
   }
+}
+
+/**
+ * Lesson S17: the new token never outlives the subject or actor token, nor any lifetime cap (the
+ * client's, the engine's). No lifetime left is `invalid_request`.
+ */
+export function decideExpiry(input: {
+  readonly subjectExp: number
+  readonly actorExp: number | undefined
+  /** Longest lifetimes allowed, seconds. */
+  readonly lifetimeCaps: readonly number[]
+  readonly now: number
+}): number {
+  const { subjectExp, actorExp, lifetimeCaps, now } = input
+  const exp = Math.floor(
+    Math.min(
+      subjectExp,
+      actorExp ?? Number.POSITIVE_INFINITY,
+      ...lifetimeCaps.map((seconds) => now + seconds),
+    ),
+  )
+  if (exp <= now) {
+    throw new InvalidRequest({
+      description: SUBJECT_TOKEN_INVALID,
+      detail: 'no lifetime left: subject or actor token expires now',
+    })
+  }
+  return exp
 }
 
 /** Lesson S14: no party appears twice in a chain (a requester already in it, A→B→A loops). */

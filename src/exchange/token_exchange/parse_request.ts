@@ -1,5 +1,5 @@
 /**
- * Stage 1: form parameters → `ExchangeRequest` (RFC 8693 §2.1). Syntax only, nothing is verified.
+ * parse: form parameters → `ExchangeRequest` (RFC 8693 §2.1). Syntax only, nothing is verified.
  *
  * Order follows Spring Authorization Server's converter: grant_type → resource → audience → scope →
  * requested_token_type → subject_token → subject_token_type → actor_token → actor_token_type →
@@ -16,28 +16,22 @@
  * const request = parseExchangeRequest(body, DEFAULT_REQUEST_LIMITS)
  * ```
  */
-import { InvalidRequest, UnsupportedGrantType } from './errors.js'
+import { InvalidRequest, UnsupportedGrantType } from '../errors.js'
+import { isResourceUri, malformed, SCOPE_TOKEN } from '../syntax.js'
 import {
-  GRANT_TYPE_TOKEN_EXCHANGE,
   TOKEN_TYPE,
   type AcceptedTokenType,
-  type ExchangeParams,
-  type ExchangeRequest,
+  type GrantParams,
   type RequestLimits,
-} from './types.js'
+} from '../types.js'
+import { GRANT_TYPE_TOKEN_EXCHANGE, type ExchangeRequest } from './types.js'
 
 const ACCEPTED_TOKEN_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE.ACCESS_TOKEN, TOKEN_TYPE.JWT])
 const KNOWN_TOKEN_TYPES: ReadonlySet<string> = new Set(Object.values(TOKEN_TYPE))
-
-/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 /** Visible ASCII, no spaces: client ids and URIs. */
 const AUDIENCE_VALUE = /^[\x21-\x7E]+$/
 
-export function parseExchangeRequest(
-  params: ExchangeParams,
-  limits: RequestLimits,
-): ExchangeRequest {
+export function parseExchangeRequest(params: GrantParams, limits: RequestLimits): ExchangeRequest {
   const grantType = readSingle(params, 'grant_type', limits.maxParameterLength)
   if (grantType === undefined) throw malformed('grant_type', 'is missing', 'grant_type missing')
   if (grantType !== GRANT_TYPE_TOKEN_EXCHANGE) {
@@ -75,7 +69,7 @@ export function parseExchangeRequest(
     throw malformed('actor_token', 'is missing', 'actor_token_type sent without actor_token')
   }
 
-  return Object.freeze({
+  const request = {
     grantType: GRANT_TYPE_TOKEN_EXCHANGE,
     resources,
     audiences,
@@ -85,11 +79,12 @@ export function parseExchangeRequest(
     subjectTokenType,
     actorToken,
     actorTokenType,
-  })
+  } as const
+  return Object.freeze(request) as ExchangeRequest
 }
 
 /** A parameter that must appear at most once; `undefined` when absent or empty. */
-function readSingle(params: ExchangeParams, name: string, maxLength: number): string | undefined {
+function readSingle(params: GrantParams, name: string, maxLength: number): string | undefined {
   const raw = params[name]
   let value: string | undefined
   if (typeof raw === 'string') {
@@ -106,7 +101,7 @@ function readSingle(params: ExchangeParams, name: string, maxLength: number): st
 }
 
 /** `audience` and `resource` may repeat (RFC 8693 §2.1); duplicates collapse, empties are refused. */
-function readMany(params: ExchangeParams, name: string, limits: RequestLimits): readonly string[] {
+function readMany(params: GrantParams, name: string, limits: RequestLimits): readonly string[] {
   const raw = params[name]
   if (raw === undefined || raw === '') return Object.freeze([])
   const values = typeof raw === 'string' ? [raw] : raw
@@ -131,7 +126,7 @@ function readMany(params: ExchangeParams, name: string, limits: RequestLimits): 
 }
 
 function readTokenType(
-  params: ExchangeParams,
+  params: GrantParams,
   name: string,
   limits: RequestLimits,
 ): AcceptedTokenType | undefined {
@@ -164,14 +159,6 @@ export function checkResourceUri(value: string): void {
   }
 }
 
-export function isResourceUri(value: string): boolean {
-  return !value.includes('#') && !value.includes('?') && isAbsoluteUri(value)
-}
-
-export function isAbsoluteUri(value: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7E]+$/.test(value) && URL.canParse(value)
-}
-
 /** RFC 6749 §3.3: scope = scope-token *( SP scope-token ). */
 function parseScope(scope: string, maxScopes: number): readonly string[] {
   const tokens = scope.split(' ')
@@ -184,11 +171,4 @@ function parseScope(scope: string, maxScopes: number): readonly string[] {
     }
   }
   return Object.freeze([...new Set(tokens)])
-}
-
-function malformed(name: string, problem: string, detail: string): InvalidRequest {
-  return new InvalidRequest({
-    description: `${name} ${problem}`,
-    detail: detail.startsWith(name) ? detail : `${name}: ${detail}`,
-  })
 }

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { buildExchangeResponse, NO_STORE_HEADERS } from '../../src/exchange/respond.js'
-import { TOKEN_TYPE } from '../../src/exchange/types.js'
-import { NOW } from './helpers.js'
+import { buildExchangeResponse } from '../../../src/exchange/token_exchange/respond.js'
+import { NO_STORE_HEADERS } from '../../../src/exchange/token_response.js'
+import { TOKEN_TYPE } from '../../../src/exchange/types.js'
+import { asExchangeDecision, NOW } from '../helpers.js'
 
 test('buildExchangeResponse then RFC 8693 body without refresh_token', () => {
   const body = buildExchangeResponse({
     accessToken: 'token',
-    decision: {
+    decision: asExchangeDecision({
       mode: 'delegation',
       sub: 'alice',
       audience: 'app-b',
@@ -19,7 +20,7 @@ test('buildExchangeResponse then RFC 8693 body without refresh_token', () => {
       issuedTokenType: TOKEN_TYPE.JWT,
       subjectJti: 's',
       actorJti: undefined,
-    },
+    }),
   })
   assert.deepEqual(body, {
     access_token: 'token',

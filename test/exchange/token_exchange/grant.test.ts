@@ -1,12 +1,13 @@
 /**
- * The engine end to end with real keys and tokens. Every failing case asserts the minter was never
- * called (Spring's verifyNoInteractions guard) and that exactly one audit event was emitted.
+ * The RFC 8693 grant end to end under its audited runner, with real keys and tokens. Every failing
+ * case asserts the minter was never called (Spring's verifyNoInteractions guard) and that exactly
+ * one audit event was emitted.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createTokenExchange } from '../../src/exchange/exchange.js'
-import { createJwsMinter } from '../../src/exchange/mint.js'
-import { TOKEN_TYPE, type AuthenticatedClient } from '../../src/exchange/types.js'
+import { createTokenExchange } from '../../../src/exchange/token_exchange/grant.js'
+import { createJwsMinter } from '../../../src/exchange/mint.js'
+import { TOKEN_TYPE, type AuthenticatedClient } from '../../../src/exchange/types.js'
 import {
   attackerSigner,
   buildEngine,
@@ -24,7 +25,7 @@ import {
   userToken,
   verifier,
   type ExpectedError,
-} from './helpers.js'
+} from '../helpers.js'
 
 async function expectRefused(
   params: Record<string, string | string[] | undefined>,
@@ -395,7 +396,7 @@ test('exchange when audit sink throws then server_error and no token is returned
     policy,
     verifier,
     subjectStatus: { isActive: async () => true },
-    minter: createJwsMinter(signer),
+    minter: createJwsMinter({ currentSigner: () => signer }),
     audit: () => {
       throw new Error('log full')
     },

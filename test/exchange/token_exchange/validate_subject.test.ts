@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseExchangeRequest } from '../../src/exchange/parse_request.js'
-import { DEFAULT_REQUEST_LIMITS } from '../../src/exchange/types.js'
-import { validateSubjectToken } from '../../src/exchange/validate_subject.js'
+import { parseExchangeRequest } from '../../../src/exchange/token_exchange/parse_request.js'
+import { DEFAULT_REQUEST_LIMITS } from '../../../src/exchange/types.js'
+import { validateSubjectToken } from '../../../src/exchange/token_exchange/validate_subject.js'
 import {
   attackerSigner,
   exchangeParams,
@@ -12,7 +12,7 @@ import {
   signToken,
   tokenDeps,
   userToken,
-} from './helpers.js'
+} from '../helpers.js'
 
 const validate = (token: string, isActive?: () => boolean) =>
   validateSubjectToken(

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseExchangeRequest } from '../../src/exchange/parse_request.js'
+import { parseExchangeRequest } from '../../../src/exchange/token_exchange/parse_request.js'
 import {
   DEFAULT_REQUEST_LIMITS,
   TOKEN_TYPE,
   type AuthenticatedClient,
-} from '../../src/exchange/types.js'
-import { validateActorToken } from '../../src/exchange/validate_actor.js'
-import { validateSubjectToken } from '../../src/exchange/validate_subject.js'
+} from '../../../src/exchange/types.js'
+import { checkClientMayExchange } from '../../../src/exchange/token_exchange/decide.js'
+import { validateActorToken } from '../../../src/exchange/token_exchange/validate_actor.js'
+import { validateSubjectToken } from '../../../src/exchange/token_exchange/validate_subject.js'
 import {
   clientA,
   clientToken,
@@ -17,7 +18,7 @@ import {
   oauthError,
   tokenDeps,
   userToken,
-} from './helpers.js'
+} from '../helpers.js'
 
 async function run(
   subjectToken: string,
@@ -32,7 +33,7 @@ async function run(
   const request = parseExchangeRequest(exchangeParams(subjectToken, extra), DEFAULT_REQUEST_LIMITS)
   const deps = tokenDeps(isActive)
   const subject = await validateSubjectToken(request, deps)
-  return validateActorToken(request, subject, client, deps)
+  return validateActorToken(request, subject, checkClientMayExchange(deps.policy, client), deps)
 }
 
 const actorInvalid = (detail: string | RegExp) =>

@@ -1,5 +1,5 @@
 /**
- * Stage 3: optional actor token → `VerifiedActor | undefined`, and the subject's `may_act`
+ * validate (2/2): optional actor token → `VerifiedActor | undefined`, and the subject's `may_act`
  * (RFC 8693 §2.1 actor_token, §4.4 may_act; lessons S7, S8).
  *
  * An actor token passes the same verification as a subject token (signed, `at+jwt`, trusted
@@ -14,26 +14,24 @@
  * const actor = await validateActorToken(request, subject, client, { verifier, subjectStatus, policy, now })
  * ```
  */
-import type {
-  AuthenticatedClient,
-  ExchangeRequest,
-  MayActClaim,
-  VerifiedActor,
-  VerifiedSubject,
-} from './types.js'
-import { tokenInvalid, verifyAccessToken, type TokenValidationDeps } from './verify_access_token.js'
+import type { MayActClaim } from '../types.js'
+import {
+  tokenInvalid,
+  verifyAccessToken,
+  type TokenValidationDeps,
+} from '../verify_access_token.js'
+import type { ExchangeClient, ExchangeRequest, VerifiedActor, VerifiedSubject } from './types.js'
 
 export async function validateActorToken(
   request: ExchangeRequest,
   subject: VerifiedSubject,
-  client: AuthenticatedClient,
-  deps: TokenValidationDeps,
+  client: ExchangeClient,
+  deps: TokenValidationDeps & { readonly policy: { readonly issuer: string } },
 ): Promise<VerifiedActor | undefined> {
   let actor: VerifiedActor | undefined
   if (request.actorToken !== undefined) {
-    actor = await verifyAccessToken(request.actorToken, 'actor', deps)
-    const serviceIdentities = deps.policy.clients.get(client.clientId)?.serviceIdentities ?? []
-    checkActorIsClient(actor.sub, client.clientId, serviceIdentities)
+    actor = (await verifyAccessToken(request.actorToken, 'actor', deps)) as VerifiedActor
+    checkActorIsClient(actor.sub, client.clientId, client.policy.serviceIdentities)
   }
   if (subject.mayAct !== undefined) {
     if (actor !== undefined) {

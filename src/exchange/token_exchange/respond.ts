@@ -1,6 +1,6 @@
 /**
- * Stage 6: the RFC 8693 §2.2.1 success body. Never a refresh token (lesson S16). The HTTP edges
- * send it with `NO_STORE_HEADERS` (RFC 6749 §5.1).
+ * respond: the RFC 8693 §2.2.1 success body. Never a refresh token (lesson S16). The HTTP edges
+ * send it with `NO_STORE_HEADERS` (../token_response.ts).
  *
  * @example
  * ```ts
@@ -8,11 +8,6 @@
  * ```
  */
 import type { ExchangeDecision, ExchangeResponse } from './types.js'
-
-export const NO_STORE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'Cache-Control': 'no-store',
-  Pragma: 'no-cache',
-})
 
 export function buildExchangeResponse(input: {
   readonly accessToken: string

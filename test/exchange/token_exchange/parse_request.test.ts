@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseExchangeRequest } from '../../src/exchange/parse_request.js'
-import {
-  DEFAULT_REQUEST_LIMITS,
-  GRANT_TYPE_TOKEN_EXCHANGE,
-  TOKEN_TYPE,
-} from '../../src/exchange/types.js'
-import { oauthError } from './helpers.js'
+import { parseExchangeRequest } from '../../../src/exchange/token_exchange/parse_request.js'
+import { GRANT_TYPE_TOKEN_EXCHANGE } from '../../../src/exchange/token_exchange/types.js'
+import { DEFAULT_REQUEST_LIMITS, TOKEN_TYPE } from '../../../src/exchange/types.js'
+import { oauthError } from '../helpers.js'
 
 const base = {
   grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
