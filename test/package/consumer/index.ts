@@ -90,7 +90,7 @@ try {
   const fromCache: boolean = result.fromCache
   console.log(result.accessToken, fromCache)
 } catch (error) {
-  if (error instanceof TokenExchangeError) console.log(error.error, error.status)
+  if (error instanceof TokenExchangeError) console.log(error.error, error.statusCode)
 }
 // @ts-expect-error audience is required
 await client.exchange({ subjectToken: 'x' })
