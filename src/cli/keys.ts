@@ -9,6 +9,8 @@
 import { isAbsolute, resolve } from 'node:path'
 import { loadDotEnv, loadEnv } from '../config/env.js'
 import { idpKeyFile, openIdpKeyStore } from '../idp/keys.js'
+import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
+import { openPostgresPool } from '../storage/postgres.js'
 import { rotateKeyStore } from './rotate_keys.js'
 
 export const KEYS_USAGE = 'usage: onbehalf keys rotate [--create]'
@@ -21,6 +23,23 @@ export async function runRotateKeys(argv: readonly string[] = []): Promise<numbe
   }
   loadDotEnv()
   const env = loadEnv()
+  if (env.DATABASE_URL) {
+    // The IdP instances keep their keys in PostgreSQL: rotate there, every instance follows.
+    const pool = openPostgresPool(env.DATABASE_URL, { name: 'cli', max: 2 })
+    try {
+      return await rotateKeyStore({
+        what: 'IdP',
+        file: 'PostgreSQL (DATABASE_URL)',
+        hint: 'DATABASE_URL is set',
+        create,
+        exists: async () =>
+          (await (await createPostgresKeyBackend({ pool, name: 'idp' })).version()) !== undefined,
+        open: (mode) => openIdpKeyStore({ dataDir: env.DATA_DIR, create: mode, pool }),
+      })
+    } finally {
+      await pool.end()
+    }
+  }
   return rotateKeyStore({
     what: 'IdP',
     file: resolve(idpKeyFile(env.DATA_DIR)),

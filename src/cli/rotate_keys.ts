@@ -13,11 +13,14 @@ export interface RotateKeyStoreOptions {
   /** Where the path came from, for the refusal ("DATA_DIR=data (relative to /srv)"). */
   readonly hint: string
   readonly create: boolean
+  /** Whether a key store exists already; defaults to "the file exists". */
+  readonly exists?: () => Promise<boolean>
   readonly open: (create: 'if-missing' | 'never') => Promise<SigningKeyStore>
 }
 
 export async function rotateKeyStore(options: RotateKeyStoreOptions): Promise<number> {
-  const created = options.create && !existsSync(options.file)
+  const exists = options.exists ?? (async () => existsSync(options.file))
+  const created = options.create && !(await exists())
   let store: SigningKeyStore
   try {
     store = await options.open(options.create ? 'if-missing' : 'never')

@@ -44,6 +44,20 @@ const envSchema = z.object({
   /** Keys and databases; relative to the working directory. */
   DATA_DIR: z.string().min(1).default('data'),
   /** Defaults to the policy and users shipped with the package; a value is relative to the working directory. */
+  /**
+   * PostgreSQL (`postgres://user@host:5432/db`): set, the IdP's sessions, grants, issued-token
+   * records and signing keys, App B's todos and App C's activity live there, shared by every
+   * instance; unset, SQLite files and a key file in DATA_DIR (one instance).
+   */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Redis (`redis://host:6379`): set, the abuse limits are counted across instances. */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
   POLICY_FILE: z.string().min(1).default(packageFile('config/policy.json')),
   USERS_FILE: z.string().min(1).default(packageFile('config/users.json')),
 

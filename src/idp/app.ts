@@ -40,6 +40,9 @@ import { openIdpKeyStore, SIGNING_ALGORITHM } from './keys.js'
 import { createLiveProvider } from './live_provider.js'
 import { loadUserDirectory } from './users.js'
 import { openOidcStorage } from './sqlite_adapter.js'
+import { openPostgresOidcStorage } from './postgres_adapter.js'
+import type { OidcStorage } from './oidc_storage.js'
+import { openPostgresPool } from '../storage/postgres.js'
 import { createIssuedTokenRegistry, type IssuedTokenRegistry } from './issued_tokens.js'
 import { createProvider } from './provider.js'
 import { interactionRoutes } from './interactions.js'
@@ -246,6 +249,21 @@ function limitTokenEndpointPerClient(limits: AbuseLimits, logger: Logger) {
   }
 }
 
+/**
+ * Koa middleware for oidc-provider: a token response leaves only once the records of the access
+ * tokens it carries are stored (oidc-provider reports them through a synchronous event), so the
+ * next hop may take the token to any instance.
+ */
+function awaitIssuedTokenRecords(issuedTokens: IssuedTokenRegistry) {
+  return async function issuedTokenRecordsStored(
+    _ctx: KoaContextWithOIDC,
+    next: () => Promise<void>,
+  ) {
+    await next()
+    await issuedTokens.settled()
+  }
+}
+
 export interface Idp {
   app: FastifyInstance
   /** The oidc-provider instance serving now (a new one after every key rotation). */
@@ -319,10 +337,21 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const issuer = (options.issuer ?? env.IDP_ISSUER).replace(/\/+$/, '')
   const policy = options.policy ?? loadPolicyFile(env.POLICY_FILE, env, issuer)
   const abuseLimits = resolveAbuseLimits(options.abuseLimits ?? abuseLimitsFromEnv(env))
-  // Watched: a rotation (`onbehalf keys rotate`, another instance) is used without a restart.
-  const keyStore = await openIdpKeyStore({ dataDir: env.DATA_DIR, create: 'if-missing', logger })
+  // DATABASE_URL: state and keys in PostgreSQL, shared by every instance; else DATA_DIR.
+  const pool = env.DATABASE_URL ? openPostgresPool(env.DATABASE_URL, { name: 'idp' }) : undefined
+  let storage: OidcStorage
+  let keyStore: SigningKeyStore
+  try {
+    storage = pool
+      ? await openPostgresOidcStorage(pool)
+      : openOidcStorage(join(env.DATA_DIR, 'idp.sqlite'))
+    // Watched: a rotation (`onbehalf keys rotate`, another instance) is used without a restart.
+    keyStore = await openIdpKeyStore({ dataDir: env.DATA_DIR, create: 'if-missing', logger, pool })
+  } catch (error) {
+    await pool?.end()
+    throw error
+  }
   const users = loadUserDirectory(env.USERS_FILE)
-  const storage = openOidcStorage(join(env.DATA_DIR, 'idp.sqlite'))
   const issuedTokens = createIssuedTokenRegistry(storage)
   const verifier = createOwnTokenVerifier(issuer, keyStore)
   // Follows rotations: always the active key of the store.
@@ -353,6 +382,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   // Built once: their state (limiter counts) outlives every provider instance.
   const clientCredentials = createClientCredentialsGrant(policy.clientCredentials)
   const providerMiddleware = [
+    awaitIssuedTokenRecords(issuedTokens),
     limitTokenEndpointPerClient(abuseLimits, logger),
     revokeJwtAccessTokens(verifier, issuedTokens, logger),
   ]
@@ -411,13 +441,18 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       bodyBytes: abuseLimits.loginBodyBytes,
     },
   })
-  const sweep = setInterval(() => storage.sweepExpired(), 60_000)
+  const sweep = setInterval(() => {
+    storage.sweepExpired().catch((error: unknown) => {
+      logger.warn({ event: 'idp_sweep_failed', reason: (error as Error).message }, 'sweep failed')
+    })
+  }, 60_000)
   sweep.unref()
   app.addHook('onClose', async () => {
     clearInterval(sweep)
     providers.close()
     await keyStore.close()
-    storage.close()
+    await storage.close()
+    await pool?.end()
   })
   await app.ready()
   return {

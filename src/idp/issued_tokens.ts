@@ -6,7 +6,7 @@
  * the grant of their subject token, so they die with it too.
  */
 import { systemClock, type Clock } from '../time/clock.js'
-import type { OidcStorage } from './sqlite_adapter.js'
+import type { OidcStorage } from './oidc_storage.js'
 
 export interface IssuedTokenRecord {
   jti: string
@@ -18,7 +18,13 @@ export interface IssuedTokenRecord {
 }
 
 export interface IssuedTokenRegistry {
-  record(token: IssuedTokenRecord): void
+  /**
+   * Stores the record; resolves when it is stored. A caller that cannot wait (oidc-provider's
+   * synchronous `access_token.issued` event) awaits `settled()` before the token leaves.
+   */
+  record(token: IssuedTokenRecord): Promise<void>
+  /** Resolves when every record started so far is stored (rejects if one failed). */
+  settled(): Promise<void>
   find(jti: string): Promise<IssuedTokenRecord | undefined>
   revoke(jti: string): Promise<void>
   /** True while the token's record exists and its grant (if any) has not been revoked or expired. */
@@ -39,12 +45,22 @@ export function createIssuedTokenRegistry(
     return (await tokens.find(jti)) as IssuedTokenRecord | undefined
   }
 
+  // Records being written. With several instances the token's next stop may be another instance,
+  // which must find the record: the token is never handed out before its record is stored.
+  const pending = new Set<Promise<void>>()
+
   return {
     record(token) {
       const ttl = token.exp ? token.exp - now() : undefined
-      if (ttl !== undefined && ttl <= 0) return
-      // better-sqlite3 is synchronous: the row exists when this returns, before the token leaves.
-      void tokens.upsert(token.jti, { ...token }, ttl)
+      if (ttl !== undefined && ttl <= 0) return Promise.resolve()
+      const write = tokens.upsert(token.jti, { ...token }, ttl)
+      pending.add(write)
+      const forget = () => pending.delete(write)
+      write.then(forget, forget)
+      return write
+    },
+    async settled() {
+      await Promise.all([...pending])
     },
     find,
     revoke: (jti) => tokens.destroy(jti),

@@ -6,6 +6,8 @@
 import { join } from 'node:path'
 import type { Logger } from '../log/logger.js'
 import { createFileKeyBackend } from '../keys/file_key_backend.js'
+import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
+import type { PgPool } from '../storage/postgres.js'
 import { openSigningKeyStore, type SigningKeyStore } from '../keys/signing_key_store.js'
 
 export { SIGNING_ALGORITHM } from '../keys/signing_key_store.js'
@@ -27,11 +29,15 @@ export interface IdpKeyStoreOptions {
   /** `if-missing` when the IdP starts; `never` for a rotation, which must find the IdP's keys. */
   readonly create: 'if-missing' | 'never'
   readonly logger?: Logger
+  /** Set (DATABASE_URL): the keys live in PostgreSQL, shared by every IdP instance, not in DATA_DIR. */
+  readonly pool?: PgPool
 }
 
-export function openIdpKeyStore(options: IdpKeyStoreOptions): Promise<SigningKeyStore> {
+export async function openIdpKeyStore(options: IdpKeyStoreOptions): Promise<SigningKeyStore> {
   return openSigningKeyStore({
-    backend: createFileKeyBackend({ file: idpKeyFile(options.dataDir) }),
+    backend: options.pool
+      ? await createPostgresKeyBackend({ pool: options.pool, name: 'idp' })
+      : createFileKeyBackend({ file: idpKeyFile(options.dataDir) }),
     publishRetiredForSeconds: RETIRED_KEY_PUBLISH_SECONDS,
     create: options.create,
     logger: options.logger,

@@ -22,7 +22,7 @@ export function createIdpMinter(
     async record({ claims, derivedFromJti }) {
       const source =
         derivedFromJti === undefined ? undefined : await issuedTokens.find(derivedFromJti)
-      issuedTokens.record({
+      await issuedTokens.record({
         jti: claims.jti,
         grantId: source?.grantId,
         clientId: claims.client_id,

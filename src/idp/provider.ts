@@ -21,7 +21,7 @@ import type { IdpPolicy } from '../config/policy_file.js'
 import type { SigningKeySet } from '../keys/signing_key_store.js'
 import { SIGNING_ALGORITHM } from './keys.js'
 import type { UserDirectory } from './users.js'
-import type { OidcStorage } from './sqlite_adapter.js'
+import type { OidcStorage } from './oidc_storage.js'
 import type { IssuedTokenRegistry } from './issued_tokens.js'
 import { defaultServiceResource } from '../exchange/client_credentials/decide.js'
 import type { ClientCredentialsGrant } from '../exchange/client_credentials/grant.js'
@@ -254,13 +254,17 @@ export function createProvider(options: ProviderOptions): Provider {
       accountId?: string
       exp?: number
     }) => {
-      issuedTokens.record({
-        jti: token.jti,
-        grantId: token.grantId,
-        clientId: token.clientId,
-        sub: token.accountId,
-        exp: token.exp,
-      })
+      // Awaited through `issuedTokens.settled()` before the token response leaves (app.ts); a
+      // failed write turns that response into a server error, never a token without a record.
+      issuedTokens
+        .record({
+          jti: token.jti,
+          grantId: token.grantId,
+          clientId: token.clientId,
+          sub: token.accountId,
+          exp: token.exp,
+        })
+        .catch(() => {})
     },
   )
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) =>

@@ -8,24 +8,9 @@
  */
 import { openSqliteDatabase } from '../storage/sqlite.js'
 
-type Payload = Record<string, unknown>
+import type { OidcAdapter, OidcStorage, Payload } from './oidc_storage.js'
 
-export interface OidcStorage {
-  /** The adapter class oidc-provider instantiates once per model name. */
-  readonly Adapter: new (model: string) => OidcAdapter
-  sweepExpired(): number
-  close(): void
-}
-
-export interface OidcAdapter {
-  upsert(id: string, payload: Payload, expiresIn?: number): Promise<void>
-  find(id: string): Promise<Payload | undefined>
-  findByUserCode(userCode: string): Promise<Payload | undefined>
-  findByUid(uid: string): Promise<Payload | undefined>
-  consume(id: string): Promise<void>
-  destroy(id: string): Promise<void>
-  revokeByGrantId(grantId: string): Promise<void>
-}
+export type { OidcAdapter, OidcStorage }
 
 const MIGRATIONS = [
   `CREATE TABLE oidc_model (
@@ -121,7 +106,13 @@ export function openOidcStorage(
 
   return {
     Adapter: SqliteAdapter,
-    sweepExpired: () => statements.sweep.run(now()).changes,
-    close: () => db.close(),
+    kind: 'sqlite',
+    sweepExpired: async () => statements.sweep.run(now()).changes,
+    ping: async () => {
+      db.prepare('SELECT 1').get()
+    },
+    close: async () => {
+      if (db.open) db.close()
+    },
   }
 }

@@ -29,12 +29,17 @@ import {
 import { createAppCLink, type AppCLink } from './app_c_link.js'
 import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
+import { openPostgresTodoStore } from './todo_store_postgres.js'
+import { openPostgresPool } from '../../storage/postgres.js'
 import { webUi } from './web_ui.js'
 
 export interface BuildAppBOptions {
   readonly env: Env
   readonly logger: Logger
-  /** Defaults to `${DATA_DIR}/app-b.sqlite`, closed with the app. A given store is left open. */
+  /**
+   * Defaults to PostgreSQL when DATABASE_URL is set, else `${DATA_DIR}/app-b.sqlite`; closed with
+   * the app. A given store is left open.
+   */
   readonly store?: TodoStore
   /** Defaults to a verifier for `IDP_ISSUER`'s JWKS, audience `APP_B_CLIENT_ID`. */
   readonly verifier?: AccessTokenVerifier
@@ -143,7 +148,14 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   const { env, logger } = options
   const verifier = options.verifier ?? createAppBVerifier(env, options.allowedCallers)
   const ownsStore = options.store === undefined
-  const store = options.store ?? openTodoStore(join(env.DATA_DIR, 'app-b.sqlite'))
+  // DATABASE_URL: one list shared by every App B instance; else a SQLite file in DATA_DIR.
+  const store =
+    options.store ??
+    (env.DATABASE_URL
+      ? await openPostgresTodoStore(openPostgresPool(env.DATABASE_URL, { name: 'app-b' }), {
+          ownsPool: true,
+        })
+      : openTodoStore(join(env.DATA_DIR, 'app-b.sqlite')))
   const appC = options.appC ?? createAppBToAppCLink(env, options.fetch)
 
   const app = Fastify({
@@ -151,7 +163,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     ...fastifyLogOptions(logger, 'app-b'),
     bodyLimit: 64 * 1024,
   })
-  if (ownsStore) app.addHook('onClose', async () => store.close())
+  if (ownsStore) app.addHook('onClose', () => store.close())
 
   // Outside the web context: JSON errors, 5xx without their message.
   app.setErrorHandler(async (error: FastifyError, request, reply) => {

@@ -140,13 +140,13 @@ export async function serviceApi(
 
   fastify.get('/api/todos/count', { schema: { response: countResponse } }, async (request) => {
     const fields = decisionFields(request)
-    const { total, open } = store.count(fields.user)
+    const { total, open } = await store.count(fields.user)
     return { count: total, open, ...fields }
   })
 
   fastify.get('/api/todos', { schema: { response: listResponse } }, async (request) => {
     const fields = decisionFields(request)
-    return { todos: store.list(fields.user), ...fields }
+    return { todos: await store.list(fields.user), ...fields }
   })
 
   const appC = options.appC

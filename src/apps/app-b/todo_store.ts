@@ -23,17 +23,20 @@ export interface TodoCount {
   readonly open: number
 }
 
+/** Asynchronous: the PostgreSQL store (todo_store_postgres.ts) shares this interface. */
 export interface TodoStore {
   /** The owner's todos, oldest first. */
-  list(ownerSub: string): Todo[]
-  count(ownerSub: string): TodoCount
-  /** Throws `TodoValidationError` unless the trimmed title has 1–200 characters. */
-  add(ownerSub: string, title: string): Todo
+  list(ownerSub: string): Promise<Todo[]>
+  count(ownerSub: string): Promise<TodoCount>
+  /** Rejects with `TodoValidationError` unless the trimmed title has 1–200 characters. */
+  add(ownerSub: string, title: string): Promise<Todo>
   /** Flips `completed`; undefined when the owner has no such todo. */
-  toggle(ownerSub: string, id: number): Todo | undefined
+  toggle(ownerSub: string, id: number): Promise<Todo | undefined>
   /** False when the owner has no such todo. */
-  delete(ownerSub: string, id: number): boolean
-  close(): void
+  delete(ownerSub: string, id: number): Promise<boolean>
+  /** Resolves when the store answers (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
 }
 
 export const MAX_TITLE_LENGTH = 200
@@ -76,14 +79,14 @@ function toTodo(row: TodoRow): Todo {
   }
 }
 
-function checkOwner(ownerSub: string): string {
+export function checkOwner(ownerSub: string): string {
   if (typeof ownerSub !== 'string' || ownerSub.length === 0) {
     throw new TypeError('ownerSub must be a non-empty string')
   }
   return ownerSub
 }
 
-function checkId(id: number): number {
+export function checkId(id: number): number {
   return Number.isSafeInteger(id) && id > 0 ? id : -1
 }
 
@@ -140,15 +143,18 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
   )
 
   return {
-    list: (ownerSub) => listStmt.all(checkOwner(ownerSub)).map(toTodo),
-    count: (ownerSub) => {
+    list: async (ownerSub) => listStmt.all(checkOwner(ownerSub)).map(toTodo),
+    count: async (ownerSub) => {
       const { total, open } = countStmt.get(checkOwner(ownerSub)) as TodoCount
       return { total, open }
     },
-    add: (ownerSub, title) => add(checkOwner(ownerSub), parseTodoTitle(title)),
-    toggle: (ownerSub, id) => toggle(checkOwner(ownerSub), checkId(id)),
-    delete: (ownerSub, id) => remove(checkOwner(ownerSub), checkId(id)),
-    close: () => {
+    add: async (ownerSub, title) => add(checkOwner(ownerSub), parseTodoTitle(title)),
+    toggle: async (ownerSub, id) => toggle(checkOwner(ownerSub), checkId(id)),
+    delete: async (ownerSub, id) => remove(checkOwner(ownerSub), checkId(id)),
+    ping: async () => {
+      db.prepare('SELECT 1').get()
+    },
+    close: async () => {
       if (db.open) db.close()
     },
   }

@@ -79,14 +79,14 @@ function todoItem(todo: Todo, csrfToken: string) {
   </li>`
 }
 
-function todoPage(
+async function todoPage(
   store: TodoStore,
   user: SessionUser,
   csrfToken: string,
   problem?: string,
   notice?: string,
 ) {
-  const todos = store.list(user.sub)
+  const todos = await store.list(user.sub)
   const open = todos.filter((t) => !t.completed).length
   return renderPage({
     appName: APP_NAME,
@@ -235,7 +235,7 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     if (!request.user) return sendHtml(reply, landingPage(csrfToken))
     const notice = request.session.get<string>(ACTIVITY_NOTICE_KEY)
     if (notice !== undefined) request.session.delete(ACTIVITY_NOTICE_KEY)
-    return sendHtml(reply, todoPage(store, request.user, csrfToken, undefined, notice))
+    return sendHtml(reply, await todoPage(store, request.user, csrfToken, undefined, notice))
   })
 
   app.post('/todos', { preHandler: requireLogin }, async (request, reply) => {
@@ -243,10 +243,14 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     const body = request.body as Record<string, unknown> | null | undefined
     let todo: Todo
     try {
-      todo = store.add(user.sub, body?.title as string)
+      todo = await store.add(user.sub, body?.title as string)
     } catch (err) {
       if (!(err instanceof TodoValidationError)) throw err
-      return sendHtml(reply, todoPage(store, user, request.session.csrfToken, err.message), 400)
+      return sendHtml(
+        reply,
+        await todoPage(store, user, request.session.csrfToken, err.message),
+        400,
+      )
     }
     await recordActivity(request, { action: 'todo.added', detail: todo.title })
     return backToList(reply)
@@ -257,7 +261,7 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     { preHandler: requireLogin },
     async (request, reply) => {
       const id = parseTodoId(request.params.id)
-      const todo = id === undefined ? undefined : store.toggle(owner(request).sub, id)
+      const todo = id === undefined ? undefined : await store.toggle(owner(request).sub, id)
       if (todo) {
         await recordActivity(request, {
           action: todo.completed ? 'todo.completed' : 'todo.reopened',
@@ -275,8 +279,8 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
       const id = parseTodoId(request.params.id)
       if (id !== undefined) {
         const sub = owner(request).sub
-        const title = store.list(sub).find((todo) => todo.id === id)?.title
-        if (store.delete(sub, id)) {
+        const title = (await store.list(sub)).find((todo) => todo.id === id)?.title
+        if (await store.delete(sub, id)) {
           await recordActivity(request, { action: 'todo.deleted', detail: title ?? `#${id}` })
         }
       }

@@ -18,11 +18,14 @@ export interface ActivityEntry {
   readonly at: string
 }
 
+/** Asynchronous: the PostgreSQL store (activity_store_postgres.ts) shares this interface. */
 export interface ActivityStore {
-  record(ownerSub: string, entry: Omit<ActivityEntry, 'id' | 'at'>): ActivityEntry
+  record(ownerSub: string, entry: Omit<ActivityEntry, 'id' | 'at'>): Promise<ActivityEntry>
   /** Newest first. */
-  recent(ownerSub: string, limit?: number): ActivityEntry[]
-  close(): void
+  recent(ownerSub: string, limit?: number): Promise<ActivityEntry[]>
+  /** Resolves when the store answers (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
 }
 
 export const ACTION_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/
@@ -54,6 +57,11 @@ interface ActivityRow {
   recorded_by: string
   actor_chain: string
   at: string
+}
+
+/** At most 100 entries per read, at least 1. */
+export function clampLimit(limit: number): number {
+  return Math.min(Math.max(1, limit), 100)
 }
 
 function toEntry(row: ActivityRow): ActivityEntry {
@@ -104,13 +112,15 @@ export function openActivityStore(path: string, options: { now?: Clock } = {}): 
     ),
   )
   return {
-    record: (ownerSub, entry) => {
+    record: async (ownerSub, entry) => {
       if (!ownerSub) throw new TypeError('ownerSub must be a non-empty string')
       return record(ownerSub, entry)
     },
-    recent: (ownerSub, limit = 20) =>
-      recent.all(ownerSub, Math.min(Math.max(1, limit), 100)).map(toEntry),
-    close: () => {
+    recent: async (ownerSub, limit = 20) => recent.all(ownerSub, clampLimit(limit)).map(toEntry),
+    ping: async () => {
+      db.prepare('SELECT 1').get()
+    },
+    close: async () => {
       if (db.open) db.close()
     },
   }

@@ -12,12 +12,17 @@ import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resource/index.js'
 import { openActivityStore, type ActivityStore } from './activity_store.js'
+import { openPostgresActivityStore } from './activity_store_postgres.js'
+import { openPostgresPool } from '../../storage/postgres.js'
 import { appCServiceApi } from './service_api.js'
 
 export interface BuildAppCOptions {
   readonly env: Env
   readonly logger: Logger
-  /** Defaults to `${DATA_DIR}/app-c.sqlite`, closed with the app. A given store is left open. */
+  /**
+   * Defaults to PostgreSQL when DATABASE_URL is set, else `${DATA_DIR}/app-c.sqlite`; closed with
+   * the app. A given store is left open.
+   */
   readonly store?: ActivityStore
   readonly verifier?: AccessTokenVerifier
 }
@@ -35,9 +40,16 @@ export function createAppCVerifier(env: Env): AccessTokenVerifier {
 export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInstance> {
   const { env, logger } = options
   const ownsStore = options.store === undefined
-  const store = options.store ?? openActivityStore(join(env.DATA_DIR, 'app-c.sqlite'))
+  // DATABASE_URL: one log shared by every App C instance; else a SQLite file in DATA_DIR.
+  const store =
+    options.store ??
+    (env.DATABASE_URL
+      ? await openPostgresActivityStore(openPostgresPool(env.DATABASE_URL, { name: 'app-c' }), {
+          ownsPool: true,
+        })
+      : openActivityStore(join(env.DATA_DIR, 'app-c.sqlite')))
   const app = Fastify({ ...fastifyLogOptions(logger, 'app-c'), bodyLimit: 16 * 1024 })
-  if (ownsStore) app.addHook('onClose', async () => store.close())
+  if (ownsStore) app.addHook('onClose', () => store.close())
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status =
       typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600

@@ -79,7 +79,7 @@ export async function appCServiceApi(
         }
         throw error
       }
-      const entry = store.record(token.sub, {
+      const entry = await store.record(token.sub, {
         ...activity,
         recordedBy: token.caller,
         actorChain: token.actorChain,
@@ -100,7 +100,7 @@ export async function appCServiceApi(
     async (request) => {
       const token = verified(request)
       return {
-        entries: store.recent(token.sub, 20),
+        entries: await store.recent(token.sub, 20),
         user: token.sub,
         caller: token.caller,
         actorChain: token.actorChain,

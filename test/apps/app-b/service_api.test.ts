@@ -45,16 +45,16 @@ before(async () => {
     stream,
   )
   store = openTodoStore(join(dataDir, 'app-b.sqlite'))
-  const a1 = store.add('user-alice', 'alice: file taxes')
-  store.add('user-alice', 'alice: call mum')
-  store.toggle('user-alice', a1.id)
-  store.add('user-bob', 'bob: secret plan')
+  const a1 = await store.add('user-alice', 'alice: file taxes')
+  await store.add('user-alice', 'alice: call mum')
+  await store.toggle('user-alice', a1.id)
+  await store.add('user-bob', 'bob: secret plan')
   app = await buildAppB({ env, logger, store })
 })
 
 after(async () => {
   await app.close()
-  store.close()
+  await store.close()
   await idp.close()
   rmSync(dataDir, { recursive: true, force: true })
 })
@@ -204,7 +204,7 @@ describe('App B web UI without a session', () => {
   })
 
   test('POST /todos without a session is refused and stores nothing', async () => {
-    const before = store.count('user-alice').total
+    const before = (await store.count('user-alice')).total
     const res = await app.inject({
       method: 'POST',
       url: '/todos',
@@ -212,6 +212,6 @@ describe('App B web UI without a session', () => {
       payload: 'title=sneaky',
     })
     assert.ok(res.statusCode === 403 || res.statusCode === 401, `status ${res.statusCode}`)
-    assert.equal(store.count('user-alice').total, before)
+    assert.equal((await store.count('user-alice')).total, before)
   })
 })

@@ -140,18 +140,18 @@ describe('App C activity API', () => {
     assert.equal(response.json().error, 'invalid_request')
   })
 
-  it('keeps the log across a restart of the store', () => {
+  it('keeps the log across a restart of the store', async () => {
     const path = join(dataDir, 'restart.sqlite')
     const first = openActivityStore(path)
-    first.record('user-x', {
+    await first.record('user-x', {
       action: 'todo.added',
       detail: 'persisted',
       recordedBy: 'app-b',
       actorChain: ['app-b'],
     })
-    first.close()
+    await first.close()
     const second = openActivityStore(path)
-    assert.equal(second.recent('user-x')[0]?.detail, 'persisted')
-    second.close()
+    assert.equal((await second.recent('user-x'))[0]?.detail, 'persisted')
+    await second.close()
   })
 })

@@ -1,0 +1,130 @@
+/**
+ * oidc-provider storage adapter on PostgreSQL (node-postgres pool), used when `DATABASE_URL` is
+ * set: every IdP instance reads and writes the same sessions, grants, interactions, codes, refresh
+ * tokens and issued-token records, so a sign-in started on one instance finishes on another and a
+ * logout on one revokes the grant for all. Same model as the SQLite adapter (one table for every
+ * model, expired rows ignored on read and swept periodically); `revokeByGrantId` is one statement,
+ * so a grant's rows disappear together.
+ */
+import { migratePostgres, pingPostgres, type PgPool } from '../storage/postgres.js'
+import type { OidcAdapter, OidcStorage, Payload } from './oidc_storage.js'
+
+const MIGRATIONS = [
+  `CREATE TABLE oidc_model (
+     model       TEXT NOT NULL,
+     id          TEXT NOT NULL,
+     payload     JSONB NOT NULL,
+     grant_id    TEXT,
+     user_code   TEXT,
+     uid         TEXT,
+     expires_at  BIGINT,
+     consumed_at BIGINT,
+     PRIMARY KEY (model, id)
+   );
+   CREATE INDEX oidc_model_grant ON oidc_model (grant_id);
+   CREATE INDEX oidc_model_uid ON oidc_model (model, uid);
+   CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code);
+   CREATE INDEX oidc_model_expires ON oidc_model (expires_at);`,
+]
+
+export const IDP_POSTGRES_MIGRATIONS = Object.freeze({ name: 'idp', migrations: MIGRATIONS })
+
+interface Row {
+  payload: Payload
+  consumed_at: string | null
+}
+
+function toPayload(rows: readonly Row[]): Payload | undefined {
+  const row = rows[0]
+  if (!row) return undefined
+  return row.consumed_at ? { ...row.payload, consumed: Number(row.consumed_at) } : row.payload
+}
+
+const LIVE = '(expires_at IS NULL OR expires_at > $3)'
+
+/**
+ * Migrates, then returns the storage. `ownsPool`: close the pool with the storage (the IdP opened
+ * it for itself); a pool shared with other components is left open.
+ */
+export async function openPostgresOidcStorage(
+  pool: PgPool,
+  options: { ownsPool?: boolean; now?: () => number } = {},
+): Promise<OidcStorage> {
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000))
+  await migratePostgres(pool, IDP_POSTGRES_MIGRATIONS)
+
+  class PostgresAdapter implements OidcAdapter {
+    constructor(private readonly model: string) {}
+
+    async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+      await pool.query(
+        `INSERT INTO oidc_model (model, id, payload, grant_id, user_code, uid, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload,
+           grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid,
+           expires_at = excluded.expires_at, consumed_at = NULL`,
+        [
+          this.model,
+          id,
+          JSON.stringify(payload),
+          typeof payload.grantId === 'string' ? payload.grantId : null,
+          typeof payload.userCode === 'string' ? payload.userCode : null,
+          typeof payload.uid === 'string' ? payload.uid : null,
+          expiresIn ? now() + expiresIn : null,
+        ],
+      )
+    }
+
+    private async findBy(column: 'id' | 'uid' | 'user_code', value: string) {
+      const { rows } = await pool.query<Row>(
+        `SELECT payload, consumed_at FROM oidc_model WHERE model = $1 AND ${column} = $2 AND ${LIVE}`,
+        [this.model, value, now()],
+      )
+      return toPayload(rows)
+    }
+
+    find(id: string) {
+      return this.findBy('id', id)
+    }
+
+    findByUid(uid: string) {
+      return this.findBy('uid', uid)
+    }
+
+    findByUserCode(userCode: string) {
+      return this.findBy('user_code', userCode)
+    }
+
+    async consume(id: string): Promise<void> {
+      await pool.query('UPDATE oidc_model SET consumed_at = $1 WHERE model = $2 AND id = $3', [
+        now(),
+        this.model,
+        id,
+      ])
+    }
+
+    async destroy(id: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_model WHERE model = $1 AND id = $2', [this.model, id])
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_model WHERE grant_id = $1', [grantId])
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    Adapter: PostgresAdapter,
+    async sweepExpired() {
+      const result = await pool.query(
+        'DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= $1',
+        [now()],
+      )
+      return result.rowCount ?? 0
+    },
+    ping: () => pingPostgres(pool),
+    async close() {
+      if (options.ownsPool) await pool.end()
+    },
+  }
+}
