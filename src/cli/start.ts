@@ -11,7 +11,7 @@ import { idpProfile, issuerForClient } from '../idp_profiles/index.js'
 import { buildAppA } from '../apps/app-a/app.js'
 import { buildAppB } from '../apps/app-b/app.js'
 import { buildAppC } from '../apps/app-c/app.js'
-import { buildSts } from '../sts/app.js'
+import { buildStsWithSharedState } from './sts_shared_state.js'
 import { readStsConfigFile } from '../sts/config.js'
 
 interface Running {
@@ -98,7 +98,11 @@ export async function runStack(): Promise<void> {
       {
         name: 'sts',
         port: env.STS_PORT,
-        build: () => buildSts(readStsConfigFile(env.STS_CONFIG, configVariables(env)), { logger }),
+        build: () =>
+          buildStsWithSharedState(readStsConfigFile(env.STS_CONFIG, configVariables(env)), {
+            env,
+            logger,
+          }),
       },
       { name: 'app-c', port: env.APP_C_PORT, build: () => buildAppC({ env, logger }) },
       { name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) },

@@ -52,6 +52,8 @@ import {
   type RateLimit,
   type RateLimiter,
 } from '../limits/rate_limiter.js'
+import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
+import { openRedis, type RedisClient } from '../limits/redis.js'
 import { createTokenExchangeAdapter } from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
 import { createIdpMinter } from './minter.js'
@@ -139,8 +141,27 @@ export function abuseLimitsFromEnv(env: Env): AbuseLimitsInput {
   }
 }
 
-function limiterFor(limits: AbuseLimits, limit: RateLimit): RateLimiter {
-  return limits.enabled ? createRateLimiter(limit, { maxKeys: limits.maxTrackedKeys }) : UNLIMITED
+/** Where the limits count: in Redis (REDIS_URL, shared by every instance) or in this process. */
+interface LimiterSource {
+  readonly redis?: RedisClient
+  readonly logger: Logger
+}
+
+function limiterFor(
+  limits: AbuseLimits,
+  limit: RateLimit,
+  name: string,
+  source: LimiterSource,
+): RateLimiter {
+  if (!limits.enabled) return UNLIMITED
+  if (source.redis) {
+    return createRedisRateLimiter(limit, {
+      redis: source.redis,
+      name: `idp:${name}`,
+      logger: source.logger,
+    })
+  }
+  return createRateLimiter(limit, { maxKeys: limits.maxTrackedKeys })
 }
 
 /** Paths of oidc-provider's token endpoint family (token, and revocation below it). */
@@ -185,8 +206,14 @@ function sendTokenError(
  * middleware and oidc-provider are both behind it): a declared body beyond the limit is refused
  * before it is read, then every request counts against the client IP.
  */
-function limitTokenEndpointPerIp(limits: AbuseLimits, logger: Logger) {
-  const perIp = limiterFor(limits, limits.tokenPerIp)
+function limitTokenEndpointPerIp(limits: AbuseLimits, source: LimiterSource) {
+  const { logger } = source
+  const perIp = limiterFor(limits, limits.tokenPerIp, 'token:ip', source)
+  async function check(ip: string): Promise<number> {
+    const wait = await perIp.retryAfter(ip)
+    if (wait === 0) await perIp.hit(ip)
+    return wait
+  }
   return function tokenEndpointIpLimit(
     req: IncomingMessage,
     res: ServerResponse,
@@ -204,13 +231,18 @@ function limitTokenEndpointPerIp(limits: AbuseLimits, logger: Logger) {
       )
     }
     const ip = req.socket.remoteAddress ?? 'unknown'
-    const wait = perIp.retryAfter(ip)
-    if (wait > 0) {
-      logger.warn({ event: 'token_throttled', limit: 'ip' }, 'token request throttled')
-      return sendTokenError(res, 429, TOO_MANY, { 'retry-after': String(wait) })
-    }
-    perIp.hit(ip)
-    next()
+    check(ip).then(
+      (wait) => {
+        if (wait === 0) return next()
+        logger.warn({ event: 'token_throttled', limit: 'ip' }, 'token request throttled')
+        sendTokenError(res, 429, TOO_MANY, { 'retry-after': String(wait) })
+      },
+      (error: unknown) => {
+        // The limiter's store failed beyond its fallback: refuse with "try later", never a 500.
+        logger.error({ err: error, event: 'limiter_failed', limit: 'ip' }, 'rate limiter failed')
+        sendTokenError(res, 503, TOO_MANY, { 'retry-after': '1' })
+      },
+    )
   }
 }
 
@@ -220,15 +252,16 @@ function limitTokenEndpointPerIp(limits: AbuseLimits, logger: Logger) {
  * client_id with a wrong secret; while the limit is reached, requests naming that client in HTTP
  * Basic are refused before anything else.
  */
-function limitTokenEndpointPerClient(limits: AbuseLimits, logger: Logger) {
-  const perClient = limiterFor(limits, limits.tokenPerClient)
+function limitTokenEndpointPerClient(limits: AbuseLimits, source: LimiterSource) {
+  const { logger } = source
+  const perClient = limiterFor(limits, limits.tokenPerClient, 'token:client', source)
   return async function tokenEndpointClientLimit(
     ctx: KoaContextWithOIDC,
     next: () => Promise<void>,
   ) {
     if (ctx.method !== 'POST' || !TOKEN_ENDPOINT.test(ctx.path)) return next()
     const claimedClient = basicClientId(ctx.get('authorization'))
-    const wait = claimedClient === undefined ? 0 : perClient.retryAfter(claimedClient)
+    const wait = claimedClient === undefined ? 0 : await perClient.retryAfter(claimedClient)
     if (wait > 0) {
       logger.warn(
         { event: 'token_throttled', limit: 'client', clientId: claimedClient },
@@ -244,7 +277,7 @@ function limitTokenEndpointPerClient(limits: AbuseLimits, logger: Logger) {
     const body = ctx.body as { error?: unknown } | undefined
     const clientId = ctx.oidc?.client?.clientId
     if (clientId !== undefined && ctx.status !== 401 && body?.error !== 'invalid_client') {
-      perClient.hit(clientId)
+      await perClient.hit(clientId)
     }
   }
 }
@@ -352,6 +385,9 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     throw error
   }
   const users = loadUserDirectory(env.USERS_FILE)
+  // REDIS_URL: the abuse limits count across every instance (redis_rate_limiter.ts).
+  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'idp') : undefined
+  const limiterSource: LimiterSource = { redis, logger }
   const issuedTokens = createIssuedTokenRegistry(storage)
   const verifier = createOwnTokenVerifier(issuer, keyStore)
   // Follows rotations: always the active key of the store.
@@ -383,7 +419,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const clientCredentials = createClientCredentialsGrant(policy.clientCredentials)
   const providerMiddleware = [
     awaitIssuedTokenRecords(issuedTokens),
-    limitTokenEndpointPerClient(abuseLimits, logger),
+    limitTokenEndpointPerClient(abuseLimits, limiterSource),
     revokeJwtAccessTokens(verifier, issuedTokens, logger),
   ]
   /** One oidc-provider instance for one key set; a rotation builds the next (live_provider.ts). */
@@ -414,7 +450,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
   await app.register(middie)
   // Abuse limits first: body size and per-IP limits cover every /token path behind them.
-  app.use(limitTokenEndpointPerIp(abuseLimits, logger))
+  app.use(limitTokenEndpointPerIp(abuseLimits, limiterSource))
   // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
   app.use(createFederationMiddleware({ runner, grant: federation, logger }))
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
@@ -436,8 +472,13 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     users,
     logger,
     limits: {
-      perIp: limiterFor(abuseLimits, abuseLimits.loginPerIp),
-      failuresPerUsername: limiterFor(abuseLimits, abuseLimits.loginFailuresPerUsername),
+      perIp: limiterFor(abuseLimits, abuseLimits.loginPerIp, 'login:ip', limiterSource),
+      failuresPerUsername: limiterFor(
+        abuseLimits,
+        abuseLimits.loginFailuresPerUsername,
+        'login:username',
+        limiterSource,
+      ),
       bodyBytes: abuseLimits.loginBodyBytes,
     },
   })
@@ -453,6 +494,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     await keyStore.close()
     await storage.close()
     await pool?.end()
+    redis?.disconnect()
   })
   await app.ready()
   return {

@@ -112,7 +112,7 @@ export async function interactionRoutes(
   app.post<{ Params: { uid: string }; Body: { username?: unknown; password?: unknown } }>(
     '/interaction/:uid/login',
     async (request, reply) => {
-      const ipWait = limits.perIp.retryAfter(request.ip)
+      const ipWait = await limits.perIp.retryAfter(request.ip)
       if (ipWait > 0) {
         logger.warn({ event: 'login_throttled', limit: 'ip' }, 'login throttled')
         return throttled(
@@ -124,7 +124,7 @@ export async function interactionRoutes(
           ),
         )
       }
-      limits.perIp.hit(request.ip)
+      await limits.perIp.hit(request.ip)
       const interaction = await details(request, reply)
       if (!interaction) return reply
       if (interaction.prompt.name !== 'login')
@@ -135,7 +135,7 @@ export async function interactionRoutes(
         typeof request.body?.password === 'string' ? request.body.password.slice(0, 256) : ''
       // Same normalisation as the user directory, so "Demo " and "demo" share one counter.
       const usernameKey = username.trim().toLowerCase()
-      const userWait = usernameKey ? limits.failuresPerUsername.retryAfter(usernameKey) : 0
+      const userWait = usernameKey ? await limits.failuresPerUsername.retryAfter(usernameKey) : 0
       if (userWait > 0) {
         // The password is not checked while throttled: a right guess must not stand out.
         logger.warn(
@@ -155,7 +155,7 @@ export async function interactionRoutes(
       }
       const user = username && password ? await users.authenticate(username, password) : undefined
       if (!user) {
-        if (usernameKey) limits.failuresPerUsername.hit(usernameKey)
+        if (usernameKey) await limits.failuresPerUsername.hit(usernameKey)
         logger.info({ event: 'login_failed', interaction: interaction.uid }, 'login failed')
         return sendHtml(
           reply,

@@ -10,11 +10,12 @@ export interface RateLimit {
   readonly windowSeconds: number
 }
 
+/** Synchronous in memory; a shared store (redis_rate_limiter.ts) answers with promises. */
 export interface RateLimiter {
   /** Seconds until `key` may try again; 0 while it is under its limit. Counts nothing. */
-  retryAfter(key: string): number
+  retryAfter(key: string): number | Promise<number>
   /** Counts one event for `key`. */
-  hit(key: string): void
+  hit(key: string): void | Promise<void>
 }
 
 /** A limiter that never limits (limits switched off). */

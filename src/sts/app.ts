@@ -26,6 +26,9 @@
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
+import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
+import type { RedisClient } from '../limits/redis.js'
+import type { PgPool } from '../storage/postgres.js'
 import {
   createClientAuthenticator,
   createJwsMinter,
@@ -51,6 +54,12 @@ export interface StsOptions {
   readonly fetch?: typeof fetch
   /** For the engine, the key cache and key files (tests). */
   readonly now?: Clock
+  /** Set: the per-IP limit counts in Redis, shared by every STS instance (REDIS_URL). */
+  readonly redis?: RedisClient
+  /** Set: the signing keys live in PostgreSQL (DATABASE_URL), not in the key directory. */
+  readonly pool?: PgPool
+  /** Runs when the app closes, after its own resources (connections the caller opened for it). */
+  readonly onClose?: () => Promise<void>
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
@@ -60,6 +69,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   const now = options.now ?? systemClock
   const signingKeys = await openStsKeyStore({
     ...config.keys,
+    pool: options.pool,
     now,
     logger: logger.child({ component: 'sts' }),
   })
@@ -103,7 +113,10 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   )
 
   const app = Fastify({ ...fastifyLogOptions(logger, 'sts'), bodyLimit: config.bodyLimitBytes })
-  app.addHook('onClose', () => signingKeys.close())
+  app.addHook('onClose', async () => {
+    await signingKeys.close()
+    await options.onClose?.()
+  })
 
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300')
@@ -143,15 +156,15 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     )
 
     // Abuse limit per client IP, before the body is parsed (the IdP's token endpoint has the same).
+    const ipLimit = { max: config.tokenRequestsPerMinutePerIp, windowSeconds: 60 }
     const perIp =
-      config.tokenRequestsPerMinutePerIp > 0
-        ? createRateLimiter(
-            { max: config.tokenRequestsPerMinutePerIp, windowSeconds: 60 },
-            { maxKeys: 10_000 },
-          )
-        : UNLIMITED
+      config.tokenRequestsPerMinutePerIp <= 0
+        ? UNLIMITED
+        : options.redis
+          ? createRedisRateLimiter(ipLimit, { redis: options.redis, name: 'sts:token:ip', logger })
+          : createRateLimiter(ipLimit, { maxKeys: 10_000 })
     tokenScope.addHook('onRequest', async (request, reply) => {
-      const wait = perIp.retryAfter(request.ip)
+      const wait = await perIp.retryAfter(request.ip)
       if (wait > 0) {
         logger.warn(
           { event: 'token_throttled', component: 'sts', limit: 'ip' },
@@ -165,7 +178,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
             error_description: 'too many requests, retry later',
           })
       }
-      perIp.hit(request.ip)
+      await perIp.hit(request.ip)
     })
 
     tokenScope.post('/token', async (request, reply) => {

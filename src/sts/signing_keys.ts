@@ -7,6 +7,8 @@
 import { join } from 'node:path'
 import type { Logger } from '../log/logger.js'
 import { createFileKeyBackend } from '../keys/file_key_backend.js'
+import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
+import type { PgPool } from '../storage/postgres.js'
 import { openSigningKeyStore, type SigningKeyStore } from '../keys/signing_key_store.js'
 
 export const STS_KEY_FILE = 'sts-keys.json'
@@ -19,11 +21,15 @@ export interface StsKeyStoreOptions {
   /** Seconds since the epoch (key creation and retirement times). */
   readonly now?: () => number
   readonly logger?: Logger
+  /** Set (DATABASE_URL): the keys live in PostgreSQL, shared by every STS instance. */
+  readonly pool?: PgPool
 }
 
-export function openStsKeyStore(options: StsKeyStoreOptions): Promise<SigningKeyStore> {
+export async function openStsKeyStore(options: StsKeyStoreOptions): Promise<SigningKeyStore> {
   return openSigningKeyStore({
-    backend: createFileKeyBackend({ file: join(options.directory, STS_KEY_FILE) }),
+    backend: options.pool
+      ? await createPostgresKeyBackend({ pool: options.pool, name: 'sts' })
+      : createFileKeyBackend({ file: join(options.directory, STS_KEY_FILE) }),
     publishRetiredForSeconds: options.publishRetiredForSeconds,
     create: options.create ?? 'if-missing',
     now: options.now,
