@@ -53,7 +53,8 @@ import {
   type RateLimiter,
 } from '../limits/rate_limiter.js'
 import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
-import { openRedis, type RedisClient } from '../limits/redis.js'
+import { openRedis, pingRedis, type RedisClient } from '../limits/redis.js'
+import { registerHealthRoutes } from '../storage/readiness.js'
 import { createTokenExchangeAdapter } from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
 import { createIdpMinter } from './minter.js'
@@ -318,7 +319,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
 }
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
-const OWN_PATHS = /^\/(interaction\/|assets\/|healthz(?:$|\?))/
+const OWN_PATHS = /^\/(interaction\/|assets\/|(?:healthz|readyz)(?:$|\?))/
 
 /** A verifier for JWTs this IdP signed: pinned algorithm, keys only from our own key store. */
 function createOwnTokenVerifier(issuer: string, keys: SigningKeyStore): JwsVerifier {
@@ -464,7 +465,16 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       .header('cache-control', 'public, max-age=300')
       .send(stylesheet),
   )
-  app.get('/healthz', async () => ({ ok: true, issuer }))
+  registerHealthRoutes(app, {
+    logger,
+    info: () => ({ issuer }),
+    checks: {
+      database: () => storage.ping(),
+      // The backend answers and holds an active key (a file or PostgreSQL row readable).
+      signingKeys: () => keyStore.sync(),
+      ...(redis ? { redis: () => pingRedis(redis) } : {}),
+    },
+  })
   await app.register(interactionRoutes, {
     // Interactions only read and save interaction state in the shared adapter, under the shared
     // cookie keys, and sign nothing: any instance serves them, including this first one.

@@ -16,6 +16,9 @@
  * per audit line (docs/performance.md; `node --import tsx bench/redaction.ts` measures both).
  */
 import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js'
+import type { IncomingMessage } from 'node:http'
+import { requestIdOf, traceContextOf } from './request_context.js'
 import { requestLogSerializer } from './request_serializer.js'
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
@@ -141,16 +144,27 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
 
 /**
  * Fastify options for a service: our pino logger (child per component) whose request lines go
- * through `requestLogSerializer`, so codes and tokens in query strings never reach a log.
+ * through `requestLogSerializer`, so codes and tokens in query strings never reach a log; every
+ * request's lines carry its `reqId` (the caller's `x-request-id` when well-formed) and, when the
+ * caller sent a W3C `traceparent`, its `traceId` and `parentId` (request_context.ts).
  */
 export function fastifyLogOptions(
   logger: Logger,
   component: string,
-): { loggerInstance: FastifyBaseLogger } {
+): {
+  loggerInstance: FastifyBaseLogger
+  genReqId: (req: IncomingMessage) => string
+  childLoggerFactory: FastifyChildLoggerFactory
+} {
   return {
     loggerInstance: logger.child(
       { component },
       { serializers: { req: requestLogSerializer } },
     ) as FastifyBaseLogger,
+    genReqId: requestIdOf,
+    childLoggerFactory(parent, bindings, options, rawReq) {
+      const trace = traceContextOf(rawReq as IncomingMessage)
+      return parent.child(trace ? { ...bindings, ...trace } : bindings, options)
+    },
   }
 }

@@ -27,7 +27,8 @@ import formbody from '@fastify/formbody'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
-import type { RedisClient } from '../limits/redis.js'
+import { pingRedis, type RedisClient } from '../limits/redis.js'
+import { registerHealthRoutes } from '../storage/readiness.js'
 import type { PgPool } from '../storage/postgres.js'
 import {
   createClientAuthenticator,
@@ -140,11 +141,17 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     return signingKeys.publishedJwks()
   })
 
-  app.get('/healthz', async () => ({
-    ok: true,
-    issuer: config.issuer,
-    upstreams: [...upstreams.values()].map((upstream) => upstream.status()),
-  }))
+  registerHealthRoutes(app, {
+    logger,
+    info: () => ({
+      issuer: config.issuer,
+      upstreams: [...upstreams.values()].map((upstream) => upstream.status()),
+    }),
+    checks: {
+      signingKeys: () => signingKeys.sync(),
+      ...(options.redis ? { redis: () => pingRedis(options.redis!) } : {}),
+    },
+  })
 
   await app.register(async (tokenScope) => {
     // Form bodies only (RFC 6749 §3.2): JSON or text bodies are refused, never parsed.

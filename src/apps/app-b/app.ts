@@ -31,6 +31,7 @@ import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
 import { openPostgresTodoStore } from './todo_store_postgres.js'
 import { openPostgresPool } from '../../storage/postgres.js'
+import { registerHealthRoutes } from '../../storage/readiness.js'
 import { webUi } from './web_ui.js'
 
 export interface BuildAppBOptions {
@@ -178,7 +179,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     })
   })
 
-  app.get('/healthz', async () => ({ ok: true }))
+  registerHealthRoutes(app, { logger, checks: { database: () => store.ping() } })
   await app.register(serviceApi, {
     store,
     verifier,

@@ -14,6 +14,7 @@ import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resou
 import { openActivityStore, type ActivityStore } from './activity_store.js'
 import { openPostgresActivityStore } from './activity_store_postgres.js'
 import { openPostgresPool } from '../../storage/postgres.js'
+import { registerHealthRoutes } from '../../storage/readiness.js'
 import { appCServiceApi } from './service_api.js'
 
 export interface BuildAppCOptions {
@@ -61,7 +62,7 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
       error_description: status >= 500 ? 'internal error' : 'the request could not be processed',
     })
   })
-  app.get('/healthz', async () => ({ ok: true }))
+  registerHealthRoutes(app, { logger, checks: { database: () => store.ping() } })
   app.get('/', async () => ({
     service: 'App C — activity log',
     api: ['POST /api/activity (activity:write)', 'GET /api/activity (activity:read)'],
