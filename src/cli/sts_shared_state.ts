@@ -14,13 +14,13 @@ import type { StsConfig } from '../sts/config.js'
 
 export async function buildStsWithSharedState(
   config: StsConfig,
-  options: { env: Pick<Env, 'DATABASE_URL' | 'REDIS_URL'>; logger: Logger },
+  options: { env: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'REDIS_KEY_PREFIX'>; logger: Logger },
 ): Promise<FastifyInstance> {
   const { env, logger } = options
   const pool = env.DATABASE_URL
     ? openPostgresPool(env.DATABASE_URL, { name: 'sts', max: 4 })
     : undefined
-  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'sts') : undefined
+  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'sts', env.REDIS_KEY_PREFIX) : undefined
   const release = async () => {
     redis?.disconnect()
     await pool?.end()

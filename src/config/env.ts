@@ -58,6 +58,11 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
+  /** Prefix of every Redis key onbehalf writes: several deployments can share one Redis. */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 letters, digits, or . _ : -')
+    .default('onbehalf:'),
   POLICY_FILE: z.string().min(1).default(packageFile('config/policy.json')),
   USERS_FILE: z.string().min(1).default(packageFile('config/users.json')),
 

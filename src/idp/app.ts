@@ -387,7 +387,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   }
   const users = loadUserDirectory(env.USERS_FILE)
   // REDIS_URL: the abuse limits count across every instance (redis_rate_limiter.ts).
-  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'idp') : undefined
+  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'idp', env.REDIS_KEY_PREFIX) : undefined
   const limiterSource: LimiterSource = { redis, logger }
   const issuedTokens = createIssuedTokenRegistry(storage)
   const verifier = createOwnTokenVerifier(issuer, keyStore)

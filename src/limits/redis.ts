@@ -8,8 +8,9 @@ import { Redis } from 'ioredis'
 
 export type RedisClient = Redis
 
-export function openRedis(url: string, name: string): RedisClient {
+export function openRedis(url: string, name: string, keyPrefix = 'onbehalf:'): RedisClient {
   const redis = new Redis(url, {
+    keyPrefix,
     connectionName: `onbehalf-${name}`,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -33,7 +33,8 @@ export function createRedisRateLimiter(
   })
   const shared = new RateLimiterRedis({
     storeClient: redis,
-    keyPrefix: `onbehalf:limit:${name}`,
+    // ioredis adds the deployment's prefix (REDIS_KEY_PREFIX) in front.
+    keyPrefix: `limit:${name}`,
     points: limit.max,
     duration: limit.windowSeconds,
     // Not connected: go to the insurance limiter at once rather than wait for a timeout.

@@ -1,0 +1,204 @@
+/**
+ * Several instances behind a real load balancer, started by a test: two IdP instances with one
+ * issuer and two STS instances, each on its own 127.0.0.1 socket (port 0), all on one PostgreSQL
+ * schema of their own and one Redis key prefix of their own, behind nginx (/usr/sbin/nginx, a
+ * config generated in a temporary folder, `daemon off`, a child process of the test). nginx
+ * listens on one port per service, chosen by the system (listen on 0, read, close), round-robin,
+ * no sticky sessions, and says which instance answered in `x-upstream`. A request with
+ * `x-test-instance: N` goes to instance N through the same proxy (Host and all), so a test can
+ * put each step of a flow on the instance it chooses.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { configVariables, loadEnv, type Env } from '../../src/config/env.js'
+import { buildIdp, type AbuseLimitsInput, type Idp } from '../../src/idp/app.js'
+import { createLogger } from '../../src/log/logger.js'
+import { buildStsWithSharedState } from '../../src/cli/sts_shared_state.js'
+import { readStsConfigFile } from '../../src/sts/config.js'
+import { bindSocket, type BoundSocket } from './listen.js'
+import { testSchema, type TestSchema } from './postgres.js'
+import { TEST_REDIS_URL } from './redis.js'
+
+export const NGINX = '/usr/sbin/nginx'
+
+export interface Topology {
+  env: Env
+  /** The load balancer's URL for each service (the IdP's is the issuer). */
+  readonly lb: { idp: string; sts: string }
+  readonly idps: readonly Idp[]
+  readonly idpUrls: readonly string[]
+  readonly stsUrls: readonly string[]
+  readonly schema: TestSchema
+  close(): Promise<void>
+}
+
+/** A port free right now: bound on 0, read, closed (nginx needs a number in its config). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+function nginxConfig(
+  dir: string,
+  services: ReadonlyArray<{ name: string; port: number; upstreams: readonly number[] }>,
+): string {
+  const user = process.getuid?.() === 0 ? 'user root;\n' : ''
+  const blocks = services.map(
+    ({ name, port, upstreams }) => `
+  # A test may pin one request to one instance (x-test-instance: 0, 1); otherwise round-robin.
+  map $http_x_test_instance $${name}_target {
+    default ${name};
+${upstreams.map((p, index) => `    ${index} 127.0.0.1:${p};`).join('\n')}
+  }
+  upstream ${name} {
+${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).join('\n')}
+    keepalive 8;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://$${name}_target;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Request-Id $request_id;
+      # A dead instance: the request goes to the other one. Non-idempotent requests are retried
+      # only when they never reached an instance (connect refused), which nginx knows.
+      proxy_next_upstream error timeout;
+      proxy_connect_timeout 1s;
+      add_header X-Upstream $upstream_addr always;
+    }
+  }`,
+  )
+  return `${user}daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${blocks.join('\n')}
+}
+`
+}
+
+async function startNginx(
+  dir: string,
+  config: string,
+  ports: readonly number[],
+): Promise<ChildProcess> {
+  const file = join(dir, 'nginx.conf')
+  writeFileSync(file, config)
+  const child = spawn(NGINX, ['-p', dir, '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk) => (stderr += String(chunk)))
+  // Ready when every port accepts connections.
+  const deadline = Date.now() + 10_000
+  for (const port of ports) {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`)
+      try {
+        await fetch(`http://127.0.0.1:${port}/healthz`)
+        break
+      } catch {
+        if (Date.now() > deadline) throw new Error(`nginx not listening on ${port}: ${stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+  }
+  return child
+}
+
+export async function startTopology(
+  options: { abuseLimits?: AbuseLimitsInput } = {},
+): Promise<Topology> {
+  const dir = mkdtempSync(join(tmpdir(), 'onbehalf-topology-'))
+  const sockets: BoundSocket[] = []
+  const apps: FastifyInstance[] = []
+  let nginx: ChildProcess | undefined
+  const schema = await testSchema()
+  const close = async () => {
+    nginx?.kill('SIGTERM')
+    for (const socket of sockets) await socket.close()
+    for (const app of apps.reverse()) await app.close()
+    await schema.drop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    const bind = async () => {
+      const socket = await bindSocket()
+      sockets.push(socket)
+      return socket
+    }
+    const idpSockets = [await bind(), await bind()]
+    const stsSockets = [await bind(), await bind()]
+    const lbPorts = { idp: await freePort(), sts: await freePort() }
+    const lb = {
+      idp: `http://127.0.0.1:${lbPorts.idp}`,
+      sts: `http://127.0.0.1:${lbPorts.sts}`,
+    }
+    const redisUrl = new URL(TEST_REDIS_URL)
+    const env = loadEnv({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATA_DIR: join(dir, 'data'),
+      IDP_ISSUER: lb.idp,
+      STS_ISSUER: lb.sts,
+      DATABASE_URL: schema.url,
+      REDIS_URL: redisUrl.toString(),
+      // This run's limiter keys only: earlier runs' counts in the same Redis are not seen.
+      REDIS_KEY_PREFIX: `onbehalf-test-${randomBytes(6).toString('hex')}:`,
+    })
+    const logger = createLogger({ level: env.LOG_LEVEL })
+    // Instances start together, as after a deploy: one migration, one first key.
+    const idps = await Promise.all(
+      idpSockets.map(() => buildIdp({ env, logger, abuseLimits: options.abuseLimits })),
+    )
+    for (const [index, idp] of idps.entries()) {
+      apps.push(idp.app)
+      await idpSockets[index]!.serve(idp.app)
+    }
+    nginx = await startNginx(
+      dir,
+      nginxConfig(dir, [
+        { name: 'idp', port: lbPorts.idp, upstreams: idpSockets.map((s) => s.port) },
+        { name: 'sts', port: lbPorts.sts, upstreams: stsSockets.map((s) => s.port) },
+      ]),
+      [lbPorts.idp],
+    )
+    const stsConfig = readStsConfigFile(env.STS_CONFIG, configVariables(env))
+    const stss = await Promise.all(
+      stsSockets.map(() => buildStsWithSharedState(stsConfig, { env, logger })),
+    )
+    for (const [index, sts] of stss.entries()) {
+      apps.push(sts)
+      await stsSockets[index]!.serve(sts)
+    }
+    return {
+      env,
+      lb,
+      idps,
+      idpUrls: idpSockets.map((s) => s.url),
+      stsUrls: stsSockets.map((s) => s.url),
+      schema,
+      close,
+    }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
