@@ -9,7 +9,7 @@
  */
 import { configVariables, loadDotEnv, loadEnv } from '../config/env.js'
 import { createLogger } from '../log/logger.js'
-import { buildSts } from '../sts/app.js'
+import { buildStsWithSharedState } from './sts_shared_state.js'
 import { listenAll, stopOnSignal } from './start.js'
 import { readStsConfigFile } from '../sts/config.js'
 import { join, resolve } from 'node:path'
@@ -54,7 +54,13 @@ export async function runSts(argv: string[]): Promise<number> {
 
   const logger = createLogger({ level: env.LOG_LEVEL, name: 'onbehalf' })
   const running = await listenAll(
-    [{ name: 'sts', port: config.port, build: () => buildSts(config, { logger }) }],
+    [
+      {
+        name: 'sts',
+        port: config.port,
+        build: () => buildStsWithSharedState(config, { env, logger }),
+      },
+    ],
     config.host,
     logger,
   )
