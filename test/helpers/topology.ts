@@ -38,7 +38,7 @@ export interface Topology {
 }
 
 /** A port free right now: bound on 0, read, closed (nginx needs a number in its config). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
@@ -46,10 +46,7 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function nginxConfig(
-  dir: string,
-  services: ReadonlyArray<{ name: string; port: number; upstreams: readonly number[] }>,
-): string {
+function nginxConfig(dir: string, services: readonly NginxService[]): string {
   const user = process.getuid?.() === 0 ? 'user root;\n' : ''
   const blocks = services.map(
     ({ name, port, upstreams }) => `
@@ -96,7 +93,30 @@ ${blocks.join('\n')}
 `
 }
 
-async function startNginx(
+type NginxService = { name: string; port: number; upstreams: readonly number[] }
+
+export interface Nginx {
+  stop(): Promise<void>
+}
+
+/** Starts nginx in front of `services` (config in `dir`); resolves when every port accepts. */
+export async function startNginx(dir: string, services: readonly NginxService[]): Promise<Nginx> {
+  const child = await spawnNginx(
+    dir,
+    nginxConfig(dir, services),
+    services.map((s) => s.port),
+  )
+  return {
+    async stop() {
+      if (child.exitCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
+}
+
+async function spawnNginx(
   dir: string,
   config: string,
   ports: readonly number[],
@@ -129,10 +149,10 @@ export async function startTopology(
   const dir = mkdtempSync(join(tmpdir(), 'onbehalf-topology-'))
   const sockets: BoundSocket[] = []
   const apps: FastifyInstance[] = []
-  let nginx: ChildProcess | undefined
+  let nginx: Nginx | undefined
   const schema = await testSchema()
   const close = async () => {
-    nginx?.kill('SIGTERM')
+    await nginx?.stop()
     for (const socket of sockets) await socket.close()
     for (const app of apps.reverse()) await app.close()
     await schema.drop()
@@ -172,14 +192,10 @@ export async function startTopology(
       apps.push(idp.app)
       await idpSockets[index]!.serve(idp.app)
     }
-    nginx = await startNginx(
-      dir,
-      nginxConfig(dir, [
-        { name: 'idp', port: lbPorts.idp, upstreams: idpSockets.map((s) => s.port) },
-        { name: 'sts', port: lbPorts.sts, upstreams: stsSockets.map((s) => s.port) },
-      ]),
-      [lbPorts.idp],
-    )
+    nginx = await startNginx(dir, [
+      { name: 'idp', port: lbPorts.idp, upstreams: idpSockets.map((s) => s.port) },
+      { name: 'sts', port: lbPorts.sts, upstreams: stsSockets.map((s) => s.port) },
+    ])
     const stsConfig = readStsConfigFile(env.STS_CONFIG, configVariables(env))
     const stss = await Promise.all(
       stsSockets.map(() => buildStsWithSharedState(stsConfig, { env, logger })),
