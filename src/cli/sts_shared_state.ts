@@ -6,7 +6,10 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Env } from '../config/env.js'
-import { openRedis } from '../limits/redis.js'
+import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
+import type { RateLimit } from '../limits/rate_limiter.js'
+import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
+import { openRedis, pingRedis } from '../limits/redis.js'
 import type { Logger } from '../log/logger.js'
 import { openPostgresPool } from '../storage/postgres.js'
 import { buildSts } from '../sts/app.js'
@@ -26,7 +29,18 @@ export async function buildStsWithSharedState(
     await pool?.end()
   }
   try {
-    return await buildSts(config, { logger, pool, redis, onClose: release })
+    return await buildSts(config, {
+      logger,
+      onClose: release,
+      ...(pool ? { signingKeyBackend: await createPostgresKeyBackend({ pool, name: 'sts' }) } : {}),
+      ...(redis
+        ? {
+            rateLimiter: (limit: RateLimit) =>
+              createRedisRateLimiter(limit, { redis, name: 'sts:token:ip', logger }),
+            readinessChecks: { redis: () => pingRedis(redis) },
+          }
+        : {}),
+    })
   } catch (error) {
     await release()
     throw error

@@ -25,11 +25,14 @@
  */
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
-import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
-import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
-import { pingRedis, type RedisClient } from '../limits/redis.js'
+import {
+  createRateLimiter,
+  UNLIMITED,
+  type RateLimit,
+  type RateLimiter,
+} from '../limits/rate_limiter.js'
+import type { SigningKeyBackend } from '../keys/signing_key_store.js'
 import { registerHealthRoutes } from '../storage/readiness.js'
-import type { PgPool } from '../storage/postgres.js'
 import {
   createClientAuthenticator,
   createJwsMinter,
@@ -55,10 +58,15 @@ export interface StsOptions {
   readonly fetch?: typeof fetch
   /** For the engine, the key cache and key files (tests). */
   readonly now?: Clock
-  /** Set: the per-IP limit counts in Redis, shared by every STS instance (REDIS_URL). */
-  readonly redis?: RedisClient
-  /** Set: the signing keys live in PostgreSQL (DATABASE_URL), not in the key directory. */
-  readonly pool?: PgPool
+  /**
+   * Where the per-IP limit counts (e.g. Redis, shared by every STS instance); default: in this
+   * process. Given the limit, returns the limiter.
+   */
+  readonly rateLimiter?: (limit: RateLimit) => RateLimiter
+  /** Where the signing keys live (e.g. PostgreSQL); default: the configured key directory. */
+  readonly signingKeyBackend?: SigningKeyBackend
+  /** More readiness checks for `/readyz` (e.g. `redis`), besides the signing keys. */
+  readonly readinessChecks?: Readonly<Record<string, () => Promise<unknown>>>
   /** Runs when the app closes, after its own resources (connections the caller opened for it). */
   readonly onClose?: () => Promise<void>
 }
@@ -70,7 +78,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   const now = options.now ?? systemClock
   const signingKeys = await openStsKeyStore({
     ...config.keys,
-    pool: options.pool,
+    backend: options.signingKeyBackend,
     now,
     logger: logger.child({ component: 'sts' }),
   })
@@ -149,7 +157,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     }),
     checks: {
       signingKeys: () => signingKeys.sync(),
-      ...(options.redis ? { redis: () => pingRedis(options.redis!) } : {}),
+      ...options.readinessChecks,
     },
   })
 
@@ -167,9 +175,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     const perIp =
       config.tokenRequestsPerMinutePerIp <= 0
         ? UNLIMITED
-        : options.redis
-          ? createRedisRateLimiter(ipLimit, { redis: options.redis, name: 'sts:token:ip', logger })
-          : createRateLimiter(ipLimit, { maxKeys: 10_000 })
+        : (options.rateLimiter?.(ipLimit) ?? createRateLimiter(ipLimit, { maxKeys: 10_000 }))
     tokenScope.addHook('onRequest', async (request, reply) => {
       const wait = await perIp.retryAfter(request.ip)
       if (wait > 0) {

@@ -7,9 +7,11 @@
 import { join } from 'node:path'
 import type { Logger } from '../log/logger.js'
 import { createFileKeyBackend } from '../keys/file_key_backend.js'
-import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
-import type { PgPool } from '../storage/postgres.js'
-import { openSigningKeyStore, type SigningKeyStore } from '../keys/signing_key_store.js'
+import {
+  openSigningKeyStore,
+  type SigningKeyBackend,
+  type SigningKeyStore,
+} from '../keys/signing_key_store.js'
 
 export const STS_KEY_FILE = 'sts-keys.json'
 
@@ -21,15 +23,14 @@ export interface StsKeyStoreOptions {
   /** Seconds since the epoch (key creation and retirement times). */
   readonly now?: () => number
   readonly logger?: Logger
-  /** Set (DATABASE_URL): the keys live in PostgreSQL, shared by every STS instance. */
-  readonly pool?: PgPool
+  /** Set: where the keys live instead (PostgreSQL with DATABASE_URL, shared by every instance). */
+  readonly backend?: SigningKeyBackend
 }
 
-export async function openStsKeyStore(options: StsKeyStoreOptions): Promise<SigningKeyStore> {
+export function openStsKeyStore(options: StsKeyStoreOptions): Promise<SigningKeyStore> {
   return openSigningKeyStore({
-    backend: options.pool
-      ? await createPostgresKeyBackend({ pool: options.pool, name: 'sts' })
-      : createFileKeyBackend({ file: join(options.directory, STS_KEY_FILE) }),
+    backend:
+      options.backend ?? createFileKeyBackend({ file: join(options.directory, STS_KEY_FILE) }),
     publishRetiredForSeconds: options.publishRetiredForSeconds,
     create: options.create ?? 'if-missing',
     now: options.now,
