@@ -15,49 +15,20 @@ import { buildSts } from '../../src/sts/app.js'
 import {
   basic,
   captureLogger,
-  CLIENT_SECRETS,
   FakeUpstream,
   loadConfig,
   manualClock,
+  STS_ISSUER,
   tempDir,
+  TRUST_DOMAIN,
+  TXN_SECRETS as SECRETS,
+  txnStsConfigJson,
 } from './helpers.js'
 
-const STS_ISSUER = 'http://sts.test'
-const TRUST_DOMAIN = 'onbehalf.test'
 const TXN_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:txn_token'
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
-const SECRETS = { ...CLIENT_SECRETS, STS_APP_C_SECRET: 'sts-app-c-secret-0123456789-0123456789' }
 const APP_B = basic('app-b', SECRETS.STS_APP_B_SECRET)
 const APP_C = basic('app-c', SECRETS.STS_APP_C_SECRET)
-
-export function txnStsConfigJson(options: {
-  keyDir: string
-  upstreamIssuer: string
-  txnTokens?: Record<string, unknown>
-}): Record<string, any> {
-  return {
-    issuer: STS_ISSUER,
-    keys: { directory: options.keyDir },
-    upstreams: { upstream: { issuer: options.upstreamIssuer, algorithms: ['ES256'] } },
-    txnTokens: { trustDomain: TRUST_DOMAIN, lifetimeSeconds: 60, maxReplacements: 2 },
-    ...(options.txnTokens === undefined ? {} : { txnTokens: options.txnTokens }),
-    targets: { 'app-b': { resourceUris: ['https://app-b.example'], scopes: ['todos:read'] } },
-    clients: {
-      'app-a': {
-        secretEnv: 'STS_APP_A_SECRET',
-        tokenExchange: { enabled: true, allowedAudiences: ['app-b'], scopeCeiling: ['todos:read'] },
-      },
-      'app-b': {
-        secretEnv: 'STS_APP_B_SECRET',
-        txnToken: { enabled: true, scopes: ['todos:read', 'todos:write'], mayReplace: true },
-      },
-      'app-c': {
-        secretEnv: 'STS_APP_C_SECRET',
-        txnToken: { enabled: true, scopes: ['todos:read'], mayReplace: false },
-      },
-    },
-  }
-}
 
 function decodePart(part: string): Record<string, any> {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
