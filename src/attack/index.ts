@@ -1,6 +1,7 @@
 /** The attack lab: attempts, report, matrix and their renderings (App A's /attack page, `onbehalf attack`). */
 export { runAttackLab } from './lab.js'
-export { ATTEMPTS } from './attempts/index.js'
+export { ATTEMPTS, TXN_ATTEMPTS } from './attempts/index.js'
+export { runTxnAttackLab } from './txn_lab.js'
 export type {
   AttackLabConfig,
   AttackReport,
@@ -12,6 +13,9 @@ export type {
   BlastRadius,
   LabContext,
   MatrixRow,
+  TxnAttackReport,
+  TxnAttempt,
+  TxnLabConfig,
 } from './types.js'
 export { MATRIX_COLUMNS } from './matrix.js'
 export { formatJson, formatMarkdown, formatText } from './format.js'
