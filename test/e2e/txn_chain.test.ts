@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createAppBToAppCTxnLink } from '../../src/apps/app-b/app.js'
 import { createTxnTokenClient } from '../../src/client/index.js'
+import { TestBrowser } from '../helpers/browser.js'
 import {
   decodeJwt,
   exchangeToken,
@@ -87,6 +88,23 @@ describe('the chain App A → App B → App C with a txn token', () => {
     assert.equal(viaExchange.status, 200, JSON.stringify(exchangeBody))
     assert.equal(exchangeBody.via, 'exchange')
     assert.equal(exchangeBody.seen.txn, undefined)
+  })
+
+  it("txnChain when the user opens App A then the Delegation chain card shows the txn-token way with App C's verified claims", async () => {
+    const browser = new TestBrowser()
+    let page = await browser.navigate(`${stack.env.APP_A_URL}/auth/login`)
+    page = await browser.submitForm(page, { username: 'demo', password: 'changeme' }, '/login')
+    assert.equal(page.status, 200)
+    const dashboard = await browser.navigate(`${stack.env.APP_A_URL}/`)
+    assert.match(dashboard.body, /data-testid="chain-txn-variant"\s+data-ok="true"/)
+    const text = (id: string) =>
+      new RegExp(`data-testid="${id}">([^<]*)<`).exec(dashboard.body)?.[1]?.trim()
+    assert.equal(text('chain-txn-aud'), stack.env.TXN_TRUST_DOMAIN)
+    assert.equal(text('chain-txn-req-wl'), 'app-b')
+    assert.equal(text('chain-txn-sub'), DEMO_SUB)
+    assert.match(text('chain-txn-txn') ?? '', /^[0-9a-f-]{36}$/)
+    // The first way is still drawn beside it: App C's hop with act = app-b ← app-a.
+    assert.match(dashboard.body, /data-hop="app-c"\s+data-ok="true"/)
   })
 
   it("txnChain when App C's txn route gets a bearer token instead then 401 and nothing is recorded", async () => {
