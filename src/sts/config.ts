@@ -9,6 +9,8 @@
  * - The exchange policy (targets, clients, lifetimes) uses the engine's own schemas, so the STS and
  *   the embedded IdP read policy the same way; each upstream's token profile is the engine's
  *   `issuerProfileSchema` plus where its keys come from.
+ * - `txnTokens` (optional) switches on the Txn-Token Service mode (draft-ietf-oauth-transaction-
+ *   tokens-10, docs/txn-tokens.md); a client's `txnToken` block makes it a workload of it.
  *
  * @example
  * ```ts
