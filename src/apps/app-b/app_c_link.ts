@@ -63,7 +63,6 @@ const entrySchema = z.object({
   txn: z.string().nullable().optional(),
   at: z.string(),
 })
-export type ActivityEntry = z.infer<typeof entrySchema>
 
 const seenSchema = z.record(z.string(), z.unknown())
 
