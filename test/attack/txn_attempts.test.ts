@@ -156,7 +156,10 @@ describe('attack lab: transaction tokens', () => {
     }
     assert.match(byId['txn-wrong-workload']!.reason, /400 unauthorized_client/)
     assert.equal(byId['txn-wrong-workload']!.steps[0]!.response.body.access_token, undefined)
-    assert.match(byId['txn-replay-expired']!.reason, /401 invalid_token: exp passed.*400 unauthorized_client/)
+    assert.match(
+      byId['txn-replay-expired']!.reason,
+      /401 invalid_token: exp passed.*400 unauthorized_client/,
+    )
     assert.match(byId['txn-replay-foreign-domain']!.reason, /401 invalid_token/)
     assert.match(byId['txn-altered-context']!.reason, /401 invalid_token/)
     assert.match(byId['txn-sent-as-bearer']!.reason, /401 invalid_token/)
