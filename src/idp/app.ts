@@ -263,6 +263,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
   token_exchange: 'token exchange',
   jwt_federation: 'jwt federation',
   client_credentials: 'client credentials',
+  txn_token: 'txn token',
 }
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
