@@ -19,6 +19,9 @@
  * authenticates clients (token, revocation, PAR), resolved the way oidc-provider resolves paths
  * (provider_routes.ts: `/TOKEN`, `/token/` are the token endpoint); the per-client limit is an
  * oidc-provider middleware, because only there is client authentication known.
+ *
+ * Every URL the IdP publishes (discovery, redirects) derives from the configured issuer: the front
+ * door replaces the Host and forwarding headers with the issuer's before oidc-provider reads them.
  */
 import middie from '@fastify/middie'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -188,6 +191,9 @@ type LimitedRequest = IncomingMessage & { [LIMITED]?: true }
 /**
  * Connect-style middleware in front of everything else (so the federation middleware and
  * oidc-provider are both behind it):
+ * - the Host header is pinned to the issuer's and forwarding headers are replaced by the issuer's
+ *   scheme and host, so every URL oidc-provider derives (discovery, `form action`s, redirects) comes
+ *   from the configured issuer, never from what a client sent (issue 12 item 5);
  * - a request to a client-authenticating route (token, revocation, PAR, introspection), however
  *   spelled (`/TOKEN`, `/token/`), is rewritten to the route's own path, so everything behind
  *   compares exact paths; a declared body beyond the limit is refused before it is read, then every
@@ -201,7 +207,13 @@ function frontDoor(options: {
 }) {
   const { limits, logger, routes } = options
   const perIp = limiterFor(limits, limits.tokenPerIp)
+  const host = options.issuer.host
+  const proto = options.issuer.protocol.slice(0, -1)
   return function idpFrontDoor(req: LimitedRequest, res: ServerResponse, next: () => void) {
+    req.headers.host = host
+    for (const name of ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port'])
+      delete req.headers[name]
+    req.headers['x-forwarded-proto'] = proto
     const url = req.url ?? '/'
     const queryAt = url.indexOf('?')
     const path = queryAt === -1 ? url : url.slice(0, queryAt)
@@ -413,13 +425,16 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       tokenExchange.allowedDuplicateParameters,
     )
     for (const middleware of providerMiddleware) provider.use(middleware)
+    // URLs come from X-Forwarded-Proto and Host, which the front door sets from the issuer alone
+    // (any client-sent forwarding header is dropped first): never from the client's Host.
+    provider.proxy = true
     return provider
   }
   const providers = createLiveProvider(keyStore, buildProvider, logger)
 
   const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
   await app.register(middie)
-  // First: body size and per-IP limits on every client-authenticating
+  // First: the issuer's host, then body size and per-IP limits on every client-authenticating
   // route, resolved as oidc-provider resolves it (the paths do not change with a key rotation).
   const current = providers.current()
   app.use(
