@@ -30,7 +30,10 @@ import * as client from 'openid-client'
 import { sendHtml } from './basics.js'
 import { html } from './html.js'
 import { renderErrorPage } from './layout.js'
+import { safeReturnTo } from './return_to.js'
 import { systemClock, type Clock } from '../time/clock.js'
+
+export { safeReturnTo }
 
 export interface SessionUser {
   sub: string
@@ -120,15 +123,6 @@ const SESSION_KEY = 'oidc'
 const PENDING_KEY = 'oidc:pending'
 const REFRESH_SKEW_SECONDS = 30
 const PENDING_TTL_SECONDS = 10 * 60
-
-/** Accepts only same-origin relative paths (`/x?y`), never `//host` or `/\host` or a scheme. */
-export function safeReturnTo(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/'
-  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/'
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\u0000-\u001f\\]/.test(value)) return '/'
-  return value
-}
 
 function isLocalHttp(url: URL): boolean {
   return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
@@ -343,7 +337,8 @@ async function oidcLoginPlugin(
     if (tokens.scope) session.scope = tokens.scope
     request.session.set(SESSION_KEY, session)
     request.log.info({ sub: session.user.sub }, 'user signed in')
-    return reply.redirect(pending.returnTo, 303)
+    // Validated when stored; checked again because the session is only as good as its writer.
+    return reply.redirect(safeReturnTo(pending.returnTo), 303)
   })
 
   app.post('/auth/logout', async (request, reply) => {
