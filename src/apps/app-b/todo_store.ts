@@ -38,6 +38,15 @@ export interface TodoStore {
   addOnce(ownerSub: string, title: string, idempotencyKey: string): AddOnceResult
   /** Flips `completed`; undefined when the owner has no such todo. */
   toggle(ownerSub: string, id: number): Todo | undefined
+  /**
+   * Sets `completed` (idempotent, unlike `toggle`: a retried write changes nothing more);
+   * `changed` is false when it already had that state. Undefined when the owner has no such todo.
+   */
+  setCompleted(
+    ownerSub: string,
+    id: number,
+    completed: boolean,
+  ): { todo: Todo; changed: boolean } | undefined
   /** False when the owner has no such todo. */
   delete(ownerSub: string, id: number): boolean
   close(): void
@@ -196,6 +205,20 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
     insertKeyStmt.run(ownerSub, key, todo.id, title, at)
     return { todo, replayed: false }
   })
+  const setCompletedStmt = db.prepare<[number, string, number, string, number], TodoRow>(
+    `UPDATE todos SET completed = ?, updated_at = ? WHERE id = ? AND owner_sub = ? AND completed != ?
+     RETURNING ${COLUMNS}`,
+  )
+  const selectOneStmt = db.prepare<[number, string], TodoRow>(
+    `SELECT ${COLUMNS} FROM todos WHERE id = ? AND owner_sub = ?`,
+  )
+  const setCompleted = db.transaction((ownerSub: string, id: number, completed: boolean) => {
+    const value = completed ? 1 : 0
+    const updated = setCompletedStmt.get(value, now(), id, ownerSub, value)
+    if (updated !== undefined) return { todo: toTodo(updated), changed: true }
+    const current = selectOneStmt.get(id, ownerSub)
+    return current === undefined ? undefined : { todo: toTodo(current), changed: false }
+  })
   const toggle = db.transaction((ownerSub: string, id: number) => {
     const row = toggleStmt.get(now(), id, ownerSub)
     return row === undefined ? undefined : toTodo(row)
@@ -220,6 +243,8 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
       return addOnce(checkOwner(ownerSub), parseTodoTitle(title), idempotencyKey)
     },
     toggle: (ownerSub, id) => toggle(checkOwner(ownerSub), checkId(id)),
+    setCompleted: (ownerSub, id, completed) =>
+      setCompleted(checkOwner(ownerSub), checkId(id), completed === true),
     delete: (ownerSub, id) => remove(checkOwner(ownerSub), checkId(id)),
     close: () => {
       if (db.open) db.close()

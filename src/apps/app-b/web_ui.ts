@@ -64,6 +64,7 @@ function todoItem(todo: Todo, csrfToken: string) {
   >
     <form method="post" action="/todos/${todo.id}/toggle" class="inline-form">
       <input type="hidden" name="_csrf" value="${csrfToken}" />
+      <input type="hidden" name="completed" value="${String(!todo.completed)}" />
       <button
         type="submit"
         class="todo-toggle"
@@ -281,7 +282,16 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     { preHandler: requireLogin },
     async (request, reply) => {
       const id = parseTodoId(request.params.id)
-      const todo = id === undefined ? undefined : store.toggle(owner(request).sub, id)
+      // The form names the state it asks for, so a retried submission changes nothing more; a
+      // request without it (older pages) flips.
+      const wanted = (request.body as Record<string, unknown> | null | undefined)?.completed
+      const sub = owner(request).sub
+      let todo: Todo | undefined
+      if (id === undefined) todo = undefined
+      else if (wanted === 'true' || wanted === 'false') {
+        const result = store.setCompleted(sub, id, wanted === 'true')
+        todo = result?.changed ? result.todo : undefined
+      } else todo = store.toggle(sub, id)
       if (todo) {
         await recordActivity(request, {
           action: todo.completed ? 'todo.completed' : 'todo.reopened',

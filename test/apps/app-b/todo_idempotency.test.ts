@@ -91,4 +91,33 @@ describe('App B todo creation with an idempotency key', () => {
     }
     assert.ok(!titles(await list()).some((t) => t.startsWith('bad key')))
   })
+
+  it('completeTodoWhenTheSameToggleFormIsSubmittedTwiceThenItStaysDoneNotFlippedBack', async () => {
+    const page = await list()
+    const csrf = hidden(page, '_csrf')!
+    await add({ _csrf: csrf, title: 'call the plumber', idempotencyKey: 'toggle-test-key-1' })
+    const listed = await list()
+    const item = [
+      ...listed.body.matchAll(/data-todo-id="(\d+)"[\s\S]*?data-testid="todo-title"\s*>([^<]+)</g),
+    ].find((m) => m[2]!.trim() === 'call the plumber')
+    assert.ok(item, 'the todo is listed')
+    const form = { _csrf: csrf, completed: 'true' }
+    assert.match(
+      listed.body,
+      new RegExp(`/todos/${item[1]}/toggle[\\s\\S]*?name="completed" value="true"`),
+    )
+    for (let i = 0; i < 2; i++) {
+      const response = await browser.request(`${stack.env.APP_B_URL}/todos/${item[1]}/toggle`, {
+        method: 'POST',
+        form,
+      })
+      assert.equal(response.status, 303)
+    }
+    const after = await list()
+    assert.match(
+      after.body,
+      new RegExp(`data-todo-id="${item[1]}"\\s+data-completed="true"`),
+      'done after two identical submissions, not reopened',
+    )
+  })
 })
