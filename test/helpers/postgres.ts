@@ -2,7 +2,8 @@
  * A PostgreSQL schema of its own for one test file: created on 127.0.0.1:5432 (database `test`,
  * trust authentication; `TEST_DATABASE_URL` overrides), dropped with everything in it afterwards.
  * `url` selects it through libpq's `options=-c search_path=…`, so code under test sees a database
- * nobody else writes to. When no server answers, `available()` says why, for `test.skip`.
+ * nobody else writes to. When no server answers, `postgresUnavailable()` says why, for `test.skip`
+ * — unless `ONBEHALF_REQUIRE_SERVICES=1` (set by .ci/run), where it throws: CI fails, never skips.
  *
  * @example
  * ```ts
@@ -13,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { servicesRequired } from './services.js'
 
 export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -35,7 +37,9 @@ export async function postgresUnavailable(): Promise<string | undefined> {
     await client.query('SELECT 1')
     return undefined
   } catch (error) {
-    return `PostgreSQL at ${TEST_DATABASE_URL} unavailable: ${(error as Error).message}`
+    return servicesRequired(
+      `PostgreSQL at ${TEST_DATABASE_URL} unavailable: ${(error as Error).message}`,
+    )
   } finally {
     await client.end().catch(() => {})
   }

@@ -22,6 +22,8 @@ const MIGRATIONS = [
      at TEXT NOT NULL
    );
    CREATE INDEX activity_by_owner ON activity (owner_sub, id);`,
+  `ALTER TABLE activity ADD COLUMN txn TEXT
+     CHECK (txn IS NULL OR char_length(txn) BETWEEN 1 AND 255);`,
 ]
 
 export const ACTIVITY_POSTGRES_MIGRATIONS = Object.freeze({
@@ -35,10 +37,11 @@ interface ActivityRow {
   detail: string
   recorded_by: string
   actor_chain: string[]
+  txn: string | null
   at: string
 }
 
-const COLUMNS = 'id, action, detail, recorded_by, actor_chain, at'
+const COLUMNS = 'id, action, detail, recorded_by, actor_chain, txn, at'
 
 function toEntry(row: ActivityRow): ActivityEntry {
   return {
@@ -47,6 +50,7 @@ function toEntry(row: ActivityRow): ActivityEntry {
     detail: row.detail,
     recordedBy: row.recorded_by,
     actorChain: row.actor_chain,
+    txn: row.txn,
     at: row.at,
   }
 }
@@ -63,14 +67,15 @@ export async function openPostgresActivityStore(
     async record(ownerSub, entry) {
       if (!ownerSub) throw new TypeError('ownerSub must be a non-empty string')
       const { rows } = await pool.query<ActivityRow>(
-        `INSERT INTO activity (owner_sub, action, detail, recorded_by, actor_chain, at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+        `INSERT INTO activity (owner_sub, action, detail, recorded_by, actor_chain, txn, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
         [
           ownerSub,
           entry.action,
           entry.detail,
           entry.recordedBy,
           JSON.stringify(entry.actorChain),
+          entry.txn ?? null,
           now(),
         ],
       )

@@ -5,10 +5,13 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import Database from 'better-sqlite3'
 import {
+  IDEMPOTENCY_KEY_TTL_SECONDS,
+  IdempotencyKeyReusedError,
   openTodoStore,
   TodoValidationError,
   type TodoStore,
 } from '../../../src/apps/app-b/todo_store.js'
+import type { Clock } from '../../../src/time/clock.js'
 import { openPostgresTodoStore } from '../../../src/apps/app-b/todo_store_postgres.js'
 import { openPostgresPool } from '../../../src/storage/postgres.js'
 import { postgresUnavailable, testSchema, type TestSchema } from '../../helpers/postgres.js'
@@ -23,15 +26,20 @@ after(() => Promise.all(schemas.map((schema) => schema.drop())))
 const noPostgres = await postgresUnavailable()
 
 /** Both stores pass the same tests: each test gets an empty store (a new file or a new schema). */
-const backends: ReadonlyArray<{ name: string; open: () => Promise<TodoStore>; skip?: string }> = [
-  { name: 'sqlite', open: async () => openTodoStore(freshPath()) },
+const backends: ReadonlyArray<{
+  name: string
+  open: (options?: { now?: Clock }) => Promise<TodoStore>
+  skip?: string
+}> = [
+  { name: 'sqlite', open: async (options) => openTodoStore(freshPath(), options) },
   {
     name: 'postgres',
     skip: noPostgres,
-    async open() {
+    async open(options) {
       const schema = await testSchema()
       schemas.push(schema)
-      return openPostgresTodoStore(openPostgresPool(schema.url, { name: 'test', max: 2 }), {
+      return openPostgresTodoStore(openPostgresPool(schema.url, { name: 'test', max: 4 }), {
+        ...options,
         ownsPool: true,
       })
     },
@@ -118,6 +126,98 @@ for (const { name, open, skip } of backends) {
         await store.close()
       }
     })
+
+    test('addOnceWhenTheSameKeyRepeatsThenOneTodoIsStoredAndTheRetryIsReplayed', async () => {
+      const store = await open()
+      try {
+        const first = await store.addOnce('alice', ' pay the rent ', 'key-00000001')
+        const retry = await store.addOnce('alice', 'pay the rent', 'key-00000001')
+        assert.equal(first.replayed, false)
+        assert.equal(first.todo?.title, 'pay the rent')
+        assert.equal(retry.replayed, true)
+        assert.deepEqual(retry.todo, first.todo)
+        assert.equal((await store.count('alice')).total, 1, 'no duplicate')
+        // Keys are per owner: bob's same key is his own todo.
+        const bob = await store.addOnce('bob', 'pay the rent', 'key-00000001')
+        assert.equal(bob.replayed, false)
+        assert.notEqual(bob.todo?.id, first.todo?.id)
+        assert.equal((await store.count('alice')).total, 1)
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('addOnceWhenTheKeyIsReusedForAnotherTitleOrMalformedThenRejectedAndNothingStored', async () => {
+      const store = await open()
+      try {
+        await store.addOnce('alice', 'water the plants', 'key-00000002')
+        await assert.rejects(
+          store.addOnce('alice', 'something else', 'key-00000002'),
+          IdempotencyKeyReusedError,
+        )
+        for (const key of ['short', 'x'.repeat(129), 'has space in it', '../../etc']) {
+          await assert.rejects(store.addOnce('alice', 'bad key', key), TodoValidationError)
+        }
+        await assert.rejects(store.addOnce('alice', '   ', 'key-00000003'), TodoValidationError)
+        assert.deepEqual(
+          (await store.list('alice')).map((t) => t.title),
+          ['water the plants'],
+        )
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('addOnceWhenRetriesOfOneKeyRaceThenExactlyOneTodoIsStored', async () => {
+      const store = await open()
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 6 }, () => store.addOnce('alice', 'once only', 'key-race-0001')),
+        )
+        assert.equal(results.filter((r) => !r.replayed).length, 1)
+        assert.equal(new Set(results.map((r) => r.todo?.id)).size, 1)
+        assert.equal((await store.count('alice')).total, 1)
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('addOnceWhenTheTodoWasDeletedOrTheKeyExpiredThenReplayedEmptyOrAddedAnew', async () => {
+      let clock = 1_800_000_000
+      const store = await open({ now: () => clock })
+      try {
+        const first = await store.addOnce('alice', 'short lived', 'key-00000004')
+        assert.equal(await store.delete('alice', first.todo!.id), true)
+        const replay = await store.addOnce('alice', 'short lived', 'key-00000004')
+        assert.deepEqual(replay, { todo: undefined, replayed: true }, 'deleted, not re-added')
+        assert.equal((await store.count('alice')).total, 0)
+        clock += IDEMPOTENCY_KEY_TTL_SECONDS + 1
+        const later = await store.addOnce('alice', 'short lived', 'key-00000004')
+        assert.equal(later.replayed, false, 'the key was forgotten after its TTL')
+        assert.equal((await store.count('alice')).total, 1)
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('setCompletedWhenRepeatedThenChangedOnlyOnceAndNeverForAnotherOwner', async () => {
+      const store = await open()
+      try {
+        const { id } = await store.add('alice', 'call the plumber')
+        const done = await store.setCompleted('alice', id, true)
+        assert.equal(done?.changed, true)
+        assert.equal(done?.todo.completed, true)
+        const again = await store.setCompleted('alice', id, true)
+        assert.equal(again?.changed, false)
+        assert.equal(again?.todo.completed, true, 'a retry does not flip it back')
+        assert.equal((await store.setCompleted('alice', id, false))?.changed, true)
+        assert.equal(await store.setCompleted('bob', id, true), undefined)
+        assert.equal(await store.setCompleted('alice', 0, true), undefined)
+        assert.equal((await store.list('alice'))[0]?.completed, false, 'bob changed nothing')
+      } finally {
+        await store.close()
+      }
+    })
   })
 }
 
@@ -140,7 +240,11 @@ describe('openTodoStore (SQLite file)', () => {
 
     const raw = new Database(path, { readonly: true })
     try {
-      assert.equal(raw.pragma('user_version', { simple: true }), 1)
+      assert.equal(
+        raw.pragma('user_version', { simple: true }),
+        2,
+        'two migrations: todos, idempotency keys',
+      )
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
     } finally {
       raw.close()
