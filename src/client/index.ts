@@ -35,6 +35,7 @@ export {
   type TokenExchangeClientOptions,
   type TokenExchangeErrorCode,
 } from './token_exchange_client.js'
+export { createDpopKey, type DpopKey, type DpopProofRequest } from './dpop.js'
 export {
   ExchangedTokenCache,
   type CachedToken,

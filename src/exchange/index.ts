@@ -71,6 +71,7 @@ export {
 } from './authenticate_client.js'
 export {
   InvalidClient,
+  InvalidDpopProof,
   InvalidGrant,
   InvalidRequest,
   InvalidScope,
@@ -96,6 +97,12 @@ export {
   type TokenMinter,
 } from './mint.js'
 export { NO_STORE_HEADERS } from './token_response.js'
+export {
+  createDpopReplayCache,
+  DpopProofError,
+  type DpopReplayCache,
+  type VerifiedDpopProof,
+} from '../jwt/dpop_proof.js'
 export type { AuditEvent, AuditSink, TokenExchangeAuditEvent } from './audit.js'
 export type { TokenStatus } from './verify_access_token.js'
 export { createGrantRunner, type GrantRunner, type GrantRunnerDeps } from './runner.js'

@@ -18,9 +18,11 @@ import {
   checkRealm,
   createBearerAuthenticator,
   readBearerToken as readBearerTokenOf,
+  readPresentedToken,
   type BearerAuthenticatorOptions,
 } from './bearer_request.js'
 import { fromJoseError, type ResourceAuthError } from './errors.js'
+import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
 import type { VerifiedAccessToken } from './verifier.js'
 
 export interface RequireBearerOptions extends BearerAuthenticatorOptions {
@@ -50,6 +52,7 @@ declare module 'fastify' {
 function bearerRequestOf(request: FastifyRequest) {
   return {
     headers: request.headers,
+    method: request.method,
     rawHeaders: request.raw.rawHeaders,
     url: request.url,
     body: request.body,
@@ -64,13 +67,19 @@ export function readBearerToken(request: FastifyRequest): string {
   return readBearerTokenOf(bearerRequestOf(request))
 }
 
+/** The access token of the request under `Bearer` or `DPoP` (RFC 9449), once `requireBearer` passed. */
+export function readAccessToken(request: FastifyRequest): string {
+  return readPresentedToken(bearerRequestOf(request), true).token
+}
+
 /** Answers a refused request. Never includes a stack, the detail or the token. */
 export function sendAuthError(
   reply: FastifyReply,
   realm: string,
   err: ResourceAuthError,
+  options: { readonly dpopAlgorithms?: readonly string[] } = {},
 ): FastifyReply {
-  const { statusCode, headers, body } = bearerErrorResponse(err, realm)
+  const { statusCode, headers, body } = bearerErrorResponse(err, realm, options)
   return reply.code(statusCode).headers(headers).send(body)
 }
 
@@ -86,6 +95,10 @@ export function sendAuthError(
 export function requireBearer(options: RequireBearerOptions): BearerHook {
   const realm = checkRealm(options.realm)
   const authenticate = createBearerAuthenticator(options)
+  const challenge =
+    options.dpop === undefined
+      ? {}
+      : { dpopAlgorithms: options.dpop.algorithms ?? DPOP_ALGORITHMS }
 
   return async function bearerHook(request, reply) {
     request.accessToken = null
@@ -98,7 +111,7 @@ export function requireBearer(options: RequireBearerOptions): BearerHook {
       const entry = { bearerAuth: { outcome: 'denied', error: err.error, detail: err.detail } }
       if (err.statusCode >= 500) request.log.warn(entry, 'bearer token could not be checked')
       else request.log.info(entry, 'bearer token refused')
-      return sendAuthError(reply, realm, err)
+      return sendAuthError(reply, realm, err, challenge)
     }
   }
 }

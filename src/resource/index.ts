@@ -52,11 +52,15 @@ export {
   bearerErrorResponse,
   createBearerAuthenticator,
   readBearerToken,
+  readPresentedToken,
   type BearerAuthenticator,
+  type DpopResourceOptions,
+  type PresentedToken,
   type BearerAuthenticatorOptions,
   type BearerErrorResponse,
   type BearerRequest,
 } from './bearer_request.js'
+export { createDpopReplayCache, DPOP_ALGORITHMS, type DpopReplayCache } from '../jwt/dpop_proof.js'
 export {
   ResourceAuthError,
   type ResourceAuthErrorCode,

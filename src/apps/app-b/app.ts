@@ -171,6 +171,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     store,
     verifier,
     realm: env.APP_B_CLIENT_ID,
+    dpopOrigin: new URL(env.APP_B_URL).origin,
     trustedHeaderCallers: options.trustedHeaderCallers ?? env.APP_B_TRUSTED_HEADER_CALLERS,
     appC,
   })

@@ -26,11 +26,12 @@ import {
   type VerifiedAccessToken,
 } from '../../resource/index.js'
 import { bearerAuth, sendAuthError } from '../../resource/fastify.js'
-import { readBearerToken } from '../../resource/bearer_auth.js'
+import { readAccessToken } from '../../resource/bearer_auth.js'
 import { checkScopes } from '../../resource/checks.js'
 import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ACTIVITY_READ_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import type { TodoStore } from './todo_store.js'
+import { DPOP_ALGORITHMS } from '../../resource/index.js'
 
 /** The scope App B's service API requires. */
 export const SERVICE_API_SCOPE = 'todos:read'
@@ -45,6 +46,11 @@ export interface ServiceApiOptions {
   readonly trustedHeaderCallers?: readonly string[]
   /** App B's way to App C; without it `GET /api/activity` is not offered. */
   readonly appC?: AppCLink
+  /**
+   * App B's origin as callers reach it: DPoP-bound tokens (RFC 9449) are accepted, with a proof
+   * whose `htu` names this origin. Without it only bearer tokens pass (a bound one never does).
+   */
+  readonly dpopOrigin?: string
 }
 
 declare module 'fastify' {
@@ -105,7 +111,11 @@ export async function serviceApi(
   })
   fastify.decorateRequest('identityDecision', null)
   await fastify.register(bearerAuth, { realm })
-  fastify.addHook('preHandler', fastify.requireBearer({ verifier, scopes: [SERVICE_API_SCOPE] }))
+  const dpop = options.dpopOrigin === undefined ? undefined : { origin: options.dpopOrigin }
+  fastify.addHook(
+    'preHandler',
+    fastify.requireBearer({ verifier, scopes: [SERVICE_API_SCOPE], ...(dpop ? { dpop } : {}) }),
+  )
   fastify.addHook('preHandler', async (request) => {
     if (request.accessToken) {
       request.identityDecision = decideIdentity(request.accessToken, request.headers[USER_HEADER])
@@ -168,13 +178,20 @@ export async function serviceApi(
         } catch (error) {
           if (!(error instanceof ResourceAuthError)) throw error
           request.accessTokenError = error
-          return sendAuthError(reply, realm, error)
+          return sendAuthError(
+            reply,
+            realm,
+            error,
+            dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS },
+          )
         }
       },
     },
     async (request, reply) => {
       const fields = decisionFields(request)
-      const result = await appC.read(readBearerToken(request))
+      // A DPoP-bound token cannot be re-exchanged here (App B does not hold its key): the engine
+      // refuses it, and the answer names the hop.
+      const result = await appC.read(readAccessToken(request))
       if (!result.ok) {
         request.log.warn({ appC: result.failure }, 'activity from App C unavailable')
         return reply.code(502).send({

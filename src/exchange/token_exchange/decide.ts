@@ -7,7 +7,8 @@
  * authenticate stage, before any token is touched — Spring's order) → the subject token is addressed
  * to the requester (S2) → one target, configured and allowed for the client (S1, `invalid_target`)
  * → scopes within subject ∩ client ceiling ∩ target (S15, `invalid_scope`) → actor chain built,
- * depth-capped, cycle-free (S14, S18) → lifetime never beyond subject or actor (S17).
+ * depth-capped, cycle-free (S14, S18) → DPoP binding kept or added, never lost (dpop_binding.ts)
+ * → lifetime never beyond subject or actor (S17).
  *
  * Choices (documented here because peers differ):
  * - No `audience`/`resource` in the request: the client's single allowed audience is used if it has
@@ -42,21 +43,25 @@ import type {
   ExchangeDecision,
   ExchangeRequest,
   VerifiedActor,
+  VerifiedProof,
   VerifiedSubject,
 } from './types.js'
+import { decideBinding } from './dpop_binding.js'
 
 export interface DecideInput {
   readonly request: ExchangeRequest
   readonly client: ExchangeClient
   readonly subject: VerifiedSubject
   readonly actor: VerifiedActor | undefined
+  /** The verified DPoP proof of the request, if one was sent. */
+  readonly proof?: VerifiedProof | undefined
   readonly policy: ExchangePolicy
   /** Current time in whole seconds. */
   readonly now: number
 }
 
 export function decideExchange(input: DecideInput): ExchangeDecision {
-  const { request, client, subject, actor, policy, now } = input
+  const { request, client, subject, actor, proof, policy, now } = input
   const clientPolicy = client.policy
   checkSubjectAddressedTo(
     subject,
@@ -78,6 +83,9 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
   checkChainDepth(act, policy.maxChainDepth)
   checkChainCycles(act)
 
+  // Before the lifetime: a binding fault is the answer even for a token about to expire.
+  const jkt = decideBinding({ subject, actor, proof, client })
+
   const exp = decideExpiry({
     subjectExp: subject.exp,
     actorExp: actor?.exp,
@@ -97,6 +105,7 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
     issuedTokenType: request.requestedTokenType,
     subjectJti: subject.jti,
     actorJti: actor?.jti,
+    jkt,
   }
   return Object.freeze(decision) as ExchangeDecision
 }
