@@ -71,7 +71,9 @@ export class ExchangedTokenCache {
     const digest = createHash('sha256').update(subjectToken).digest('base64url')
     const normalisedScope = (scope ?? '').split(' ').filter(Boolean).sort().join(' ')
     return JSON.stringify(
-      jkt === undefined ? [digest, audience, normalisedScope] : [digest, audience, normalisedScope, jkt],
+      jkt === undefined
+        ? [digest, audience, normalisedScope]
+        : [digest, audience, normalisedScope, jkt],
     )
   }
 

@@ -287,7 +287,9 @@ export function createTokenExchangeClient(
       const key = ExchangedTokenCache.key(
         params.subjectToken,
         params.resource ? `${params.audience} ${params.resource}` : params.audience,
-        params.actorToken ? `${params.scope ?? ''} actor:${digestOf(params.actorToken)}` : params.scope,
+        params.actorToken
+          ? `${params.scope ?? ''} actor:${digestOf(params.actorToken)}`
+          : params.scope,
         options.dpop?.jkt,
       )
       const { value, source } = await options.cache.getOrProduce(key, () => requestExchange(params))

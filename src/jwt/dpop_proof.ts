@@ -34,7 +34,12 @@ import type { EpochSeconds } from '../time/clock.js'
 export const DPOP_PROOF_TYP = 'dpop+jwt'
 
 /** Asymmetric algorithms a proof may use (RFC 9449 §4.2: never `none`, never a MAC). */
-export const DPOP_ALGORITHMS: readonly string[] = Object.freeze(['ES256', 'ES384', 'EdDSA', 'PS256'])
+export const DPOP_ALGORITHMS: readonly string[] = Object.freeze([
+  'ES256',
+  'ES384',
+  'EdDSA',
+  'PS256',
+])
 
 /** Seconds a proof stays acceptable after its `iat` (and before: clock skew). */
 export const DEFAULT_DPOP_MAX_AGE_SECONDS = 60
@@ -77,7 +82,9 @@ export interface DpopReplayCache {
   firstUse(jkt: string, jti: string, expiresAt: EpochSeconds, now: EpochSeconds): boolean
 }
 
-export function createDpopReplayCache(options: { readonly maxEntries?: number } = {}): DpopReplayCache {
+export function createDpopReplayCache(
+  options: { readonly maxEntries?: number } = {},
+): DpopReplayCache {
   const maxEntries = options.maxEntries ?? 100_000
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
     throw new TypeError('createDpopReplayCache: maxEntries must be a positive integer')

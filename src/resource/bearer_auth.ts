@@ -96,9 +96,7 @@ export function requireBearer(options: RequireBearerOptions): BearerHook {
   const realm = checkRealm(options.realm)
   const authenticate = createBearerAuthenticator(options)
   const challenge =
-    options.dpop === undefined
-      ? {}
-      : { dpopAlgorithms: options.dpop.algorithms ?? DPOP_ALGORITHMS }
+    options.dpop === undefined ? {} : { dpopAlgorithms: options.dpop.algorithms ?? DPOP_ALGORITHMS }
 
   return async function bearerHook(request, reply) {
     request.accessToken = null

@@ -314,7 +314,8 @@ export function buildChallenge(
   }
   const algs = `algs=${quote((dpopAlgorithms ?? []).join(' '))}`
   if (dpopAlgorithms === undefined) return `Bearer ${params.join(', ')}`
-  if (!err.credentialsSent) return `Bearer ${params.join(', ')}, DPoP ${[...params, algs].join(', ')}`
+  if (!err.credentialsSent)
+    return `Bearer ${params.join(', ')}, DPoP ${[...params, algs].join(', ')}`
   return err.scheme === 'DPoP'
     ? `DPoP ${[...params, algs].join(', ')}`
     : `Bearer ${params.join(', ')}`

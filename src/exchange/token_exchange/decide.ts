@@ -5,9 +5,9 @@
  *
  * Order: the client may exchange (`checkClientMayExchange`, `unauthorized_client`; run once, by the
  * authenticate stage, before any token is touched — Spring's order) → the subject token is addressed
- * to the requester (S2) → one target, configured and allowed for the client (S1, `invalid_target`)
- * → scopes within subject ∩ client ceiling ∩ target (S15, `invalid_scope`) → actor chain built,
- * depth-capped, cycle-free (S14, S18) → DPoP binding kept or added, never lost (dpop_binding.ts)
+ * to the requester (S2) → DPoP binding kept or added, never lost (dpop_binding.ts) → one target,
+ * configured and allowed for the client (S1, `invalid_target`) → scopes within subject ∩ client
+ * ceiling ∩ target (S15, `invalid_scope`) → actor chain built, depth-capped, cycle-free (S14, S18)
  * → lifetime never beyond subject or actor (S17).
  *
  * Choices (documented here because peers differ):
@@ -67,6 +67,9 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
     subject,
     upstreamClientIdsOf(issuerProfileFor(policy.issuers, subject.iss), client.clientId),
   )
+  // Right after who may present the token: a bound token without its key is refused as such,
+  // whatever target, scope or chain the request names (no other answer hints at what would pass).
+  const jkt = decideBinding({ subject, actor, proof, client })
   const target = resolveTarget(request, policy, clientPolicy)
   checkTargetAllowed(target, clientPolicy)
   const scopes = decideScopes(
@@ -82,9 +85,6 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
       : subject.act
   checkChainDepth(act, policy.maxChainDepth)
   checkChainCycles(act)
-
-  // Before the lifetime: a binding fault is the answer even for a token about to expire.
-  const jkt = decideBinding({ subject, actor, proof, client })
 
   const exp = decideExpiry({
     subjectExp: subject.exp,

@@ -50,9 +50,7 @@ export function readDpopProof(dpop: DpopInput | undefined): DpopRequest | undefi
   if (dpop === undefined) return undefined
   try {
     const proof = readDpopHeader(dpop.headers)
-    return proof === undefined
-      ? undefined
-      : Object.freeze({ proof, htm: dpop.htm, htu: dpop.htu })
+    return proof === undefined ? undefined : Object.freeze({ proof, htm: dpop.htm, htu: dpop.htu })
   } catch (err) {
     if (err instanceof DpopProofError) throw invalidProof(`DPoP ${err.message}`, err)
     throw err

@@ -99,8 +99,7 @@ export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExc
     // RFC 8693 §2.1: only `audience` and `resource` may appear more than once.
     allowedDuplicateParameters: new Set(['audience', 'resource']),
     requesterOf: (input) => input?.client?.clientId,
-    parse: (input) =>
-      parseExchangeRequest(input.params, policy.limits, readDpopProof(input.dpop)),
+    parse: (input) => parseExchangeRequest(input.params, policy.limits, readDpopProof(input.dpop)),
     authenticate: (_request, input) =>
       checkClientMayExchange(policy, checkConfidentialClient(input.client)),
     async validate(request, client, context) {
