@@ -20,14 +20,18 @@ import {
   readBearerToken as readBearerTokenOf,
   readPresentedToken,
   type BearerAuthenticatorOptions,
+  type ChallengeOptions,
 } from './bearer_request.js'
 import { fromJoseError, type ResourceAuthError } from './errors.js'
 import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
+import type { ProtectedResourceMetadata } from './protected_resource_metadata.js'
 import type { VerifiedAccessToken } from './verifier.js'
 
 export interface RequireBearerOptions extends BearerAuthenticatorOptions {
   /** `realm` of the challenge. */
   readonly realm: string
+  /** RFC 9728 §5.1: the metadata URL named in every challenge (`resource_metadata`). */
+  readonly resourceMetadata?: string
 }
 
 export type BearerHook = onRequestAsyncHookHandler
@@ -77,7 +81,7 @@ export function sendAuthError(
   reply: FastifyReply,
   realm: string,
   err: ResourceAuthError,
-  options: { readonly dpopAlgorithms?: readonly string[] } = {},
+  options: ChallengeOptions = {},
 ): FastifyReply {
   const { statusCode, headers, body } = bearerErrorResponse(err, realm, options)
   return reply.code(statusCode).headers(headers).send(body)
@@ -95,8 +99,14 @@ export function sendAuthError(
 export function requireBearer(options: RequireBearerOptions): BearerHook {
   const realm = checkRealm(options.realm)
   const authenticate = createBearerAuthenticator(options)
-  const challenge =
-    options.dpop === undefined ? {} : { dpopAlgorithms: options.dpop.algorithms ?? DPOP_ALGORITHMS }
+  const challenge: ChallengeOptions = {
+    ...(options.dpop === undefined
+      ? {}
+      : { dpopAlgorithms: options.dpop.algorithms ?? DPOP_ALGORITHMS }),
+    ...(options.resourceMetadata === undefined
+      ? {}
+      : { resourceMetadata: options.resourceMetadata }),
+  }
 
   return async function bearerHook(request, reply) {
     request.accessToken = null
@@ -140,3 +150,24 @@ async function bearerAuthPlugin(
  * ```
  */
 export const bearerAuth = fp(bearerAuthPlugin, { name: 'onbehalf-bearer-auth', fastify: '5.x' })
+
+/**
+ * Serves RFC 9728 protected resource metadata at its well-known path: public, cacheable, no token
+ * needed (register it outside the context `requireBearer` guards).
+ *
+ * @example
+ * ```ts
+ * registerProtectedResourceMetadata(app, createProtectedResourceMetadata({ resource, authorizationServers }))
+ * ```
+ */
+export function registerProtectedResourceMetadata(
+  fastify: FastifyInstance,
+  metadata: ProtectedResourceMetadata,
+): void {
+  fastify.get(metadata.path, async (_request, reply) =>
+    reply
+      .header('cache-control', 'public, max-age=300')
+      .type('application/json; charset=utf-8')
+      .send(metadata.document),
+  )
+}

@@ -306,8 +306,11 @@ export function buildChallenge(
   realm: string,
   err: ResourceAuthError,
   dpopAlgorithms?: readonly string[],
+  /** RFC 9728 §5.1: where this resource's metadata is. */
+  resourceMetadata?: string,
 ): string {
   const params = [`realm=${quote(realm)}`]
+  if (resourceMetadata !== undefined) params.push(`resource_metadata=${quote(resourceMetadata)}`)
   if (err.credentialsSent) {
     params.push(`error=${quote(err.error)}`, `error_description=${quote(err.description)}`)
     if (err.requiredScopes.length > 0) params.push(`scope=${quote(err.requiredScopes.join(' '))}`)
@@ -319,6 +322,14 @@ export function buildChallenge(
   return err.scheme === 'DPoP'
     ? `DPoP ${[...params, algs].join(', ')}`
     : `Bearer ${params.join(', ')}`
+}
+
+/** What a challenge advertises besides the realm. */
+export interface ChallengeOptions {
+  /** DPoP is accepted with these algorithms (RFC 9449 §7.1 `algs`). */
+  readonly dpopAlgorithms?: readonly string[]
+  /** The RFC 9728 metadata URL (`resource_metadata`). */
+  readonly resourceMetadata?: string
 }
 
 /** Checks a `realm` once, at start-up: it is sent inside a quoted string. */
@@ -348,7 +359,7 @@ export function checkRealm(realm: unknown): string {
 export function bearerErrorResponse(
   error: unknown,
   realm: string,
-  options: { readonly dpopAlgorithms?: readonly string[] } = {},
+  options: ChallengeOptions = {},
 ): BearerErrorResponse {
   const err = fromJoseError(error)
   const headers: Record<string, string> = {
@@ -356,7 +367,14 @@ export function bearerErrorResponse(
     'cache-control': 'no-store',
   }
   if (err.error === 'temporarily_unavailable') headers['retry-after'] = '5'
-  else headers['www-authenticate'] = buildChallenge(checkRealm(realm), err, options.dpopAlgorithms)
+  else {
+    headers['www-authenticate'] = buildChallenge(
+      checkRealm(realm),
+      err,
+      options.dpopAlgorithms,
+      options.resourceMetadata,
+    )
+  }
   return {
     statusCode: err.statusCode,
     headers,

@@ -59,7 +59,16 @@ export {
   type BearerAuthenticatorOptions,
   type BearerErrorResponse,
   type BearerRequest,
+  type ChallengeOptions,
 } from './bearer_request.js'
+export {
+  createProtectedResourceMetadata,
+  PROTECTED_RESOURCE_WELL_KNOWN,
+  protectedResourceMetadataUrl,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataDocument,
+  type ProtectedResourceMetadataOptions,
+} from './protected_resource_metadata.js'
 export { createDpopReplayCache, DPOP_ALGORITHMS, type DpopReplayCache } from '../jwt/dpop_proof.js'
 export {
   ResourceAuthError,

@@ -35,6 +35,8 @@ import { DPOP_ALGORITHMS } from '../../resource/index.js'
 
 /** The scope App B's service API requires. */
 export const SERVICE_API_SCOPE = 'todos:read'
+/** The scope an agent needs to add and complete a user's todos through the service API. */
+export const TODOS_WRITE_SCOPE = 'todos:write'
 
 export interface ServiceApiOptions {
   readonly store: TodoStore
@@ -51,6 +53,8 @@ export interface ServiceApiOptions {
    * whose `htu` names this origin. Without it only bearer tokens pass (a bound one never does).
    */
   readonly dpopOrigin?: string
+  /** RFC 9728 metadata URL, named in every challenge (`resource_metadata`). */
+  readonly resourceMetadata?: string
 }
 
 declare module 'fastify' {
@@ -114,7 +118,12 @@ export async function serviceApi(
   const dpop = options.dpopOrigin === undefined ? undefined : { origin: options.dpopOrigin }
   fastify.addHook(
     'preHandler',
-    fastify.requireBearer({ verifier, scopes: [SERVICE_API_SCOPE], ...(dpop ? { dpop } : {}) }),
+    fastify.requireBearer({
+      verifier,
+      scopes: [SERVICE_API_SCOPE],
+      ...(dpop ? { dpop } : {}),
+      ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
+    }),
   )
   fastify.addHook('preHandler', async (request) => {
     if (request.accessToken) {
@@ -178,12 +187,10 @@ export async function serviceApi(
         } catch (error) {
           if (!(error instanceof ResourceAuthError)) throw error
           request.accessTokenError = error
-          return sendAuthError(
-            reply,
-            realm,
-            error,
-            dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS },
-          )
+          return sendAuthError(reply, realm, error, {
+            ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
+            ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
+          })
         }
       },
     },

@@ -10,9 +10,14 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
 import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
-import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resource/index.js'
+import {
+  createAccessTokenVerifier,
+  createProtectedResourceMetadata,
+  type AccessTokenVerifier,
+} from '../../resource/index.js'
+import { registerProtectedResourceMetadata } from '../../resource/fastify.js'
 import { openActivityStore, type ActivityStore } from './activity_store.js'
-import { appCServiceApi } from './service_api.js'
+import { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE, appCServiceApi } from './service_api.js'
 
 export interface BuildAppCOptions {
   readonly env: Env
@@ -55,10 +60,19 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
     api: ['POST /api/activity (activity:write)', 'GET /api/activity (activity:read)'],
     callers: env.APP_C_ALLOWED_CALLERS,
   }))
+  // RFC 9728: App C's tokens come from App B's exchanges at the IdP.
+  const metadata = createProtectedResourceMetadata({
+    resource: env.APP_C_URL.replace(/\/+$/, ''),
+    authorizationServers: [issuerForClient(env.idp, env.APP_B_CLIENT_ID)],
+    scopesSupported: [ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE],
+    resourceName: 'App C (activity log)',
+  })
+  registerProtectedResourceMetadata(app, metadata)
   await app.register(appCServiceApi, {
     store,
     verifier: options.verifier ?? createAppCVerifier(env),
     realm: env.APP_C_CLIENT_ID,
+    resourceMetadata: metadata.url,
   })
   await app.ready()
   return app

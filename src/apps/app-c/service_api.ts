@@ -20,6 +20,8 @@ export interface AppCServiceOptions {
   readonly store: ActivityStore
   readonly verifier: AccessTokenVerifier
   readonly realm: string
+  /** RFC 9728 metadata URL, named in every challenge (`resource_metadata`). */
+  readonly resourceMetadata?: string
 }
 
 /** The claims App C verified, as a caller may display them (never the token). */
@@ -60,12 +62,15 @@ export async function appCServiceApi(
   options: AppCServiceOptions,
 ): Promise<void> {
   const { store, verifier, realm } = options
+  const metadata = options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}
   await fastify.register(bearerAuth, { realm })
   registerServiceAudit(fastify, { event: 'app-c.service_api' })
 
   fastify.post(
     '/api/activity',
-    { preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_WRITE_SCOPE] }) },
+    {
+      preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_WRITE_SCOPE], ...metadata }),
+    },
     async (request, reply) => {
       const token = verified(request)
       let activity: { action: string; detail: string }
@@ -96,7 +101,7 @@ export async function appCServiceApi(
 
   fastify.get(
     '/api/activity',
-    { preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_READ_SCOPE] }) },
+    { preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_READ_SCOPE], ...metadata }) },
     async (request) => {
       const token = verified(request)
       return {
