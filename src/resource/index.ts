@@ -48,6 +48,7 @@ export {
   type VerifiedAccessToken,
 } from './verifier.js'
 export { createTrustedIssuersVerifier } from './trusted_issuers.js'
+export { withIntrospection, type IntrospectionOptions } from './introspection.js'
 export {
   bearerErrorResponse,
   createBearerAuthenticator,
