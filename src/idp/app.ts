@@ -71,7 +71,6 @@ const rateLimitSchema = z.object({
   windowSeconds: z.number().int().positive().max(86_400),
 })
 
-export type { RateLimit }
 export { createRateLimiter }
 
 const abuseLimitsSchema = z.object({
