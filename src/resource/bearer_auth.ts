@@ -17,7 +17,6 @@ import {
   bearerErrorResponse,
   checkRealm,
   createBearerAuthenticator,
-  readBearerToken as readBearerTokenOf,
   readPresentedToken,
   type BearerAuthenticatorOptions,
   type ChallengeOptions,
@@ -61,14 +60,6 @@ function bearerRequestOf(request: FastifyRequest) {
     url: request.url,
     body: request.body,
   }
-}
-
-/**
- * The bearer token from the one Authorization header. Throws `invalid_request` for a malformed
- * request and a bare 401 (`credentialsSent: false`) when there are no bearer credentials.
- */
-export function readBearerToken(request: FastifyRequest): string {
-  return readBearerTokenOf(bearerRequestOf(request))
 }
 
 /** The access token of the request under `Bearer` or `DPoP` (RFC 9449), once `requireBearer` passed. */
