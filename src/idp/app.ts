@@ -62,6 +62,8 @@ import {
   type ProviderRouteResolver,
 } from './provider_routes.js'
 import { createIdpMinter } from './minter.js'
+import { introspectionRoutes } from './introspection.js'
+import { createIntrospector } from '../exchange/introspect.js'
 
 export interface IdpOptions {
   env: Env
@@ -315,7 +317,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
 }
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
-const OWN_PATHS = /^\/(interaction\/|assets\/|healthz(?:$|\?))/
+const OWN_PATHS = /^\/(interaction\/|assets\/|healthz(?:$|\?)|token\/introspection(?:$|\?))/
 
 /** A verifier for JWTs this IdP signed: pinned algorithm, keys only from our own key store. */
 function createOwnTokenVerifier(issuer: string, keys: SigningKeyStore): JwsVerifier {
@@ -459,6 +461,18 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       .send(stylesheet),
   )
   app.get('/healthz', async () => ({ ok: true, issuer }))
+  // RFC 7662 for resource servers: the engine's introspector over the registry of issued tokens.
+  await app.register(introspectionRoutes, {
+    introspect: createIntrospector({
+      policy: { ...policy.exchange, trustedIssuers: [issuer] },
+      verifier,
+      status: subjectStatus,
+    }),
+    clientSecrets: new Map(
+      [...policy.clients.values()].map((client) => [client.clientId, client.clientSecret]),
+    ),
+    logger,
+  })
   await app.register(interactionRoutes, {
     // Interactions only read and save interaction state in the shared adapter, under the shared
     // cookie keys, and sign nothing: any instance serves them, including this first one.

@@ -50,6 +50,7 @@ import { SIGNING_ALGORITHM } from '../keys/signing_key_store.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
+import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
 import type { StsConfig } from './config.js'
 import { openStsKeyStore } from './signing_keys.js'
 
@@ -63,9 +64,20 @@ export interface StsOptions {
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 
+/** Every `DPoP` header of the request, as received. */
+function dpopHeaders(rawHeaders: readonly string[]): string[] {
+  const values: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() === 'dpop') values.push(rawHeaders[i + 1] ?? '')
+  }
+  return values
+}
+
 export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
   const { logger } = options
   const now = options.now ?? systemClock
+  // What a DPoP proof's `htu` must name (RFC 9449 §4.3): the endpoint discovery publishes.
+  const tokenEndpoint = `${config.issuer}/token`
   const signingKeys = await openStsKeyStore({
     ...config.keys,
     now,
@@ -143,12 +155,13 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     reply.header('cache-control', 'public, max-age=300')
     return {
       issuer: config.issuer,
-      token_endpoint: `${config.issuer}/token`,
+      token_endpoint: tokenEndpoint,
       jwks_uri: `${config.issuer}/jwks`,
       grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE],
       // RFC 8414 §2 requires the member; the STS has no authorization endpoint.
       response_types_supported: [],
       token_endpoint_auth_methods_supported: AUTH_METHODS,
+      dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       scopes_supported: [...new Set([...config.policy.targets.values()].flatMap((t) => t.scopes))],
     }
   })
@@ -219,10 +232,15 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
         }
         throw error
       }
+      const dpop = {
+        headers: dpopHeaders(request.raw.rawHeaders),
+        htm: 'POST' as const,
+        htu: tokenEndpoint,
+      }
       const response =
         txnGrant !== undefined && isTxnTokenRequest(body)
           ? await runner.run(txnGrant, { params: body, client })
-          : await runner.run(exchangeGrant, { params: body, client })
+          : await runner.run(exchangeGrant, { params: body, client, dpop })
       reply.headers(NO_STORE_HEADERS)
       return response
     })

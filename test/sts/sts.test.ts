@@ -378,7 +378,7 @@ describe('STS HTTP edge', () => {
     keyDir.remove()
   })
 
-  it('publishes RFC 8414 metadata', async () => {
+  it('publishes RFC 8414 metadata, DPoP algorithms included (RFC 9449 §5.1)', async () => {
     const metadata = (
       await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })
     ).json()
@@ -389,6 +389,7 @@ describe('STS HTTP edge', () => {
       grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'PS256'],
       scopes_supported: ['todos:read', 'todos:write'],
     })
   })

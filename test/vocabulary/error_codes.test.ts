@@ -9,6 +9,9 @@ import { TodoValidationError } from '../../src/apps/app-b/todo_store.js'
 import { LoginError } from '../../src/attack/login.js'
 import { KeycloakSetupError } from '../../src/cli/setup_keycloak.js'
 import { TokenExchangeError } from '../../src/client/token_exchange_client.js'
+import { ResourceDiscoveryError } from '../../src/client/discover_resource.js'
+import { DpopProofError } from '../../src/jwt/dpop_proof.js'
+import { InvalidDpopProof } from '../../src/exchange/errors.js'
 import { ConfigError } from '../../src/config/config_error.js'
 import { FormLoginError } from '../../src/demo/form_login.js'
 import { InvalidRequest } from '../../src/exchange/errors.js'
@@ -27,6 +30,9 @@ test('every error class has a stable ERR_ code on the class and on its instances
     [ConfigError, new ConfigError(['x'])],
     [FormLoginError, new FormLoginError('no_code', 'x', 302)],
     [InvalidRequest, new InvalidRequest()],
+    [InvalidDpopProof, new InvalidDpopProof()],
+    [DpopProofError, new DpopProofError('replay', 'x')],
+    [ResourceDiscoveryError, new ResourceDiscoveryError('not_found', 'x')],
     [JwsVerificationError, new JwsVerificationError('malformed')],
     [AccessTokenClaimsError, new AccessTokenClaimsError('exp', 'expiry', 'x')],
     [UserTokenError, new UserTokenError('not_logged_in', 'x')],

@@ -12,12 +12,14 @@ import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
   createAccessTokenVerifier,
+  createProtectedResourceMetadata,
   createTxnTokenVerifier,
   type AccessTokenVerifier,
   type TxnTokenVerifier,
 } from '../../resource/index.js'
+import { registerProtectedResourceMetadata } from '../../resource/fastify.js'
 import { openActivityStore, type ActivityStore } from './activity_store.js'
-import { appCServiceApi } from './service_api.js'
+import { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE, appCServiceApi } from './service_api.js'
 
 export interface BuildAppCOptions {
   readonly env: Env
@@ -79,11 +81,20 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
     ],
     callers: env.APP_C_ALLOWED_CALLERS,
   }))
+  // RFC 9728: App C's tokens come from App B's exchanges at the IdP.
+  const metadata = createProtectedResourceMetadata({
+    resource: env.APP_C_URL.replace(/\/+$/, ''),
+    authorizationServers: [issuerForClient(env.idp, env.APP_B_CLIENT_ID)],
+    scopesSupported: [ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE],
+    resourceName: 'App C (activity log)',
+  })
+  registerProtectedResourceMetadata(app, metadata)
   await app.register(appCServiceApi, {
     store,
     verifier: options.verifier ?? createAppCVerifier(env),
     realm: env.APP_C_CLIENT_ID,
     txnVerifier: options.txnVerifier ?? createAppCTxnVerifier(env),
+    resourceMetadata: metadata.url,
   })
   await app.ready()
   return app
