@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] === 'rotate') return (await import('./keys.js')).runRotateKeys(rest.slice(1))
       break
     case 'doctor':
-      return (await import('./doctor.js')).runDoctorCommand(rest)
+      return (await import('./doctor/index.js')).runDoctorCommand(rest)
     case 'keycloak':
       return (await import('./keycloak.js')).runKeycloakCommand(rest)
     case 'setup':

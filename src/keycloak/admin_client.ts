@@ -28,9 +28,9 @@ export interface ConnectOptions {
 }
 
 /** Admin token (password grant for `admin-cli` in the master realm) and a small request helper. */
-export async function connectKeycloakAdmin(options: ConnectOptions): Promise<KeycloakAdmin> {
+/** The admin token request; admin-cli tokens live 60 s, so `send` asks again on a 401. */
+async function adminToken(options: ConnectOptions, baseUrl: string): Promise<string> {
   const doFetch = options.fetch ?? fetch
-  const baseUrl = options.baseUrl.replace(/\/+$/, '')
   const response = await doFetch(`${baseUrl}/realms/master/protocol/openid-connect/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -54,18 +54,31 @@ export async function connectKeycloakAdmin(options: ConnectOptions): Promise<Key
       ),
     )
   }
-  const authorization = `Bearer ${token.access_token}`
+  return token.access_token
+}
+
+/** Admin token (password grant for `admin-cli` in the master realm) and a small request helper. */
+export async function connectKeycloakAdmin(options: ConnectOptions): Promise<KeycloakAdmin> {
+  const doFetch = options.fetch ?? fetch
+  const baseUrl = options.baseUrl.replace(/\/+$/, '')
+  let token = await adminToken(options, baseUrl)
+  const request = (method: HttpMethod, path: string, body?: unknown) =>
+    doFetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
   return {
     baseUrl,
     async send(method, path, body) {
-      const res = await doFetch(`${baseUrl}${path}`, {
-        method,
-        headers: {
-          authorization,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
+      let res = await request(method, path, body)
+      if (res.status === 401) {
+        token = await adminToken(options, baseUrl)
+        res = await request(method, path, body)
+      }
       const text = await res.text()
       let parsed: unknown = text
       try {

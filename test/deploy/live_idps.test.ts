@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { runDoctor, formatReport } from '../../src/cli/doctor.js'
+import { runDoctor, formatReport } from '../../src/cli/doctor/index.js'
 import { runSetupCommand } from '../../src/cli/setup_keycloak.js'
 import { DEVELOPMENT_SECRETS } from '../../src/config/env.js'
 import { loadIdpSettings } from '../../src/config/idp_settings.js'
