@@ -72,7 +72,7 @@ export function exchangeFix(kind: IdpKind, answer: OAuthAnswer, options: DoctorO
       return `create the client ${options.audience} in the realm`
     if (/not enabled/i.test(description)) return FIX.exchangeOff(kind, options.clientId)
     if (error === 'invalid_scope')
-      return `assign the requested scopes (${options.scope}) to ${options.clientId}: run \`onbehalf setup keycloak\``
+      return `the client scopes asked for (${description.replace(/^invalid scopes:\s*/i, '') || options.scope}) are not assigned to ${options.clientId}: run \`onbehalf setup keycloak\``
     if (/not within the token audience/i.test(description))
       return `the subject token must have been issued to ${options.clientId} (azp) or name it in aud`
   }

@@ -58,6 +58,21 @@ export const subjectTokenCheck: DoctorCheck = {
         fetch: options.fetch,
         timeoutMs: options.timeoutMs,
       })
+      const claims = decodeClaims(String(tokens.access_token))
+      if (claims && typeof claims.sub !== 'string') {
+        // Keycloak's lightweight access tokens drop sub, aud and the profile claims; its exchange
+        // then answers "Requested audience not available" (seen on 26.7.3).
+        return one({
+          ...base,
+          status: 'fail',
+          required: true,
+          detail: `signed in as ${options.username}, but the access token has no sub: ${describeClaims(claims)}`,
+          fix:
+            options.idp === 'keycloak'
+              ? `turn lightweight access tokens off on ${options.clientId}: run \`onbehalf setup keycloak\``
+              : 'the IdP must put sub (the user) into access tokens',
+        })
+      }
       context.subjectToken = String(tokens.access_token)
       return one({
         ...base,
