@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { connectKeycloakAdmin, type KeycloakAdmin } from '../../src/keycloak/admin_client.js'
 import { packageFile } from '../../src/config/package_files.js'
+import type { Stack } from './stack.js'
 
 export const KEYCLOAK_URL = process.env.KEYCLOAK_URL?.replace(/\/+$/, '')
 const REQUIRED = Boolean(process.env.ONBEHALF_REQUIRE_KEYCLOAK)
@@ -111,4 +112,52 @@ export async function createFreshRealm(
       await admin.send('DELETE', base)
     },
   }
+}
+
+/**
+ * The whole onbehalf system (App A, App B, App C, the STS; test/helpers/stack.ts) with IDP=keycloak
+ * on a fresh, set-up realm: the apps sign in at Keycloak and exchange there. The apps' redirect
+ * URIs are pointed at their port-0 URLs once those exist.
+ */
+export async function startKeycloakStack(prefix: string): Promise<{
+  realm: FreshRealm
+  stack: Stack
+}> {
+  const { startStack } = await import('./stack.js')
+  const { runSetupCommand } = await import('../../src/cli/setup_keycloak.js')
+  const realm = await createFreshRealm({ prefix })
+  const lines: string[] = []
+  const { username, password } = adminCredentials()
+  const code = await runSetupCommand(
+    [
+      'keycloak',
+      '--url',
+      keycloakUrl(),
+      '--realm',
+      realm.realm,
+      '--admin-user',
+      username,
+      '--admin-password',
+      password,
+    ],
+    { out: (l) => lines.push(l), err: (l) => lines.push(l), env: {} },
+  )
+  if (code !== 0) throw new Error(`setup keycloak: ${lines.join('\n')}`)
+  const stack = await startStack({
+    apps: true,
+    // IDP_ISSUER too: the stack sets it to the embedded IdP's URL, and an explicit IDP_ISSUER wins
+    // over KEYCLOAK_URL + KEYCLOAK_REALM in the keycloak profile.
+    env: {
+      IDP: 'keycloak',
+      KEYCLOAK_URL: keycloakUrl(),
+      KEYCLOAK_REALM: realm.realm,
+      IDP_ISSUER: realm.issuer,
+    },
+  })
+  for (const [clientId, url] of [
+    ['app-a', stack.env.APP_A_URL],
+    ['app-b', stack.env.APP_B_URL],
+  ] as const)
+    await realm.updateClient(clientId, (client) => rewriteApp(client, url))
+  return { realm, stack }
 }

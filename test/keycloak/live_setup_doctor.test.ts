@@ -182,6 +182,19 @@ describe('live Keycloak: setup keycloak and doctor', { skip: skipWithoutKeycloak
     assertAllGreen(await doctor(realm))
   })
 
+  it('WhenTheRealmSignsRs256ThenDoctorSaysAppBPinsEs256AndTheRealmSettingFixesIt', async () => {
+    const realmSetting = (alg: string) =>
+      realm.admin.send('PUT', realm.base, { defaultSignatureAlgorithm: alg })
+    assert.equal((await realmSetting('RS256')).status, 204)
+    const report = await doctor(realm)
+    const exchange = check(report, 'exchange')
+    assert.equal(exchange.status, 'fail', formatReport(report))
+    assert.match(exchange.detail, /signed with "RS256", App B pins ES256/)
+    assert.match(exchange.fix!, /Default signature algorithm ES256/)
+    assert.equal((await realmSetting('ES256')).status, 204)
+    assertAllGreen(await doctor(realm))
+  })
+
   it('WhenTheRealmDoesNotExistThenDiscoveryFailsWith404AndTheRealmFixAndNothingElseRuns', async () => {
     const report = await doctor(realm, { issuer: `${keycloakUrl()}/realms/no-such-realm` })
     const discovery = check(report, 'discovery')

@@ -86,9 +86,10 @@ export function exchangeFix(kind: IdpKind, answer: OAuthAnswer, options: DoctorO
 }
 
 /**
- * What App B needs in the exchanged token beyond `aud` (RFC 9068 §2: `typ: at+jwt`, `client_id`,
- * `sub`, `scope`), each with the fix. Keycloak 26.7.3 issues `typ: JWT` and no `client_id` until
- * `setup keycloak` has run, and drops `sub` and `scope` with lightweight access tokens.
+ * What App B needs in the exchanged token beyond `aud` (ES256, RFC 9068 §2: `typ: at+jwt`,
+ * `client_id`, `sub`, `scope`), each with the fix. Keycloak 26.7.3 issues `typ: JWT` and no `client_id` until
+ * `setup keycloak` has run, signs RS256 unless the realm says ES256, and drops `sub` and `scope`
+ * with lightweight access tokens.
  */
 export function tokenShapeProblems(
   kind: IdpKind,
@@ -98,6 +99,14 @@ export function tokenShapeProblems(
 ): { problem: string; fix: string }[] {
   const setup = kind === 'keycloak' ? 'run `onbehalf setup keycloak`' : 'configure the IdP'
   const problems: { problem: string; fix: string }[] = []
+  if (header?.alg !== 'ES256')
+    problems.push({
+      problem: `signed with ${JSON.stringify(header?.alg ?? null)}, App B pins ES256`,
+      fix:
+        kind === 'keycloak'
+          ? 'Realm settings → Tokens → Default signature algorithm ES256 (defaultSignatureAlgorithm in deploy/keycloak/realm-onbehalf.json; Keycloak creates the key itself)'
+          : 'sign access tokens with ES256',
+    })
   const typ = String(header?.typ ?? '').toLowerCase()
   if (typ !== 'at+jwt' && typ !== 'application/at+jwt')
     problems.push({

@@ -4,6 +4,11 @@
  * (src/cli/setup_keycloak.ts) composes them: read → plan → print → apply.
  */
 export * from './representations.js'
-export { clientIdClaimMapper, desiredClientScopes, planKeycloakSetup } from './planner.js'
+export {
+  clientIdClaimMapper,
+  desiredClientScopes,
+  planKeycloakSetup,
+  serviceAccountSubMapper,
+} from './planner.js'
 export { readKeycloakState } from './read_state.js'
 export { applyKeycloakPlan } from './applier.js'

@@ -95,6 +95,29 @@ export function clientIdClaimMapper(clientId: string): ProtocolMapperRepresentat
   }
 }
 
+/**
+ * `sub` = `client_id` in service-account tokens (client_credentials). Keycloak 26.7.3 puts the
+ * service-account user's id into `sub`; RFC 9068 §2.2 says `sub` SHOULD identify the client then,
+ * and App B's "M2M + header" rule recognises a service's own token by `sub` = `client_id`. The
+ * session note `client_id` exists only in service-account sessions, so user tokens keep their sub.
+ */
+export function serviceAccountSubMapper(): ProtocolMapperRepresentation {
+  return {
+    name: 'sub = client_id (service account)',
+    protocol: 'openid-connect',
+    protocolMapper: 'oidc-usersessionmodel-note-mapper',
+    consentRequired: false,
+    config: {
+      'user.session.note': 'client_id',
+      'claim.name': 'sub',
+      'jsonType.label': 'String',
+      'access.token.claim': 'true',
+      'id.token.claim': 'false',
+      'introspection.token.claim': 'true',
+    },
+  }
+}
+
 const realmPath = (realm: string) => `/admin/realms/${encodeURIComponent(realm)}`
 const ref = (name: string) => `{{${name}}}`
 
@@ -225,13 +248,17 @@ function planRequester(
     wanted[LIGHTWEIGHT_ACCESS_TOKEN_ATTRIBUTE] = 'false'
   if (attributes[RFC9068_HEADER_TYPE_ATTRIBUTE] !== 'true')
     wanted[RFC9068_HEADER_TYPE_ATTRIBUTE] = 'true'
-  const mapper = clientIdClaimMapper(requester.clientId)
   const mappers = requester.protocolMappers ?? []
-  const hasClientId = mappers.some((candidate) => mapperSatisfies(candidate, mapper))
-  if (Object.keys(wanted).length === 0 && hasClientId) return []
+  const needed = [
+    { mapper: clientIdClaimMapper(requester.clientId), what: 'a client_id claim mapper' },
+    ...(requester.serviceAccountsEnabled === true
+      ? [{ mapper: serviceAccountSubMapper(), what: 'sub = client_id for its service account' }]
+      : []),
+  ].filter(({ mapper }) => !mappers.some((candidate) => mapperSatisfies(candidate, mapper)))
+  if (Object.keys(wanted).length === 0 && needed.length === 0) return []
   const changes = [
     ...Object.entries(wanted).map(([k, v]) => `${k}=${v}`),
-    ...(hasClientId ? [] : ['a client_id claim mapper']),
+    ...needed.map(({ what }) => what),
   ]
   return [
     {
@@ -240,7 +267,9 @@ function planRequester(
       body: {
         ...requester,
         attributes: { ...attributes, ...wanted },
-        ...(hasClientId ? {} : { protocolMappers: [...mappers, mapper] }),
+        ...(needed.length === 0
+          ? {}
+          : { protocolMappers: [...mappers, ...needed.map(({ mapper }) => mapper)] }),
       },
       reason: `set ${changes.join(', ')} on ${target.requesterClientId}`,
     },
