@@ -69,7 +69,6 @@ const rateLimitSchema = z.object({
   windowSeconds: z.number().int().positive().max(86_400),
 })
 
-export type { RateLimit }
 export { createRateLimiter }
 
 const abuseLimitsSchema = z.object({
@@ -264,6 +263,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
   token_exchange: 'token exchange',
   jwt_federation: 'jwt federation',
   client_credentials: 'client credentials',
+  txn_token: 'txn token',
 }
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
