@@ -54,9 +54,14 @@ export const APP_B_CHAIN_SCOPE = 'todos:read activity:read'
 /**
  * The scope App A asks for at sign-in. `activity:read` is defined by onbehalf's own policy
  * (config/policy.json); Keycloak refuses scopes it does not know, so other IdPs are not asked.
+ * Keycloak 26.7.3 also gets no `offline_access`: redeeming a code issued with it left no online
+ * user session, so the single sign-on into App B asked for the password again (seen on a real
+ * one). App A's refresh token is then an ordinary one, valid as long as the Keycloak session.
  */
 export function appALoginScope(kind: IdpKind): string {
-  return kind === 'embedded' ? APP_A_SCOPE : APP_A_SCOPE.replace(' activity:read', '')
+  if (kind === 'embedded') return APP_A_SCOPE
+  const scope = APP_A_SCOPE.replace(' activity:read', '')
+  return kind === 'keycloak' ? scope.replace(' offline_access', '') : scope
 }
 
 export interface BuildAppAOptions {
