@@ -500,7 +500,8 @@ async function main(): Promise<void> {
           await exchangeAll(clusterService.url, 'STS (cluster) token exchange')
           const result = await loadPhase(
             clusterService,
-            { ...settings, connections: [single.peak.connections] },
+            // At least 10 connections: two workers with one connection would idle half the time.
+            { ...settings, connections: [Math.max(10, single.peak.connections)] },
             requests,
             { paced: false },
           )
