@@ -149,14 +149,20 @@ async function loadPhase(
   )
   let paced: LoadResult | undefined
   if (options.paced && peak.requestsPerSecond >= 2) {
-    // wrk pauses after each answer, so the answer time is taken off each connection's pause:
-    // estimated by the mean latency of the least loaded run.
-    const quietest = runs.reduce((a, b) => (b.connections < a.connections ? b : a))
-    paced = await runLoad({
+    // wrk pauses after each answer, so each connection's pause is its share of the interval less
+    // the answer time, which is measured at that rate by a short calibration run first.
+    const pacedSpec = {
       ...spec,
       connections: settings.pacedConnections,
       pacedRate: peak.requestsPerSecond / 2,
-      answerMs: quietest.latencyMs.mean,
+    }
+    const calibration = await runLoad({
+      ...pacedSpec,
+      durationSeconds: Math.max(1, Math.round(settings.durationSeconds / 5)),
+    })
+    paced = await runLoad({
+      ...pacedSpec,
+      answerMs: calibration.latencyMs.mean,
       durationSeconds: settings.durationSeconds,
     })
   }

@@ -23,8 +23,8 @@ function clockTicks(): number {
   return ticksPerSecond
 }
 
-/** utime + stime in ticks of one process, or undefined when it is gone. */
-function ownTicks(pid: number): number | undefined {
+/** [utime, stime] in ticks of one process, or undefined when it is gone. */
+function ownTicks(pid: number): [number, number] | undefined {
   let stat: string
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -34,7 +34,7 @@ function ownTicks(pid: number): number | undefined {
   // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return Number(fields[11]) + Number(fields[12])
+  return [Number(fields[11]), Number(fields[12])]
 }
 
 function childrenOf(pid: number): number[] {
@@ -56,16 +56,25 @@ function childrenOf(pid: number): number[] {
   return children
 }
 
+export interface CpuTime {
+  /** User-mode seconds (utime): JavaScript, V8, OpenSSL. */
+  readonly user: number
+  /** Kernel seconds (stime): socket reads and writes, mostly. */
+  readonly system: number
+}
+
 /** CPU seconds used so far by `pid` and its descendants; throws when `pid` does not exist. */
-export function cpuSeconds(pid: number): number {
+export function cpuTime(pid: number): CpuTime {
   const own = ownTicks(pid)
   if (own === undefined) throw new Error(`no /proc/${pid}/stat: the process is gone`)
-  let ticks = own
+  let [user, system] = own
   const pending = childrenOf(pid)
   while (pending.length > 0) {
     const child = pending.pop()!
-    ticks += ownTicks(child) ?? 0
+    const [u, s] = ownTicks(child) ?? [0, 0]
+    user += u
+    system += s
     pending.push(...childrenOf(child))
   }
-  return ticks / clockTicks()
+  return { user: user / clockTicks(), system: system / clockTicks() }
 }

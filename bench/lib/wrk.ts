@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { cpuSeconds } from './cpu.js'
+import { cpuTime } from './cpu.js'
 
 const run = promisify(execFile)
 const SCRIPT = fileURLToPath(new URL('./wrk_load.lua', import.meta.url))
@@ -69,6 +69,8 @@ export interface LoadResult {
   readonly timeouts: number
   /** CPU seconds (utime + stime) the service used during the run. */
   readonly cpuSeconds: number
+  /** The kernel's part of cpuSeconds (stime ÷ utime+stime). */
+  readonly systemShare: number
   /** cpuSeconds ÷ 2xx answers, in microseconds. */
   readonly cpuPerRequestUs: number
 }
@@ -158,7 +160,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     env.BENCH_DELAY_MS = String(Math.max(0.5, interval - (spec.answerMs ?? 0)))
   }
   const sampler = spec.onSample ? setInterval(spec.onSample, 250) : undefined
-  const cpuBefore = cpuSeconds(spec.pid)
+  const cpuBefore = cpuTime(spec.pid)
   let stdout: string
   try {
     ;({ stdout } = await run(
@@ -179,7 +181,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     if (sampler) clearInterval(sampler)
     rmSync(dir, { recursive: true, force: true })
   }
-  const cpu = cpuSeconds(spec.pid) - cpuBefore
+  const cpuAfter = cpuTime(spec.pid)
+  const system = cpuAfter.system - cpuBefore.system
+  const cpu = cpuAfter.user - cpuBefore.user + system
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
   if (!line) throw new Error(`wrk printed no result:\n${stdout}`)
   const out = JSON.parse(line.slice('BENCH_RESULT '.length)) as WrkOutput
@@ -203,6 +207,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     errors: out.errors.connect + out.errors.read + out.errors.write,
     timeouts: out.errors.timeout,
     cpuSeconds: round(cpu, 2),
+    systemShare: cpu > 0 ? round(system / cpu, 2) : 0,
     cpuPerRequestUs: ok > 0 ? round((cpu * 1e6) / ok, 1) : Number.NaN,
   }
 }
