@@ -33,7 +33,6 @@ export function createIssuedTokenRegistry(
 ): IssuedTokenRegistry {
   const now = () => Math.floor(clock())
   const tokens = new storage.Adapter(MODEL)
-  const grants = new storage.Adapter('Grant')
 
   async function find(jti: string): Promise<IssuedTokenRecord | undefined> {
     return (await tokens.find(jti)) as IssuedTokenRecord | undefined
@@ -48,11 +47,7 @@ export function createIssuedTokenRegistry(
     },
     find,
     revoke: (jti) => tokens.destroy(jti),
-    async isActive(jti) {
-      const record = await find(jti)
-      if (!record) return false
-      if (record.grantId === undefined) return true
-      return (await grants.find(record.grantId)) !== undefined
-    },
+    // The record's grant_id column is its payload's grantId (the adapter writes both).
+    isActive: async (jti) => storage.isLiveWithGrant(MODEL, jti),
   }
 }

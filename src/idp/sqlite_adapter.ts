@@ -13,6 +13,11 @@ type Payload = Record<string, unknown>
 export interface OidcStorage {
   /** The adapter class oidc-provider instantiates once per model name. */
   readonly Adapter: new (model: string) => OidcAdapter
+  /**
+   * True while the row `model`/`id` exists unexpired and, when it names a grant, that `Grant`
+   * row does too: one indexed query, no payload parsed (the check on every exchange's subject).
+   */
+  isLiveWithGrant(model: string, id: string): boolean
   sweepExpired(): number
   close(): void
 }
@@ -43,6 +48,13 @@ const MIGRATIONS = [
    CREATE INDEX oidc_model_uid ON oidc_model (model, uid);
    CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code);
    CREATE INDEX oidc_model_expires ON oidc_model (expires_at);`,
+  // Only interactions carry a uid and only device codes a user code: rows without one stay out of
+  // those indexes, so an issued token (one row per exchange) updates two indexes fewer. Lookups
+  // (`uid = ?`, `user_code = ?`) imply NOT NULL, so SQLite still uses them.
+  `DROP INDEX oidc_model_uid;
+   DROP INDEX oidc_model_user_code;
+   CREATE INDEX oidc_model_uid ON oidc_model (model, uid) WHERE uid IS NOT NULL;
+   CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code) WHERE user_code IS NOT NULL;`,
 ]
 
 export function openOidcStorage(
@@ -66,6 +78,10 @@ export function openOidcStorage(
     consume: db.prepare('UPDATE oidc_model SET consumed_at = ? WHERE model = ? AND id = ?'),
     destroy: db.prepare('DELETE FROM oidc_model WHERE model = ? AND id = ?'),
     revokeByGrantId: db.prepare('DELETE FROM oidc_model WHERE grant_id = ?'),
+    isLiveWithGrant: db.prepare(`SELECT 1 FROM oidc_model AS t
+      WHERE t.model = ? AND t.id = ? AND (t.expires_at IS NULL OR t.expires_at > ?)
+        AND (t.grant_id IS NULL OR EXISTS (SELECT 1 FROM oidc_model AS g
+          WHERE g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > ?)))`),
     sweep: db.prepare('DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= ?'),
   }
 
@@ -121,6 +137,10 @@ export function openOidcStorage(
 
   return {
     Adapter: SqliteAdapter,
+    isLiveWithGrant: (model, id) => {
+      const at = now()
+      return statements.isLiveWithGrant.get(model, id, at, at) !== undefined
+    },
     sweepExpired: () => statements.sweep.run(now()).changes,
     close: () => db.close(),
   }
