@@ -102,7 +102,15 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     ),
   )
 
-  const app = Fastify({ ...fastifyLogOptions(logger, 'sts'), bodyLimit: config.bodyLimitBytes })
+  const app = Fastify({
+    ...fastifyLogOptions(logger, 'sts'),
+    bodyLimit: config.bodyLimitBytes,
+    // POST /token writes its own record: one audit line per decision, a line per failed client
+    // authentication and per body refused before the engine saw it. Fastify's two request lines
+    // ("incoming request", "request completed") would triple the logging on the hot path and say
+    // nothing more; the other routes keep them.
+    disableRequestLogging: (request) => request.method === 'POST' && request.url === '/token',
+  })
   app.addHook('onClose', () => signingKeys.close())
 
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
@@ -196,6 +204,11 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     // Fastify's own 4xx (unsupported media type, body too large, malformed body): the client's
     // fault, answered the OAuth way.
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      // The engine never saw this request, so no audit line records it.
+      logger.info(
+        { event: 'token_request_invalid', component: 'sts', detail: error.code ?? 'bad request' },
+        'token request refused before the exchange',
+      )
       return new InvalidRequest({
         description: 'request body is invalid',
         detail: `${error.code ?? 'bad request'}`,
