@@ -9,6 +9,7 @@
  *   onbehalf keys rotate [--create]   make a new IdP signing key active (old public keys stay
  *                          published; a running IdP picks it up without a restart)
  *   onbehalf sts --config <file>   the RFC 8693 security token service (deploy/sts/README.md)
+ *   onbehalf users hash-password   a USERS_FILE passwordHash, the password read from stdin
  */
 import { ConfigError } from '../config/env.js'
 import { packageVersion } from '../config/package_files.js'
@@ -33,6 +34,8 @@ commands:
                 start the security token service (RFC 8693 for IdPs that lack it)
   sts rotate-keys --config <file> [--create]
                 make a new STS signing key active (running instances pick it up)
+  users hash-password
+                print a USERS_FILE passwordHash for the password read from standard input
   attack        play a compromised App A against the running stack: every path, every attempt,
                 the comparison matrix (onbehalf attack --help; --markdown, --json)
   help          show this text
@@ -70,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
     case 'keys':
       if (rest[0] === 'rotate') return (await import('./keys.js')).runRotateKeys(rest.slice(1))
       break
+    case 'users':
+      return (await import('./users.js')).runUsersCommand(rest)
     case 'doctor':
       return (await import('./doctor.js')).runDoctorCommand(rest)
     case 'setup':

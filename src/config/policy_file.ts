@@ -57,7 +57,6 @@ const policyFileSchema = z.object({
   clients: z.record(z.string().regex(clientIdPattern), clientSchema),
 })
 
-export type PolicyFile = z.infer<typeof policyFileSchema>
 export type IdpClientConfig = z.infer<typeof clientSchema> & {
   clientId: string
   clientSecret: string

@@ -69,7 +69,6 @@ const rateLimitSchema = z.object({
   windowSeconds: z.number().int().positive().max(86_400),
 })
 
-export type { RateLimit }
 export { createRateLimiter }
 
 const abuseLimitsSchema = z.object({

@@ -5,14 +5,11 @@
  */
 export {
   IDP_KINDS,
-  STRATEGIES,
-  calVerAtLeast,
   discoveryUrlOf,
   idpProfile,
   issuerForClient,
   jwksUriForIssuer,
   parseCalVer,
-  type CalVer,
   type IdpKind,
   type IdpProfile,
   type IdpSettings,

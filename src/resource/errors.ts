@@ -8,8 +8,8 @@
  *
  * Signatures are verified with node:crypto (src/jws/verify_jws.ts); `fromJwsError` turns
  * its reasons into the jose errors the kit has always reported as `cause` (`ERR_JWS_*`,
- * `ERR_JOSE_ALG_NOT_ALLOWED`, `ERR_JWKS_NO_MATCHING_KEY`, …), so `cause.code` and `isTokenFault`
- * mean what they meant when jose verified.
+ * `ERR_JOSE_ALG_NOT_ALLOWED`, `ERR_JWKS_NO_MATCHING_KEY`, …), so `cause.code` means
+ * what it meant when jose verified.
  *
  * Misuse of the kit's API (bad options) throws a plain `TypeError` at start-up instead.
  */
@@ -105,12 +105,6 @@ function joseCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined
   const code = (err as { code?: unknown }).code
   return typeof code === 'string' && code.startsWith('ERR_J') ? code : undefined
-}
-
-/** True for a jose error that condemns the token itself (as opposed to the key set being unreachable). */
-export function isTokenFault(err: unknown): boolean {
-  const code = joseCode(err)
-  return code !== undefined && TOKEN_FAULTS.has(code)
 }
 
 /**

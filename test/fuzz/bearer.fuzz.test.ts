@@ -119,7 +119,7 @@ describe('fuzz: resource server bearer verification', () => {
           case 'missing-claim':
             delete claims[
               ['iss', 'sub', 'aud', 'exp', 'client_id', 'jti', 'iat'][
-                Math.abs(Number(junk) || 0) % 7
+                (typeof junk === 'number' && Number.isFinite(junk) ? Math.abs(junk) : 0) % 7
               ]!
             ]
             break

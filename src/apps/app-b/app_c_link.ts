@@ -60,7 +60,6 @@ const entrySchema = z.object({
   actorChain: z.array(z.string()),
   at: z.string(),
 })
-export type ActivityEntry = z.infer<typeof entrySchema>
 
 const seenSchema = z.record(z.string(), z.unknown())
 

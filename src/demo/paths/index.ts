@@ -10,21 +10,9 @@ import { createRfc8693Strategy, RFC8693_STS_PATH } from './rfc8693.js'
 import type { PathInput, PathResult, PathStrategy, PathTarget } from './types.js'
 
 export * from './types.js'
-export { computeVerdicts } from './verdicts.js'
 export { callService, decodeClaims, requestToken } from './http.js'
-export { createRfc8693Strategy, RFC8693_PATH, RFC8693_STS_PATH } from './rfc8693.js'
-export {
-  CLIENT_ASSERTION_TYPE_JWT_BEARER,
-  createJwtFederationStrategy,
-  federationForm,
-  JWT_FEDERATION_PATH,
-} from './jwt_federation.js'
-export {
-  createM2mHeaderStrategy,
-  M2M_HEADER_PATH,
-  serviceTokenForm,
-  USER_HEADER,
-} from './m2m_header.js'
+export { federationForm } from './jwt_federation.js'
+export { serviceTokenForm, USER_HEADER } from './m2m_header.js'
 
 /** The IdP capabilities (src/idp_profiles `Strategy`) each path needs. */
 export const PATH_NEEDS = Object.freeze({
