@@ -261,10 +261,10 @@ export function formatTable(result: BenchResult): string {
   lines.push('')
   const baseline = cpuPerRequest(result.phases.find((p) => p.id === 'baseline'))
   lines.push(
-    `${'phase'.padEnd(46)}${pad('conns', 6)}${pad('paced', 7)}${pad('req/s', 8)}${pad('CPU µs', 8)}${pad('sys', 5)}${pad('×floor', 7)}${pad('×base', 7)}${pad('p50', 7)}${pad('p99', 7)}${pad('max', 7)}${pad('non2xx', 7)}${pad('err', 5)}${pad('RSS MB', 7)}`,
+    `${'phase'.padEnd(46)}${pad('conns', 6)}${pad('paced', 7)}${pad('req/s', 8)}${pad('CPU µs', 8)}${pad('sys', 5)}${pad('×floor', 7)}${pad('×base', 7)}${pad('p50', 8)}${pad('p99', 8)}${pad('max', 8)}${pad('non2xx', 7)}${pad('err', 5)}${pad('RSS MB', 7)}`,
   )
   const row = (label: string, run: LoadResult, rssCell: string) =>
-    `${label.padEnd(46)}${pad(String(run.connections), 6)}${pad(run.pacedRate === null ? '-' : number(run.pacedRate), 7)}${pad(number(run.requestsPerSecond), 8)}${pad(fixed(run.cpuPerRequestUs, 0), 8)}${pad(`${Math.round(run.systemShare * 100)}%`, 5)}${pad(fixed(run.cpuPerRequestUs / crypto.floorUs, 2), 7)}${pad(baseline ? fixed(run.cpuPerRequestUs / baseline, 2) : '-', 7)}${pad(fixed(run.latencyMs.p50, 2), 7)}${pad(fixed(run.latencyMs.p99, 2), 7)}${pad(fixed(run.latencyMs.max, 1), 7)}${pad(String(run.non2xx), 7)}${pad(String(run.errors + run.timeouts), 5)}${pad(rssCell, 7)}`
+    `${label.padEnd(46)}${pad(String(run.connections), 6)}${pad(run.pacedRate === null ? '-' : number(run.pacedRate), 7)}${pad(number(run.requestsPerSecond), 8)}${pad(fixed(run.cpuPerRequestUs, 0), 8)}${pad(`${Math.round(run.systemShare * 100)}%`, 5)}${pad(fixed(run.cpuPerRequestUs / crypto.floorUs, 2), 7)}${pad(baseline ? fixed(run.cpuPerRequestUs / baseline, 2) : '-', 7)}${pad(fixed(run.latencyMs.p50, 2), 8)}${pad(fixed(run.latencyMs.p99, 2), 8)}${pad(fixed(run.latencyMs.max, 1), 8)}${pad(String(run.non2xx), 7)}${pad(String(run.errors + run.timeouts), 5)}${pad(rssCell, 7)}`
   for (const phase of result.phases) {
     if (!phase.available) {
       lines.push(`${phase.title.padEnd(46)}skipped: ${phase.reason ?? 'not available'}`)

@@ -24,7 +24,12 @@
  * ```
  */
 import formbody from '@fastify/formbody'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify'
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import {
   createClientAuthenticator,
@@ -109,7 +114,10 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     // authentication and per body refused before the engine saw it. Fastify's two request lines
     // ("incoming request", "request completed") would triple the logging on the hot path and say
     // nothing more; the other routes keep them.
-    disableRequestLogging: (request) => request.method === 'POST' && request.url === '/token',
+    logController: new LogController({
+      disableRequestLogging: (request: { method?: string; url?: string }) =>
+        request.method === 'POST' && request.url === '/token',
+    }),
   })
   app.addHook('onClose', () => signingKeys.close())
 
