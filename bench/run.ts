@@ -21,6 +21,7 @@ import { execFileSync } from 'node:child_process'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { format } from 'prettier'
 import { fileURLToPath } from 'node:url'
 import { signInWithLoginForm } from '../src/demo/form_login.js'
 import { basicAuthorization } from '../src/client/token_exchange_client.js'
@@ -636,7 +637,8 @@ async function main(): Promise<void> {
       targets: evaluateTargets({ crypto, freshVerify, phases, onBehalf }),
     }
     mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
+    // Formatted as `npm run lint` checks bench/ (reference.json is a copy of a run).
+    writeFileSync(out, await format(JSON.stringify(result), { parser: 'json' }))
     console.log(formatTable(result))
     console.log(`\nwritten: ${out}`)
   } finally {
