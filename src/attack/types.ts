@@ -129,3 +129,51 @@ export interface AttackReport {
   readonly blastRadius: readonly BlastRadius[]
   readonly matrix: readonly MatrixRow[]
 }
+
+/**
+ * The transaction-token lab (draft-ietf-oauth-transaction-tokens-10): what txn tokens stop inside
+ * one trust domain. The attacker is a compromised App A (its client secret and a user's token) or
+ * anyone who captured a txn token in transit inside the domain.
+ */
+export interface TxnLabConfig {
+  /** The Txn-Token Service's token endpoint (the STS). */
+  readonly tokenEndpoint: string
+  readonly trustDomain: string
+  /** A workload of the trust domain that takes `Txn-Token` (POST, JSON body). */
+  readonly workloadUrl: string
+  /** A workload of another trust domain that takes `Txn-Token` the same way. */
+  readonly foreignWorkloadUrl: string
+  /** A bearer-token API of the trust domain (App B's `/api/todos`). */
+  readonly bearerServiceUrl: string
+  /** The compromised App A's credentials at the STS: a client, not a txn-token workload. */
+  readonly clientId: string
+  readonly clientSecret: string
+  /** An access token App A legitimately holds for a user (its own login). */
+  readonly userAccessToken: string
+  /** Txn tokens captured inside the trust domain: one still live, one whose lifetime has passed. */
+  readonly captured: {
+    fresh(): Promise<string>
+    expired(): Promise<string>
+  }
+  /** The user whose data the attacker wants (the captured token's `sub` is someone else's). */
+  readonly victimSub: string
+  readonly fetch?: typeof fetch
+}
+
+/** One transaction-token attack attempt, one file in attempts/, listed in TXN_ATTEMPTS. */
+export interface TxnAttempt {
+  readonly id: string
+  readonly path: 'txn-token'
+  readonly title: string
+  readonly holds: AttackerHolds | 'captured-txn-token'
+  goal(config: TxnLabConfig): string
+  run(config: TxnLabConfig): Promise<AttemptOutcome>
+}
+
+export interface TxnAttackReport {
+  readonly ranAt: string
+  readonly trustDomain: string
+  readonly attempts: readonly (Omit<AttemptResult, 'holds'> & {
+    readonly holds: TxnAttempt['holds']
+  })[]
+}

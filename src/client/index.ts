@@ -4,7 +4,8 @@
  * service at any RFC 8693 token endpoint (the onbehalf IdP or STS, Keycloak 26.2+, authentik
  * 2026.8+), authenticating with `client_secret_basic`. With an `ExchangedTokenCache`, a token is
  * reused until shortly before it expires and concurrent requests for the same token share one
- * exchange.
+ * exchange. `createTxnTokenClient` requests transaction tokens (draft-ietf-oauth-transaction-
+ * tokens-10) from a Txn-Token Service, and `txnTokenHeaders` forwards one in the `Txn-Token` header.
  *
  * @example
  * ```ts
@@ -40,3 +41,15 @@ export {
   type CachedToken,
   type ExchangedTokenCacheOptions,
 } from './exchanged_token_cache.js'
+export {
+  createTxnTokenClient,
+  TXN_TOKEN_HEADER,
+  TXN_TOKEN_TYPE,
+  txnTokenHeaders,
+  type TxnContextInput,
+  type TxnTokenClient,
+  type TxnTokenClientOptions,
+  type TxnTokenReplaceParams,
+  type TxnTokenRequestParams,
+  type TxnTokenResult,
+} from './txn_token_client.js'

@@ -100,6 +100,20 @@ const envSchema = z.object({
   STS_ISSUER: httpUrl.default('http://localhost:9100'),
   STS_PORT: port.default(9100),
   STS_CONFIG: z.string().min(1).default(packageFile('deploy/sts/embedded.json')),
+  /**
+   * The trust domain of App B and App C for transaction tokens (draft-ietf-oauth-transaction-
+   * tokens-10): the STS's txnTokens.trustDomain in deploy/sts/embedded.json, and what App C accepts.
+   */
+  TXN_TRUST_DOMAIN: z
+    .string()
+    .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 visible ASCII characters')
+    .default('onbehalf.local'),
+  /**
+   * How App B records activity in App C: `exchange` (a second RFC 8693 exchange, a token for App C)
+   * or `txn-token` (a transaction token from the STS in the Txn-Token header). App A's chain card
+   * shows both ways either way.
+   */
+  APP_B_TO_APP_C: z.enum(['exchange', 'txn-token']).default('exchange'),
 
   APP_C_URL: httpUrl.default('http://localhost:3995'),
   APP_C_PORT: port.default(3995),

@@ -37,6 +37,11 @@ const clientSchema = z.object({
   firstParty: z.boolean().default(false),
   redirectUris: z.array(z.string().url()).min(1),
   postLogoutRedirectUris: z.array(z.string().url()).default([]),
+  /**
+   * OpenID Connect Back-Channel Logout 1.0: where the IdP posts a logout token when the user's IdP
+   * session ends, so the app ends its own sessions for that `sid` too.
+   */
+  backchannelLogoutUri: z.string().url().optional(),
   /** The target whose audience this client's login access tokens carry. */
   loginAudience: z.string().regex(clientIdPattern),
   tokenExchange: clientExchangePolicySchema,

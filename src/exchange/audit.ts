@@ -48,7 +48,25 @@ export interface ClientCredentialsAuditEvent extends AuditEventBase<'client_cred
   readonly audience?: string
 }
 
+/**
+ * A Txn-Token Request (draft-ietf-oauth-transaction-tokens-10 §11): `clientId` is the requesting
+ * workload. `txn` is logged so a transaction can be followed across services (§13.2); the token
+ * itself never is (§15.2).
+ */
+export interface TxnTokenAuditEvent extends AuditEventBase<'txn_token'> {
+  readonly subjectSub?: string
+  readonly subjectJti?: string
+  /** `access_token` for a new transaction, `txn_token` for a replacement. */
+  readonly subjectTokenType?: string
+  readonly trustDomain?: string
+  readonly txn?: string
+  readonly replacement?: boolean
+}
+
 export type AuditEvent =
-  TokenExchangeAuditEvent | JwtFederationAuditEvent | ClientCredentialsAuditEvent
+  | TokenExchangeAuditEvent
+  | JwtFederationAuditEvent
+  | ClientCredentialsAuditEvent
+  | TxnTokenAuditEvent
 
 export type AuditSink<E extends AuditEvent = AuditEvent> = (event: E) => void

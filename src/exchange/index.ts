@@ -64,6 +64,30 @@ export {
   type TargetPolicyInput,
 } from './policy.js'
 export {
+  createTxnTokenGrant,
+  type TxnTokenGrant,
+  type TxnTokenGrantDeps,
+} from './txn_token/grant.js'
+export {
+  createTxnTokenPolicy,
+  txnTokenSettingsSchema,
+  txnWorkloadPolicySchema,
+  type TxnTokenPolicy,
+  type TxnTokenPolicyInput,
+  type TxnTokenSettingsInput,
+  type TxnWorkloadPolicy,
+  type TxnWorkloadPolicyInput,
+} from './txn_token/policy.js'
+export { isTxnTokenRequest } from './txn_token/parse_request.js'
+export {
+  TOKEN_TYPE_SELF_SIGNED,
+  TOKEN_TYPE_TXN_TOKEN,
+  TOKEN_TYPE_UNSIGNED_JSON,
+  TXN_TOKEN_HEADER,
+  type TxnTokenInput,
+  type TxnTokenResponse,
+} from './txn_token/types.js'
+export {
   createClientAuthenticator,
   type ClientAuthenticationInput,
   type ClientAuthenticator,
@@ -94,9 +118,11 @@ export {
   type JwsMinterOptions,
   type MintRequest,
   type TokenMinter,
+  TXN_TOKEN_TYP,
+  type TxnTokenClaims,
 } from './mint.js'
 export { NO_STORE_HEADERS } from './token_response.js'
-export type { AuditEvent, AuditSink, TokenExchangeAuditEvent } from './audit.js'
+export type { AuditEvent, AuditSink, TokenExchangeAuditEvent, TxnTokenAuditEvent } from './audit.js'
 export type { TokenStatus } from './verify_access_token.js'
 export { createGrantRunner, type GrantRunner, type GrantRunnerDeps } from './runner.js'
 export type { Grant, GrantContext, GrantStages } from './grant.js'

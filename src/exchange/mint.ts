@@ -5,7 +5,8 @@
  * Spring hands a context to `OAuth2TokenGenerator`.
  *
  * `createJwsMinter` is the minter of both token services: it signs with the current key of a
- * node:crypto JWS signer (`typ: at+jwt`, RFC 9068 §2.1; `alg`/`kid` from the signer) and lets the
+ * node:crypto JWS signer (`typ: at+jwt`, RFC 9068 §2.1, or the request's `typ: txntoken+jwt`;
+ * `alg`/`kid` from the signer) and lets the
  * caller record the token before it leaves (the IdP ties it to the grant it was derived from).
  *
  * @example
@@ -35,7 +36,32 @@ export interface AccessTokenClaims {
 /** RFC 9068 §2.1: the media type of JWT access tokens. */
 export const ACCESS_TOKEN_TYP = 'at+jwt'
 
-export interface MintRequest {
+/** draft-ietf-oauth-transaction-tokens-10 §9.1: the media type of transaction tokens. */
+export const TXN_TOKEN_TYP = 'txntoken+jwt'
+
+/**
+ * Claims of a transaction token (draft-ietf-oauth-transaction-tokens-10 §9.2): required `iat`,
+ * `aud` (the trust domain), `exp`, `txn`, `sub`, `scope`, `req_wl`; recommended `tctx`, `rctx`.
+ * `iss` and `jti` are optional there; onbehalf always sets both (the signer, the audit record).
+ */
+export interface TxnTokenClaims {
+  readonly iss: string
+  readonly aud: string
+  readonly sub: string
+  readonly txn: string
+  readonly scope: string
+  readonly req_wl: string
+  readonly iat: number
+  readonly exp: number
+  readonly jti: string
+  readonly tctx?: Readonly<Record<string, unknown>>
+  readonly rctx?: Readonly<Record<string, unknown>>
+  readonly [claim: string]: unknown
+}
+
+/** An access token to mint (`typ: at+jwt`), the kind every grant but the txn-token one mints. */
+export interface AccessTokenMintRequest {
+  readonly typ?: typeof ACCESS_TOKEN_TYP
   /** Final claims; the minter adds nothing to them. */
   readonly claims: AccessTokenClaims
   /**
@@ -44,6 +70,16 @@ export interface MintRequest {
    */
   readonly derivedFromJti: string | undefined
 }
+
+/** A transaction token to mint (`typ: txntoken+jwt`). */
+export interface TxnTokenMintRequest {
+  readonly typ: typeof TXN_TOKEN_TYP
+  readonly claims: TxnTokenClaims
+  /** `jti` of the access token or txn token it was made from. */
+  readonly derivedFromJti: string | undefined
+}
+
+export type MintRequest = AccessTokenMintRequest | TxnTokenMintRequest
 
 export interface TokenMinter {
   mint(request: MintRequest): Promise<string>
@@ -66,7 +102,7 @@ export function createJwsMinter(options: JwsMinterOptions): TokenMinter {
   }
   return Object.freeze({
     async mint(request: MintRequest): Promise<string> {
-      const token = currentSigner().sign({ typ: ACCESS_TOKEN_TYP }, request.claims)
+      const token = currentSigner().sign({ typ: request.typ ?? ACCESS_TOKEN_TYP }, request.claims)
       await record?.(request)
       return token
     },

@@ -15,8 +15,13 @@
  * registered code for "try again later"); a declared body beyond the limit gets 400
  * `invalid_request` before the body is read (bodies without Content-Length still meet the JWT
  * federation middleware's 32 KiB and oidc-provider's 56 KiB caps). Body size and per-IP limits are
- * a middie middleware in front of everything on /token (federation included); the per-client limit
- * is an oidc-provider middleware, because only there is client authentication known.
+ * a middie middleware in front of everything (federation included) on every route that
+ * authenticates clients (token, revocation, PAR), resolved the way oidc-provider resolves paths
+ * (provider_routes.ts: `/TOKEN`, `/token/` are the token endpoint); the per-client limit is an
+ * oidc-provider middleware, because only there is client authentication known.
+ *
+ * Every URL the IdP publishes (discovery, redirects) derives from the configured issuer: the front
+ * door replaces the Host and forwarding headers with the issuer's before oidc-provider reads them.
  */
 import middie from '@fastify/middie'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -51,6 +56,11 @@ import {
 } from '../limits/rate_limiter.js'
 import { createTokenExchangeAdapter } from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
+import {
+  CLIENT_AUTHENTICATING_ROUTES,
+  createProviderRouteResolver,
+  type ProviderRouteResolver,
+} from './provider_routes.js'
 import { createIdpMinter } from './minter.js'
 
 export interface IdpOptions {
@@ -139,9 +149,6 @@ function limiterFor(limits: AbuseLimits, limit: RateLimit): RateLimiter {
   return limits.enabled ? createRateLimiter(limit, { maxKeys: limits.maxTrackedKeys }) : UNLIMITED
 }
 
-/** Paths of oidc-provider's token endpoint family (token, and revocation below it). */
-const TOKEN_ENDPOINT = /^\/token(?:\/|$)/
-
 /** The client_id of HTTP Basic client authentication (RFC 6749 §2.3.1: form-encoded), if any. */
 function basicClientId(authorization: string): string | undefined {
   const match = /^basic +([A-Za-z0-9+/]+=*)$/i.exec(authorization)
@@ -176,20 +183,43 @@ function sendTokenError(
   res.end(JSON.stringify(body))
 }
 
+/** Set on a request the front door checked against the token endpoint limits. */
+const LIMITED = Symbol('onbehalf.tokenEndpointLimited')
+type LimitedRequest = IncomingMessage & { [LIMITED]?: true }
+
 /**
- * Connect-style middleware in front of everything else on `POST /token…` (so the federation
- * middleware and oidc-provider are both behind it): a declared body beyond the limit is refused
- * before it is read, then every request counts against the client IP.
+ * Connect-style middleware in front of everything else (so the federation middleware and
+ * oidc-provider are both behind it):
+ * - the Host header is pinned to the issuer's and forwarding headers are replaced by the issuer's
+ *   scheme and host, so every URL oidc-provider derives (discovery, `form action`s, redirects) comes
+ *   from the configured issuer, never from what a client sent (issue 12 item 5);
+ * - a request to a client-authenticating route (token, revocation, PAR, introspection), however
+ *   spelled (`/TOKEN`, `/token/`), is rewritten to the route's own path, so everything behind
+ *   compares exact paths; a declared body beyond the limit is refused before it is read, then every
+ *   POST counts against the client IP.
  */
-function limitTokenEndpointPerIp(limits: AbuseLimits, logger: Logger) {
+function frontDoor(options: {
+  limits: AbuseLimits
+  logger: Logger
+  issuer: URL
+  routes: ProviderRouteResolver
+}) {
+  const { limits, logger, routes } = options
   const perIp = limiterFor(limits, limits.tokenPerIp)
-  return function tokenEndpointIpLimit(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: () => void,
-  ) {
-    const path = (req.url ?? '').split('?')[0]!
-    if (req.method !== 'POST' || !TOKEN_ENDPOINT.test(path)) return next()
+  const host = options.issuer.host
+  const proto = options.issuer.protocol.slice(0, -1)
+  return function idpFrontDoor(req: LimitedRequest, res: ServerResponse, next: () => void) {
+    req.headers.host = host
+    for (const name of ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port'])
+      delete req.headers[name]
+    req.headers['x-forwarded-proto'] = proto
+    const url = req.url ?? '/'
+    const queryAt = url.indexOf('?')
+    const path = queryAt === -1 ? url : url.slice(0, queryAt)
+    const resolved = routes.resolve(path)
+    if (resolved === undefined) return next()
+    if (resolved.path !== path) req.url = resolved.path + (queryAt === -1 ? '' : url.slice(queryAt))
+    if (req.method !== 'POST') return next()
     const declared = req.headers['content-length']
     if (declared !== undefined && !(Number(declared) <= limits.tokenBodyBytes)) {
       return sendTokenError(
@@ -202,27 +232,45 @@ function limitTokenEndpointPerIp(limits: AbuseLimits, logger: Logger) {
     const ip = req.socket.remoteAddress ?? 'unknown'
     const wait = perIp.retryAfter(ip)
     if (wait > 0) {
-      logger.warn({ event: 'token_throttled', limit: 'ip' }, 'token request throttled')
+      logger.warn(
+        { event: 'token_throttled', limit: 'ip', route: resolved.route },
+        'token request throttled',
+      )
       return sendTokenError(res, 429, TOO_MANY, { 'retry-after': String(wait) })
     }
     perIp.hit(ip)
+    req[LIMITED] = true
     next()
   }
 }
 
 /**
- * Koa pre-middleware for oidc-provider's token endpoint: the per-client limit. Only requests whose
- * client authentication held are counted, so nobody can lock a client out by sending its
- * client_id with a wrong secret; while the limit is reached, requests naming that client in HTTP
- * Basic are refused before anything else.
+ * Koa pre-middleware for oidc-provider's client-authenticating routes: the per-client limit. Only
+ * requests whose client authentication held are counted, so nobody can lock a client out by
+ * sending its client_id with a wrong secret; while the limit is reached, requests naming that
+ * client in HTTP Basic are refused before anything else. Afterwards it checks that every request
+ * oidc-provider served on such a route went through the front door's limits.
  */
 function limitTokenEndpointPerClient(limits: AbuseLimits, logger: Logger) {
   const perClient = limiterFor(limits, limits.tokenPerClient)
+  const limitedRoutes: ReadonlySet<string> = new Set(CLIENT_AUTHENTICATING_ROUTES)
   return async function tokenEndpointClientLimit(
     ctx: KoaContextWithOIDC,
     next: () => Promise<void>,
   ) {
-    if (ctx.method !== 'POST' || !TOKEN_ENDPOINT.test(ctx.path)) return next()
+    if (ctx.method !== 'POST') return next()
+    // Only the front door's verdict counts here: it resolved the route as oidc-provider will.
+    if ((ctx.req as LimitedRequest)[LIMITED] !== true) {
+      await next()
+      const route = (ctx as { oidc?: { route?: string } }).oidc?.route
+      if (route !== undefined && limitedRoutes.has(route)) {
+        logger.error(
+          { event: 'abuse_limit_bypass', route, path: ctx.path },
+          'a client-authenticating route was served without its abuse limits',
+        )
+      }
+      return
+    }
     const claimedClient = basicClientId(ctx.get('authorization'))
     const wait = claimedClient === undefined ? 0 : perClient.retryAfter(claimedClient)
     if (wait > 0) {
@@ -263,6 +311,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
   token_exchange: 'token exchange',
   jwt_federation: 'jwt federation',
   client_credentials: 'client credentials',
+  txn_token: 'txn token',
 }
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
@@ -376,14 +425,26 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       tokenExchange.allowedDuplicateParameters,
     )
     for (const middleware of providerMiddleware) provider.use(middleware)
+    // URLs come from X-Forwarded-Proto and Host, which the front door sets from the issuer alone
+    // (any client-sent forwarding header is dropped first): never from the client's Host.
+    provider.proxy = true
     return provider
   }
   const providers = createLiveProvider(keyStore, buildProvider, logger)
 
   const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
   await app.register(middie)
-  // Abuse limits first: body size and per-IP limits cover every /token path behind them.
-  app.use(limitTokenEndpointPerIp(abuseLimits, logger))
+  // First: the issuer's host, then body size and per-IP limits on every client-authenticating
+  // route, resolved as oidc-provider resolves it (the paths do not change with a key rotation).
+  const current = providers.current()
+  app.use(
+    frontDoor({
+      limits: abuseLimits,
+      logger,
+      issuer: new URL(issuer),
+      routes: createProviderRouteResolver((name) => current.pathFor(name)),
+    }),
+  )
   // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
   app.use(createFederationMiddleware({ runner, grant: federation, logger }))
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {

@@ -36,6 +36,9 @@ export interface InteractionOptions {
 }
 
 const LOGIN_FAILED = 'invalid username or password'
+/** The login form's own limits (`maxlength` in views.ts). */
+const MAX_USERNAME_LENGTH = 64
+const MAX_PASSWORD_LENGTH = 256
 const LOGIN_THROTTLED = 'too many sign-in attempts; wait a moment and try again'
 
 function sendHtml(reply: FastifyReply, status: number, body: string) {
@@ -129,12 +132,25 @@ export async function interactionRoutes(
       if (!interaction) return reply
       if (interaction.prompt.name !== 'login')
         return sendHtml(reply, 400, renderIdpError('invalid_request', 'Unexpected sign-in step.'))
+      // Trimmed first, then measured: a value beyond the limit is refused, never cut to fit
+      // ("demo" + 60 spaces + "IGNORED" is not demo).
       const username =
-        typeof request.body?.username === 'string' ? request.body.username.slice(0, 64) : ''
-      const password =
-        typeof request.body?.password === 'string' ? request.body.password.slice(0, 256) : ''
+        typeof request.body?.username === 'string' ? request.body.username.trim() : ''
+      const password = typeof request.body?.password === 'string' ? request.body.password : ''
+      if ([...username].length > MAX_USERNAME_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
+        logger.info({ event: 'login_failed', interaction: interaction.uid }, 'login failed')
+        return sendHtml(
+          reply,
+          401,
+          renderLogin({
+            actionUrl: `/interaction/${interaction.uid}/login`,
+            clientName: await clientName(interaction.params.client_id),
+            error: LOGIN_FAILED,
+          }),
+        )
+      }
       // Same normalisation as the user directory, so "Demo " and "demo" share one counter.
-      const usernameKey = username.trim().toLowerCase()
+      const usernameKey = username.toLowerCase()
       const userWait = usernameKey ? limits.failuresPerUsername.retryAfter(usernameKey) : 0
       if (userWait > 0) {
         // The password is not checked while throttled: a right guess must not stand out.

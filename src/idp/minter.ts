@@ -9,7 +9,7 @@
  * const minter = createIdpMinter(() => signer, issuedTokens)
  * ```
  */
-import { createJwsMinter, type TokenMinter } from '../exchange/mint.js'
+import { createJwsMinter, TXN_TOKEN_TYP, type TokenMinter } from '../exchange/mint.js'
 import type { JwsSigner } from '../jws/sign_jws.js'
 import type { IssuedTokenRegistry } from './issued_tokens.js'
 
@@ -19,7 +19,10 @@ export function createIdpMinter(
 ): TokenMinter {
   return createJwsMinter({
     currentSigner,
-    async record({ claims, derivedFromJti }) {
+    async record(request) {
+      // The IdP runs no txn-token grant: such a request is a wiring fault, and no token leaves.
+      if (request.typ === TXN_TOKEN_TYP) throw new TypeError('the IdP does not mint txn tokens')
+      const { claims, derivedFromJti } = request
       const source =
         derivedFromJti === undefined ? undefined : await issuedTokens.find(derivedFromJti)
       issuedTokens.record({

@@ -85,6 +85,13 @@ export function createProvider(options: ProviderOptions): Provider {
       client_name: client.name,
       redirect_uris: client.redirectUris,
       post_logout_redirect_uris: client.postLogoutRedirectUris,
+      // Back-Channel Logout 1.0: logout tokens carry `sid`, so an app ends exactly that session.
+      ...(client.backchannelLogoutUri
+        ? {
+            backchannel_logout_uri: client.backchannelLogoutUri,
+            backchannel_logout_session_required: true,
+          }
+        : {}),
       response_types: ['code'],
       // Every client may *ask* for an exchange; the engine's policy decides (unauthorized_client
       // when its policy is off), so there is one decision point and the RFC's error code.
@@ -99,8 +106,25 @@ export function createProvider(options: ProviderOptions): Provider {
     }),
   )
 
+  // oidc-provider refuses outbound requests to loopback and private addresses (SSRF protection).
+  // The back-channel logout URIs of the policy are the operator's own apps, often on such an
+  // address: only requests to exactly those URIs go without that check; everything else keeps it.
+  const backchannelUris = new Set(
+    [...policy.clients.values()].flatMap((client) =>
+      client.backchannelLogoutUri ? [new URL(client.backchannelLogoutUri).href] : [],
+    ),
+  )
+  const providerFetch = (url: URL | string, init: RequestInit & { dispatcher?: unknown }) => {
+    if (backchannelUris.has(new URL(url).href) && init.method === 'POST') {
+      const { dispatcher: _ssrfGuard, ...rest } = init
+      return fetch(url, { ...rest, redirect: 'manual' })
+    }
+    return fetch(url, init)
+  }
+
   const configuration: Configuration = {
     clients,
+    fetch: providerFetch as Configuration['fetch'],
     adapter: storage.Adapter as unknown as Configuration['adapter'],
     jwks: keys.privateJwks() as Configuration['jwks'],
     cookies: {
@@ -167,10 +191,23 @@ export function createProvider(options: ProviderOptions): Provider {
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
+      // Every app in the IdP session is told when it ends (Back-Channel Logout 1.0), so "signed
+      // out of every app" on the confirm page is true for apps with a back-channel URI.
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
-          ctx.body = renderLogoutConfirm(form)
+          const session = ctx.oidc.session
+          const names = Object.keys(session?.authorizations ?? {}).map(
+            (clientId) => policy.clients.get(clientId)?.name ?? clientId,
+          )
+          const requester = ctx.oidc.client?.clientId
+          ctx.body = renderLogoutConfirm(form, {
+            signedInApps: names,
+            requestingApp: requester
+              ? (policy.clients.get(requester)?.name ?? requester)
+              : undefined,
+          })
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.body = renderLoggedOut()

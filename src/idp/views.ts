@@ -90,14 +90,33 @@ export function renderIdpError(error: string, description: string): string {
   )
 }
 
-/** `form` is oidc-provider's own hidden-field form (it carries its xsrf token); we only add the buttons. */
-export function renderLogoutConfirm(form: string): string {
+export interface LogoutConfirmView {
+  /** Names of the apps signed in through this IdP session. */
+  readonly signedInApps: readonly string[]
+  /** The app that asked for the sign-out, when it said who it is. */
+  readonly requestingApp?: string
+}
+
+/**
+ * `form` is oidc-provider's own hidden-field form (it carries its xsrf token); we only add the
+ * buttons. Each button says what it does: "every app" ends the IdP session and tells every app
+ * (back-channel logout); the other ends only the requesting app's part of it, and the next sign-in
+ * there asks for the password again (the app asks with prompt=login after a sign-out).
+ */
+export function renderLogoutConfirm(form: string, view: LogoutConfirmView): string {
+  const only = view.requestingApp
+  const apps = view.signedInApps.filter((name) => name !== only)
   return layout(
     'Sign out',
     html`<section class="card auth-card">
       <h1>Sign out?</h1>
-      <p class="auth-lead">
-        You will be signed out of the identity provider and every app using it.
+      ${only ? html`<p class="auth-lead">You are signed out of ${only}.</p>` : raw('')}
+      <p class="auth-lead" data-testid="signed-in-apps">
+        ${
+          apps.length > 0
+            ? html`Still signed in through this identity provider: ${apps.join(', ')}.`
+            : html`You are still signed in to the identity provider itself.`
+        }
       </p>
       ${raw(form)}
       <div class="row">
@@ -107,11 +126,17 @@ export function renderLogoutConfirm(form: string): string {
           name="logout"
           value="yes"
           class="button button-primary"
+          data-testid="logout-everywhere"
         >
-          Sign out
+          Sign out of every app
         </button>
-        <button type="submit" form="op.logoutForm" class="button button-secondary">
-          Stay signed in
+        <button
+          type="submit"
+          form="op.logoutForm"
+          class="button button-secondary"
+          data-testid="logout-only-requester"
+        >
+          ${only ? html`Only ${only}` : html`Stay signed in`}
         </button>
       </div>
     </section>`,
@@ -124,7 +149,8 @@ export function renderLoggedOut(): string {
     html`<section class="card auth-card">
       <h1>Signed out</h1>
       <p class="auth-lead">
-        You have been signed out of the identity provider. You can close this tab.
+        You have been signed out of the identity provider and of every app that was using it. You
+        can close this tab.
       </p>
     </section>`,
   )

@@ -34,6 +34,14 @@ const DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
   temporarily_unavailable: 'the access token cannot be checked right now',
 }
 
+/** The same sentences for a `Txn-Token` header (draft-ietf-oauth-transaction-tokens-10 §12). */
+const TXN_DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
+  invalid_request: 'the request is malformed',
+  invalid_token: 'the txn token is invalid',
+  insufficient_scope: 'the txn token does not authorize this call',
+  temporarily_unavailable: 'the txn token cannot be checked right now',
+}
+
 /** The stable name of each answer, as jose's `ERR_…` codes. */
 const CODE = {
   invalid_request: 'ERR_BEARER_INVALID_REQUEST',
@@ -43,6 +51,7 @@ const CODE = {
 } as const satisfies Readonly<Record<ResourceAuthErrorCode, `ERR_BEARER_${string}`>>
 
 const MISSING_CREDENTIALS = 'a bearer access token is required'
+const MISSING_TXN_TOKEN = 'a txn token is required'
 
 export interface ResourceAuthErrorOptions {
   /** Private reason, for logs and audit; never sent to the client. */
@@ -55,6 +64,8 @@ export interface ResourceAuthErrorOptions {
    * challenge (401, no error attributes).
    */
   readonly credentialsSent?: boolean
+  /** What was checked: the bearer access token (default) or a `Txn-Token` header. */
+  readonly credential?: 'access_token' | 'txn_token'
 }
 
 export class ResourceAuthError extends Error {
@@ -68,19 +79,27 @@ export class ResourceAuthError extends Error {
   readonly detail: string
   readonly requiredScopes: readonly string[]
   readonly credentialsSent: boolean
+  readonly credential: 'access_token' | 'txn_token'
 
   constructor(error: ResourceAuthErrorCode, options: ResourceAuthErrorOptions) {
     const credentialsSent = options.credentialsSent ?? true
-    super(
-      credentialsSent ? DESCRIPTION[error] : MISSING_CREDENTIALS,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    )
+    const credential = options.credential ?? 'access_token'
+    const description =
+      credential === 'txn_token'
+        ? credentialsSent
+          ? TXN_DESCRIPTION[error]
+          : MISSING_TXN_TOKEN
+        : credentialsSent
+          ? DESCRIPTION[error]
+          : MISSING_CREDENTIALS
+    super(description, options.cause === undefined ? undefined : { cause: options.cause })
     this.error = error
     this.code = CODE[error]
     this.credentialsSent = credentialsSent
+    this.credential = credential
     // RFC 6750 §3.1: a request without any credentials is answered 401 whatever the code.
     this.statusCode = this.credentialsSent ? STATUS[error] : 401
-    this.description = this.credentialsSent ? DESCRIPTION[error] : MISSING_CREDENTIALS
+    this.description = description
     this.detail = options.detail
     this.requiredScopes = Object.freeze([...(options.requiredScopes ?? [])])
   }

@@ -27,3 +27,4 @@ export {
   type BearerHook,
   type RequireBearerOptions,
 } from './bearer_auth.js'
+export { receivedTxnToken, requireTxnToken, type RequireTxnTokenOptions } from './txn_token_auth.js'

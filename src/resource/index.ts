@@ -8,6 +8,8 @@
  *   `typ: at+jwt`, `iss`, `aud`, times, the caller policy on `azp`/`client_id` and the outermost
  *   `act`, scopes; `requireActor` accepts delegated tokens only.
  * - `createBearerAuthenticator` / `bearerErrorResponse`: the RFC 6750 side of a request.
+ * - `createTxnTokenVerifier` / `readTxnToken`: a transaction token in the `Txn-Token` header
+ *   (draft-ietf-oauth-transaction-tokens-10 §12), beside or instead of a bearer token.
  * - `createIdentityPolicy`: who the caller acts for — the token's `sub`, or, only where explicitly
  *   allowed for a service's own token, an `X-User-Sub` header.
  *
@@ -71,3 +73,14 @@ export {
   type IdentityPolicyOptions,
   type IdentityRule,
 } from './identity_policy.js'
+export {
+  createTxnTokenVerifier,
+  readTxnToken,
+  TXN_TOKEN_HEADER,
+  TXN_TOKEN_TYP,
+  txnTokenErrorResponse,
+  type TxnTokenRequest,
+  type TxnTokenVerifier,
+  type TxnTokenVerifierOptions,
+  type VerifiedTxnToken,
+} from './txn_token.js'

@@ -4,7 +4,10 @@
  * JWKS, cached by src/keys/remote_jwks.ts) and mints tokens under its own issuer and keys, through
  * the same engine as the embedded IdP (src/exchange): no rule of the exchange lives here.
  *
- * Routes: `POST /token` (form body only, RFC 6749 client authentication, RFC 8693 exchange),
+ * Routes: `POST /token` (form body only, RFC 6749 client authentication, RFC 8693 exchange; with
+ * a `txnTokens` section also the Txn-Token Service mode: a request whose `requested_token_type`
+ * is `urn:ietf:params:oauth:token-type:txn_token` runs the txn-token grant under the same runner,
+ * draft-ietf-oauth-transaction-tokens-10),
  * `GET /jwks`, `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET /healthz`.
  * Returns a ready, not listening instance; `src/cli/sts.ts` calls `listen`.
  *
@@ -33,17 +36,22 @@ import Fastify, {
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import {
   createClientAuthenticator,
+  createGrantRunner,
   createJwsMinter,
   createJwsVerifier,
-  createTokenExchange,
+  createTxnTokenGrant,
   GRANT_TYPE_TOKEN_EXCHANGE,
   InvalidRequest,
+  isTxnTokenRequest,
   NO_STORE_HEADERS,
   OAuthError,
   toErrorResponse,
   type GrantParams,
   type TokenExchangeAuditEvent,
+  type TxnTokenAuditEvent,
 } from '../exchange/index.js'
+import { createTokenExchangeGrant } from '../exchange/token_exchange/grant.js'
+import { SIGNING_ALGORITHM } from '../keys/signing_key_store.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
@@ -91,16 +99,42 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
       iss === undefined ? undefined : upstreams.get(iss)?.getKey(kid, alg),
   })
 
-  const engine = createTokenExchange({
-    policy: config.policy,
-    verifier,
-    subjectStatus: { isActive: async () => true },
+  const subjectStatus = { isActive: async () => true }
+  // One runner, one minter, one audit sink for both grants: every token the STS issues, access
+  // token or txn token, goes through the same audited decision.
+  const runner = createGrantRunner<TokenExchangeAuditEvent | TxnTokenAuditEvent>({
     // The IdP's minter signature: the shared key directory's active key, picked per token.
     minter: createJwsMinter({ currentSigner: () => signingKeys.signer() }),
-    audit: (event: TokenExchangeAuditEvent) =>
-      logger.info({ audit: event, component: 'sts' }, `token exchange ${event.outcome}`),
+    audit: (event) =>
+      logger.info(
+        { audit: event, component: 'sts' },
+        `${event.event === 'txn_token' ? 'txn token' : 'token exchange'} ${event.outcome}`,
+      ),
     now,
   })
+  const exchangeGrant = createTokenExchangeGrant({
+    policy: config.policy,
+    verifier,
+    subjectStatus,
+  })
+  // Txn-Token Service mode (draft-ietf-oauth-transaction-tokens-10), when configured.
+  const txnGrant =
+    config.txnTokens === undefined
+      ? undefined
+      : createTxnTokenGrant({
+          policy: config.txnTokens,
+          subjectPolicy: config.policy,
+          verifier,
+          // Replacements: a txn token is verified with the STS's own keys, never an upstream's.
+          ownVerifier: createJwsVerifier({
+            algorithms: [SIGNING_ALGORITHM],
+            resolveKey: ({ iss, kid }) =>
+              iss === config.issuer && kid !== undefined
+                ? signingKeys.findPublicKey(kid)
+                : undefined,
+          }),
+          subjectStatus,
+        })
   const authenticator = createClientAuthenticator(
     new Map(
       [...config.clientSecrets].map(([clientId, secret]) => [clientId, { clientId, secret }]),
@@ -201,7 +235,10 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
         }
         throw error
       }
-      const response = await engine.exchange({ params: body, client })
+      const response =
+        txnGrant !== undefined && isTxnTokenRequest(body)
+          ? await runner.run(txnGrant, { params: body, client })
+          : await runner.run(exchangeGrant, { params: body, client })
       reply.headers(NO_STORE_HEADERS)
       return response
     })

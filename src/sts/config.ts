@@ -9,6 +9,8 @@
  * - The exchange policy (targets, clients, lifetimes) uses the engine's own schemas, so the STS and
  *   the embedded IdP read policy the same way; each upstream's token profile is the engine's
  *   `issuerProfileSchema` plus where its keys come from.
+ * - `txnTokens` (optional) switches on the Txn-Token Service mode (draft-ietf-oauth-transaction-
+ *   tokens-10, docs/txn-tokens.md); a client's `txnToken` block makes it a workload of it.
  *
  * @example
  * ```ts
@@ -30,6 +32,12 @@ import {
   targetPolicySchema,
   type ExchangePolicy,
 } from '../exchange/policy.js'
+import {
+  createTxnTokenPolicy,
+  txnTokenSettingsSchema,
+  txnWorkloadPolicySchema,
+  type TxnTokenPolicy,
+} from '../exchange/txn_token/policy.js'
 import { ALGORITHMS } from '../jws/algorithms.js'
 import {
   DEFAULT_KEY_CACHE,
@@ -84,7 +92,10 @@ const clientSchema = z.object({
   secretEnv: z
     .string()
     .regex(/^[A-Z][A-Z0-9_]*$/, 'must name an environment variable, e.g. APP_A_CLIENT_SECRET'),
-  tokenExchange: clientExchangePolicySchema,
+  /** Off when absent: a workload that only requests txn tokens needs no exchange policy. */
+  tokenExchange: clientExchangePolicySchema.default(clientExchangePolicySchema.parse({})),
+  /** The client as a workload of the Txn-Token Service (needs the `txnTokens` section). */
+  txnToken: txnWorkloadPolicySchema.optional(),
 })
 
 const stsConfigSchema = z.object({
@@ -119,6 +130,11 @@ const stsConfigSchema = z.object({
     .record(identifier, upstreamSchema)
     .refine((upstreams) => Object.keys(upstreams).length > 0, 'at least one upstream is required'),
   exchange: exchangeSettingsSchema.default(exchangeSettingsSchema.parse({})),
+  /**
+   * The Txn-Token Service mode (draft-ietf-oauth-transaction-tokens-10): absent, the STS issues
+   * no txn tokens. Its workloads are the clients with a `txnToken` block.
+   */
+  txnTokens: txnTokenSettingsSchema.optional(),
   targets: z.record(identifier, targetPolicySchema),
   clients: z.record(identifier, clientSchema),
 })
@@ -143,6 +159,8 @@ export interface StsConfig {
   readonly policy: ExchangePolicy
   /** client_id → secret, resolved from `secretEnv`. */
   readonly clientSecrets: ReadonlyMap<string, string>
+  /** The Txn-Token Service policy; `undefined` when the `txnTokens` section is absent. */
+  readonly txnTokens: TxnTokenPolicy | undefined
 }
 
 /** Builds the configuration from parsed JSON; `source` prefixes every problem (the file name). */
@@ -184,6 +202,20 @@ export function parseStsConfig(
   if (file.keys.publishRetiredForSeconds < file.exchange.maxLifetimeSeconds) {
     report('keys.publishRetiredForSeconds', 'must be at least exchange.maxLifetimeSeconds')
   }
+  if (file.txnTokens !== undefined) {
+    // Draft §11.3: `sub` MUST be unique within the trust domain; with one upstream it is.
+    if (Object.keys(file.upstreams).length !== 1) {
+      report('txnTokens', 'needs exactly one upstream, so that sub is unique in the trust domain')
+    }
+    if (file.keys.publishRetiredForSeconds < file.txnTokens.lifetimeSeconds) {
+      report('keys.publishRetiredForSeconds', 'must be at least txnTokens.lifetimeSeconds')
+    }
+  }
+  for (const [clientId, client] of Object.entries(file.clients)) {
+    if (client.txnToken !== undefined && file.txnTokens === undefined) {
+      report(`clients.${clientId}.txnToken`, 'needs the txnTokens section (the trust domain)')
+    }
+  }
   const clientSecrets = new Map<string, string>()
   for (const [clientId, client] of Object.entries(file.clients)) {
     const secret = vars[client.secretEnv]
@@ -224,6 +256,18 @@ export function parseStsConfig(
     throw new ConfigError([`${source}: ${(error as Error).message}`])
   }
 
+  const txnTokens =
+    file.txnTokens === undefined
+      ? undefined
+      : createTxnTokenPolicy({
+          issuer: file.issuer,
+          ...file.txnTokens,
+          limits: policy.limits,
+          workloads: Object.fromEntries(
+            Object.entries(file.clients).map(([id, client]) => [id, client.txnToken]),
+          ),
+        })
+
   return deepFreeze({
     issuer: file.issuer,
     host: file.host,
@@ -240,6 +284,7 @@ export function parseStsConfig(
     })),
     policy,
     clientSecrets,
+    txnTokens,
   })
 }
 

@@ -35,7 +35,21 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Options the web kit was registered with (read by `registerOidcLogin` and error pages). */
     webBasics: Readonly<WebBasicsOptions>
+    /** The server-side sessions of this app, for ending them from outside a request. */
+    webSessions: WebSessions
   }
+  interface FastifyContextConfig {
+    /**
+     * `false` for a POST that is not a browser form and authenticates itself (back-channel logout
+     * with a signed logout token): no CSRF token is asked for. Default: checked.
+     */
+    csrf?: boolean
+  }
+}
+
+export interface WebSessions {
+  /** Ends every session whose data matches; returns how many ended. */
+  endWhere(matches: (data: ReadonlyMap<string, unknown>) => boolean): number
 }
 
 export interface WebBasicsOptions {
@@ -181,6 +195,12 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
   })
   const frozen = Object.freeze({ ...options, sessionSecret: '[redacted]' })
   app.decorate('webBasics', frozen)
+  app.decorate(
+    'webSessions',
+    Object.freeze({
+      endWhere: (matches: Parameters<WebSessions['endWhere']>[0]) => store.removeWhere(matches),
+    }),
+  )
 
   await app.register(fastifyFormbody, { bodyLimit: 64 * 1024 })
   await app.register(fastifyCookie, { secret: options.sessionSecret })
@@ -237,6 +257,7 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
   // prove they come from one of our own pages.
   app.addHook('preHandler', async (request, reply) => {
     if (!UNSAFE_METHODS.has(request.method) || isApiPath(request.url)) return
+    if (request.routeOptions.config.csrf === false) return
     const expected = (request.session as RequestSession).existingCsrfToken
     const body = request.body as Record<string, unknown> | undefined | null
     const fromBody = body && typeof body === 'object' ? body._csrf : undefined

@@ -30,7 +30,11 @@ import * as client from 'openid-client'
 import { sendHtml } from './basics.js'
 import { html } from './html.js'
 import { renderErrorPage } from './layout.js'
+import { createLogoutTokenVerifier, LogoutTokenError } from './logout_token.js'
+import { safeReturnTo } from './return_to.js'
 import { systemClock, type Clock } from '../time/clock.js'
+
+export { safeReturnTo }
 
 export interface SessionUser {
   sub: string
@@ -97,6 +101,8 @@ export interface OidcSessionTokens {
   expiresAt: number
   scope?: string
   user: SessionUser
+  /** The IdP session (`sid` of the ID token): what a back-channel logout token names. */
+  sid?: string
 }
 
 interface PendingLogin {
@@ -118,17 +124,11 @@ export interface OidcLogin {
 
 const SESSION_KEY = 'oidc'
 const PENDING_KEY = 'oidc:pending'
+/** Set in the fresh session after a sign-out: the next sign-in asks for the password again. */
+const SIGNED_OUT_KEY = 'oidc:signedOut'
+export const BACKCHANNEL_LOGOUT_PATH = '/auth/backchannel-logout'
 const REFRESH_SKEW_SECONDS = 30
 const PENDING_TTL_SECONDS = 10 * 60
-
-/** Accepts only same-origin relative paths (`/x?y`), never `//host` or `/\host` or a scheme. */
-export function safeReturnTo(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return '/'
-  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/'
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\u0000-\u001f\\]/.test(value)) return '/'
-  return value
-}
 
 function isLocalHttp(url: URL): boolean {
   return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)
@@ -260,6 +260,8 @@ async function oidcLoginPlugin(
       nonce: pending.nonce,
     }
     if (options.resource) parameters.resource = options.resource
+    // After a sign-out here, signing in again is never silent, whatever the IdP session says.
+    if (request.session.get(SIGNED_OUT_KEY) === true) parameters.prompt = 'login'
     return reply.redirect(client.buildAuthorizationUrl(config, parameters).href, 303)
   })
 
@@ -341,14 +343,17 @@ async function oidcLoginPlugin(
     if (tokens.refresh_token) session.refreshToken = tokens.refresh_token
     if (tokens.id_token) session.idToken = tokens.id_token
     if (tokens.scope) session.scope = tokens.scope
+    if (typeof claims.sid === 'string') session.sid = claims.sid
     request.session.set(SESSION_KEY, session)
     request.log.info({ sub: session.user.sub }, 'user signed in')
-    return reply.redirect(pending.returnTo, 303)
+    // Validated when stored; checked again because the session is only as good as its writer.
+    return reply.redirect(safeReturnTo(pending.returnTo), 303)
   })
 
   app.post('/auth/logout', async (request, reply) => {
     const refreshToken = getSessionTokens(request)?.refreshToken
     request.session.destroy()
+    request.session.set(SIGNED_OUT_KEY, true)
     let endSessionUrl: string | undefined
     try {
       const config = await getConfig()
@@ -373,6 +378,57 @@ async function oidcLoginPlugin(
       request.log.warn({ err: error }, 'end session url unavailable')
     }
     return reply.redirect(endSessionUrl ?? '/', 303)
+  })
+
+  // OpenID Connect Back-Channel Logout 1.0: the IdP posts a logout token when the user's IdP
+  // session ends (signed out in another app, or at the IdP); every session of this app for that
+  // IdP session (`sid`) — or, without `sid`, for that user (`sub`) — ends at once.
+  const logoutTokens = createLogoutTokenVerifier({
+    issuer: options.issuer,
+    clientId: options.clientId,
+    jwksUri: async () => (await getConfig()).serverMetadata().jwks_uri,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    now,
+  })
+  app.post(BACKCHANNEL_LOGOUT_PATH, { config: { csrf: false } }, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    const body = request.body as Record<string, unknown> | null | undefined
+    const token = body && typeof body === 'object' ? body.logout_token : undefined
+    if (typeof token !== 'string' || token.length === 0 || token.length > 16 * 1024) {
+      return reply.code(400).send({
+        error: 'invalid_request',
+        error_description: 'logout_token is missing',
+      })
+    }
+    let logout: Awaited<ReturnType<typeof logoutTokens.verify>>
+    try {
+      logout = await logoutTokens.verify(token)
+    } catch (error) {
+      if (!(error instanceof LogoutTokenError)) throw error
+      request.log.warn({ reason: error.reason }, 'logout token refused')
+      const unavailable = error.reason === 'keys_unavailable'
+      return reply.code(unavailable ? 503 : 400).send({
+        error: unavailable ? 'temporarily_unavailable' : 'invalid_request',
+        error_description: unavailable
+          ? 'the identity provider keys cannot be fetched right now'
+          : 'logout_token is invalid',
+      })
+    }
+    const ended = app.webSessions.endWhere((data) => {
+      const tokens = data.get(SESSION_KEY) as OidcSessionTokens | undefined
+      if (!tokens) return false
+      if (logout.sid !== undefined) {
+        return (
+          tokens.sid === logout.sid && (logout.sub === undefined || tokens.user.sub === logout.sub)
+        )
+      }
+      return tokens.user.sub === logout.sub
+    })
+    request.log.info(
+      { event: 'backchannel_logout', jti: logout.jti, sub: logout.sub, sessionsEnded: ended },
+      'sessions ended by back-channel logout',
+    )
+    return reply.code(200).send()
   })
 
   const requireLogin: preHandlerAsyncHookHandler = async function (request, reply) {

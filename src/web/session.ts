@@ -97,6 +97,21 @@ export class SessionStore {
     this.#records.delete(id)
   }
 
+  /**
+   * Removes every live record whose data matches (back-channel logout: all sessions of one IdP
+   * session or one user); returns how many went. A scan: the store is bounded by `maxSessions`.
+   */
+  removeWhere(matches: (data: ReadonlyMap<string, unknown>) => boolean): number {
+    let removed = 0
+    for (const [id, record] of this.#records) {
+      if (matches(record.data)) {
+        this.#records.delete(id)
+        removed++
+      }
+    }
+    return removed
+  }
+
   /** Drops expired records; returns how many went. */
   sweep(): number {
     const now = this.now()

@@ -214,3 +214,43 @@ export function manualClock(start = Date.now() / 1000) {
     },
   }
 }
+
+export const STS_ISSUER = 'http://sts.test'
+export const TRUST_DOMAIN = 'onbehalf.test'
+export const TXN_SECRETS = {
+  ...CLIENT_SECRETS,
+  STS_APP_C_SECRET: 'sts-app-c-secret-0123456789-0123456789',
+}
+
+/**
+ * Raw config JSON of an STS in Txn-Token Service mode: trust domain `onbehalf.test`, app-a may
+ * exchange toward app-b, app-b may request and replace txn tokens, app-c may only request them.
+ */
+export function txnStsConfigJson(options: {
+  keyDir: string
+  upstreamIssuer: string
+  txnTokens?: Record<string, unknown>
+}): Record<string, any> {
+  return {
+    issuer: STS_ISSUER,
+    keys: { directory: options.keyDir },
+    upstreams: { upstream: { issuer: options.upstreamIssuer, algorithms: ['ES256'] } },
+    txnTokens: { trustDomain: TRUST_DOMAIN, lifetimeSeconds: 60, maxReplacements: 2 },
+    ...(options.txnTokens === undefined ? {} : { txnTokens: options.txnTokens }),
+    targets: { 'app-b': { resourceUris: ['https://app-b.example'], scopes: ['todos:read'] } },
+    clients: {
+      'app-a': {
+        secretEnv: 'STS_APP_A_SECRET',
+        tokenExchange: { enabled: true, allowedAudiences: ['app-b'], scopeCeiling: ['todos:read'] },
+      },
+      'app-b': {
+        secretEnv: 'STS_APP_B_SECRET',
+        txnToken: { enabled: true, scopes: ['todos:read', 'todos:write'], mayReplace: true },
+      },
+      'app-c': {
+        secretEnv: 'STS_APP_C_SECRET',
+        txnToken: { enabled: true, scopes: ['todos:read'], mayReplace: false },
+      },
+    },
+  }
+}

@@ -526,6 +526,7 @@ describe('STS configuration', () => {
           APP_B_URL: 'http://localhost:3994',
           DATA_DIR: 'data',
           APP_A_CLIENT_SECRET: CLIENT_SECRETS.STS_APP_A_SECRET,
+          APP_B_CLIENT_SECRET: CLIENT_SECRETS.STS_APP_B_SECRET,
           STS_APP_A_CLIENT_SECRET: CLIENT_SECRETS.STS_APP_A_SECRET,
         },
         file,
@@ -533,6 +534,13 @@ describe('STS configuration', () => {
       assert.equal(config.issuer, 'http://localhost:9100')
       assert.equal(config.port, 9100)
       assert.equal(config.upstreams.length, 1)
+      // npm start's STS is also the Txn-Token Service of App B and App C's trust domain.
+      if (file === 'embedded') {
+        assert.equal(config.txnTokens?.trustDomain, 'onbehalf.local')
+        assert.equal(config.txnTokens?.workloads.get('app-b')?.enabled, true)
+      } else {
+        assert.equal(config.txnTokens, undefined)
+      }
     })
   }
 })

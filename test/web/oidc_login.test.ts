@@ -195,6 +195,7 @@ test('logout with a valid CSRF token ends the local and the IdP session', async 
   await loginThroughCallback(app, op, jar, ALICE)
   const csrf = (await app.inject({ url: '/csrf-probe', headers: { cookie: jar.header() } })).json()
     .csrf
+  const signedInCookie = jar.header()
   const logout = await app.inject({
     method: 'POST',
     url: '/auth/logout',
@@ -207,8 +208,16 @@ test('logout with a valid CSRF token ends the local and the IdP session', async 
   assert.equal(location.searchParams.get('id_token_hint'), null, 'no token in a URL')
   assert.equal(location.searchParams.get('client_id'), op.clientId)
   assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${BASE_URL}/`)
-  assert.match(String(logout.headers['set-cookie']), /test_sid=;/)
+  // A fresh, anonymous session replaces the old one (it remembers the sign-out, so the next
+  // sign-in asks for the password again: prompt=login).
+  const replaced = /test_sid=([^;]+);/.exec(String(logout.headers['set-cookie']))?.[1]
+  assert.ok(replaced, 'a new session cookie')
+  assert.ok(!signedInCookie.includes(replaced), 'not the signed-in session')
+  const oldSession = await app.inject({ url: '/whoami', headers: { cookie: signedInCookie } })
+  assert.equal(oldSession.json().user, null, 'the signed-in session is gone')
   jar.store(logout.headers['set-cookie'])
+  const again = await app.inject({ url: '/auth/login', headers: { cookie: jar.header() } })
+  assert.equal(new URL(String(again.headers.location)).searchParams.get('prompt'), 'login')
   const oldCookieStillWorks = await app.inject({
     url: '/whoami',
     headers: { cookie: jar.header() },

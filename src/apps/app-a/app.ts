@@ -235,7 +235,19 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       }
       return chain
     }
-    const activity = await appB.activity(appBToken)
+    // The second way (draft-ietf-oauth-transaction-tokens-10): App B takes a txn token to App C.
+    const [activity, viaTxn] = await Promise.all([
+      appB.activity(appBToken),
+      appB.activity(appBToken, 'txn-token'),
+    ])
+    chain.txnVariant = viaTxn.ok
+      ? { seen: viaTxn.value.seen }
+      : {
+          error:
+            viaTxn.failure.kind === 'http'
+              ? `${viaTxn.failure.error ?? `HTTP ${viaTxn.failure.status}`}${viaTxn.failure.description ? ` — ${viaTxn.failure.description}` : ''}`
+              : viaTxn.failure.message,
+        }
     if (activity.ok) {
       chain.appCSeen = activity.value.seen
       chain.entries = activity.value.entries

@@ -53,6 +53,8 @@ const activityEntrySchema = z.object({
   detail: z.string(),
   recordedBy: z.string(),
   actorChain: z.array(z.string()),
+  /** The transaction, for entries App C recorded from a txn token. */
+  txn: z.string().nullable().optional(),
   at: z.string(),
 })
 export type ActivityEntry = z.infer<typeof activityEntrySchema>
@@ -78,7 +80,11 @@ export interface AppBClient {
   todoCount(accessToken: string): Promise<AppBResult<TodoCount>>
   listTodos(accessToken: string): Promise<AppBResult<Todo[]>>
   /** The user's activity in App C, fetched by App B on the user's behalf (the chain A → B → C). */
-  activity(accessToken: string): Promise<AppBResult<ActivityResponse>>
+  activity(
+    accessToken: string,
+    /** `txn-token`: App B reaches App C with a txn token instead of a second exchange. */
+    via?: 'exchange' | 'txn-token',
+  ): Promise<AppBResult<ActivityResponse>>
 }
 
 export function createAppBClient(options: {
@@ -143,7 +149,12 @@ export function createAppBClient(options: {
 
   return {
     todoCount: (accessToken) => get('/api/todos/count', accessToken, todoCountSchema),
-    activity: (accessToken) => get('/api/activity', accessToken, activitySchema),
+    activity: (accessToken, via = 'exchange') =>
+      get(
+        via === 'txn-token' ? '/api/activity?via=txn-token' : '/api/activity',
+        accessToken,
+        activitySchema,
+      ),
     async listTodos(accessToken) {
       const result = await get('/api/todos', accessToken, todoListSchema)
       if (!result.ok) return result

@@ -22,6 +22,11 @@ export interface ChainModel {
   appCSeen?: Record<string, unknown> | undefined
   /** App C's recent entries for the user, newest first. */
   entries?: readonly ActivityEntry[]
+  /**
+   * The same last hop the second way: what App C verified on the txn token App B obtained from
+   * the STS's Txn-Token Service (draft-ietf-oauth-transaction-tokens-10), or why it failed.
+   */
+  txnVariant?: { seen?: Record<string, unknown>; error?: string } | undefined
   /** The first hop that failed and why (safe text: OAuth codes and fixed descriptions). */
   failure?: { hop: ChainHopId; message: SafeHtml | string }
 }
@@ -90,6 +95,45 @@ function hopBody(
     </dl>`
 }
 
+/** App B → App C the second way: the txn token's claims as App C verified them. */
+function txnVariantPanel(variant: ChainModel['txnVariant']): SafeHtml {
+  if (!variant) return html``
+  const seen = variant.seen
+  return html`<section
+    class="chain-variant"
+    data-testid="chain-txn-variant"
+    data-ok="${String(seen !== undefined)}"
+  >
+    <h3>App B → App C, the second way: a transaction token</h3>
+    <p class="small muted">
+      Instead of a second exchange, App B asked the STS's Txn-Token Service for a txn token of the
+      trust domain and sent it in the <code>Txn-Token</code> header
+      (draft-ietf-oauth-transaction-tokens-10). No <code>act</code>: the token names the transaction
+      (<code>txn</code>) and the workload that requested it (<code>req_wl</code>).
+    </p>
+    ${
+      seen === undefined
+        ? html`<p class="alert alert-error small" data-testid="chain-txn-error">
+            ${variant.error ?? 'not reached'}
+          </p>`
+        : html`<dl class="facts facts-stacked">
+            <dt>aud (trust domain)</dt>
+            <dd>${claimValue(seen, 'aud', 'chain-txn-aud')}</dd>
+            <dt>txn</dt>
+            <dd>${claimValue(seen, 'txn', 'chain-txn-txn')}</dd>
+            <dt>req_wl</dt>
+            <dd>${claimValue(seen, 'req_wl', 'chain-txn-req-wl')}</dd>
+            <dt>sub</dt>
+            <dd>${claimValue(seen, 'sub', 'chain-txn-sub')}</dd>
+            <dt>scope (purpose)</dt>
+            <dd>${claimValue(seen, 'scope', 'chain-txn-scope')}</dd>
+            <dt>tctx</dt>
+            <dd>${claimValue(seen, 'tctx', 'chain-txn-tctx')}</dd>
+          </dl>`
+    }
+  </section>`
+}
+
 function activityList(entries: readonly ActivityEntry[] | undefined, now: number): SafeHtml {
   if (!entries) return html``
   if (entries.length === 0) {
@@ -104,11 +148,13 @@ function activityList(entries: readonly ActivityEntry[] | undefined, now: number
           data-testid="activity-entry"
           data-action="${entry.action}"
           data-actor-chain="${entry.actorChain.join(',')}"
+          data-txn="${entry.txn ?? ''}"
         >
           <code>${entry.action}</code> ${entry.detail}
           <span class="small muted"
             >— recorded by <code>${entry.recordedBy}</code>, chain
             <code>${entry.actorChain.join(' → ') || '(none)'}</code>,
+            ${entry.txn ? html`txn <code>${entry.txn}</code>,` : ''}
             ${describeTime(Date.parse(entry.at) / 1000, now)}</span
           >
         </li>`,
@@ -156,6 +202,7 @@ export function chainCard(chain: ChainModel, now: number): SafeHtml {
     <ol class="chain">
       ${items}
     </ol>
+    ${txnVariantPanel(chain.txnVariant)}
     <h3>Recent activity in App C</h3>
     ${activityList(chain.entries, now)}
   </section>`

@@ -7,12 +7,19 @@
  * parsing, no session) and the web UI (sessions, CSRF, helmet, OIDC). `buildAppB` returns a ready,
  * not listening, instance; the launcher calls `listen`.
  *
- * Both contexts reach App C through one `AppCLink` (second RFC 8693 exchange, App B's credentials):
- * the web UI records each todo change there, the service API reads the log back for App A.
+ * Both contexts reach App C through an `AppCLink`, two ways: a second RFC 8693 exchange (a token
+ * addressed to App C), or a transaction token from the STS's Txn-Token Service in the `Txn-Token`
+ * header (draft-ietf-oauth-transaction-tokens-10). The web UI records each todo change the way
+ * `APP_B_TO_APP_C` says; the service API reads the log back for App A either way
+ * (`GET /api/activity?via=txn-token`).
  */
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { createTokenExchangeClient, ExchangedTokenCache } from '../../client/index.js'
+import {
+  createTokenExchangeClient,
+  createTxnTokenClient,
+  ExchangedTokenCache,
+} from '../../client/index.js'
 import type { Env } from '../../config/env.js'
 import {
   discoveryUrlOf,
@@ -27,6 +34,7 @@ import {
   type AccessTokenVerifier,
 } from '../../resource/index.js'
 import { createAppCLink, type AppCLink } from './app_c_link.js'
+import { createAppCTxnLink } from './app_c_txn_link.js'
 import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
 import { webUi } from './web_ui.js'
@@ -44,6 +52,8 @@ export interface BuildAppBOptions {
   readonly trustedHeaderCallers?: readonly string[]
   /** App B's way to App C. Default: exchange at the IdP with App B's credentials, `APP_C_URL`. */
   readonly appC?: AppCLink
+  /** App B's txn-token way to App C. Default: the STS's Txn-Token Service, `TXN_TRUST_DOMAIN`. */
+  readonly appCTxn?: AppCLink
   /** Outbound HTTP to the IdP and App C (tests). */
   readonly fetch?: typeof fetch
 }
@@ -134,6 +144,25 @@ export function createAppBToAppCLink(
   })
 }
 
+/** App B's txn-token link to App C: App B's credentials at the STS, the trust domain. */
+export function createAppBToAppCTxnLink(
+  env: Env,
+  fetchImpl: typeof fetch = globalThis.fetch,
+): AppCLink {
+  return createAppCTxnLink({
+    txnTokens: createTxnTokenClient({
+      tokenEndpoint: `${env.STS_ISSUER}/token`,
+      clientId: env.APP_B_CLIENT_ID,
+      clientSecret: env.APP_B_CLIENT_SECRET,
+      trustDomain: env.TXN_TRUST_DOMAIN,
+      fetch: fetchImpl,
+    }),
+    baseUrl: env.APP_C_URL,
+    fetch: fetchImpl,
+    timeoutMs: 3000,
+  })
+}
+
 /**
  * @example
  * const app = await buildAppB({ env: loadEnv(), logger: createLogger() })
@@ -145,6 +174,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   const ownsStore = options.store === undefined
   const store = options.store ?? openTodoStore(join(env.DATA_DIR, 'app-b.sqlite'))
   const appC = options.appC ?? createAppBToAppCLink(env, options.fetch)
+  const appCTxn = options.appCTxn ?? createAppBToAppCTxnLink(env, options.fetch)
 
   const app = Fastify({
     // Request lines go through the redacting serializer: no token-bearing query value is logged.
@@ -173,8 +203,13 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     realm: env.APP_B_CLIENT_ID,
     trustedHeaderCallers: options.trustedHeaderCallers ?? env.APP_B_TRUSTED_HEADER_CALLERS,
     appC,
+    appCTxn,
   })
-  await app.register(webUi, { env, store, appC })
+  await app.register(webUi, {
+    env,
+    store,
+    appC: env.APP_B_TO_APP_C === 'txn-token' ? appCTxn : appC,
+  })
 
   try {
     await app.ready()

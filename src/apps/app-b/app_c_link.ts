@@ -28,7 +28,8 @@ export { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE }
 /** Where the chain stopped: at the exchange for App C's token, or at App C itself. */
 export type AppCFailure =
   | {
-      readonly hop: 'exchange'
+      /** `exchange`: the second RFC 8693 exchange; `txn-token`: the Txn-Token Request. */
+      readonly hop: 'exchange' | 'txn-token'
       readonly error: string
       readonly description?: string
       readonly status?: number
@@ -58,12 +59,14 @@ const entrySchema = z.object({
   detail: z.string(),
   recordedBy: z.string(),
   actorChain: z.array(z.string()),
+  /** Present on entries App C recorded from a txn token. */
+  txn: z.string().nullable().optional(),
   at: z.string(),
 })
 
 const seenSchema = z.record(z.string(), z.unknown())
 
-const recordedSchema = z.object({
+export const recordedSchema = z.object({
   entry: entrySchema,
   user: z.string(),
   caller: z.string(),
@@ -72,7 +75,7 @@ const recordedSchema = z.object({
 })
 export type RecordedActivity = z.infer<typeof recordedSchema>
 
-const activityPageSchema = z.object({
+export const activityPageSchema = z.object({
   entries: z.array(entrySchema),
   user: z.string(),
   caller: z.string(),
@@ -81,7 +84,7 @@ const activityPageSchema = z.object({
 })
 export type ActivityPage = z.infer<typeof activityPageSchema>
 
-const oauthErrorSchema = z.object({
+export const oauthErrorSchema = z.object({
   error: z.string().max(200),
   error_description: z.string().max(1000).optional(),
 })
@@ -194,10 +197,12 @@ export function createAppCLink(options: AppCLinkOptions): AppCLink {
 
 /** One line for a log or a notice: which hop failed and how (no token, no secret). */
 export function describeAppCFailure(failure: AppCFailure): string {
-  if (failure.hop === 'exchange') {
-    return `the exchange for App C's token was refused: ${failure.error}${
-      failure.description ? ` (${failure.description})` : ''
-    }`
+  if (failure.hop !== 'app-c') {
+    const what =
+      failure.hop === 'txn-token'
+        ? "the Txn-Token Service refused App B's txn token"
+        : "the exchange for App C's token was refused"
+    return `${what}: ${failure.error}${failure.description ? ` (${failure.description})` : ''}`
   }
   switch (failure.kind) {
     case 'unreachable':

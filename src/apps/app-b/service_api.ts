@@ -45,6 +45,8 @@ export interface ServiceApiOptions {
   readonly trustedHeaderCallers?: readonly string[]
   /** App B's way to App C; without it `GET /api/activity` is not offered. */
   readonly appC?: AppCLink
+  /** The txn-token way to App C, used for `GET /api/activity?via=txn-token`. */
+  readonly appCTxn?: AppCLink
 }
 
 declare module 'fastify' {
@@ -174,7 +176,10 @@ export async function serviceApi(
     },
     async (request, reply) => {
       const fields = decisionFields(request)
-      const result = await appC.read(readBearerToken(request))
+      // ?via=txn-token: the same read through a txn token instead of a second exchange.
+      const via = (request.query as { via?: unknown } | undefined)?.via
+      const link = via === 'txn-token' && options.appCTxn ? options.appCTxn : appC
+      const result = await link.read(readBearerToken(request))
       if (!result.ok) {
         request.log.warn({ appC: result.failure }, 'activity from App C unavailable')
         return reply.code(502).send({
@@ -189,6 +194,7 @@ export async function serviceApi(
       return {
         entries: page.entries,
         seen: page.seen,
+        via: link === appC ? 'exchange' : 'txn-token',
         appC: { user: page.user, caller: page.caller, actorChain: page.actorChain },
         ...fields,
       }

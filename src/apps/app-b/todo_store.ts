@@ -29,14 +29,46 @@ export interface TodoStore {
   count(ownerSub: string): TodoCount
   /** Throws `TodoValidationError` unless the trimmed title has 1–200 characters. */
   add(ownerSub: string, title: string): Todo
+  /**
+   * `add` at most once per (owner, idempotency key), for `IDEMPOTENCY_KEY_TTL_SECONDS`: a retry of
+   * a write that was stored but never acknowledged returns the stored todo (`replayed`; `todo` is
+   * undefined when it was deleted since) instead of a duplicate. The same key with another title
+   * throws `IdempotencyKeyReusedError`.
+   */
+  addOnce(ownerSub: string, title: string, idempotencyKey: string): AddOnceResult
   /** Flips `completed`; undefined when the owner has no such todo. */
   toggle(ownerSub: string, id: number): Todo | undefined
+  /**
+   * Sets `completed` (idempotent, unlike `toggle`: a retried write changes nothing more);
+   * `changed` is false when it already had that state. Undefined when the owner has no such todo.
+   */
+  setCompleted(
+    ownerSub: string,
+    id: number,
+    completed: boolean,
+  ): { todo: Todo; changed: boolean } | undefined
   /** False when the owner has no such todo. */
   delete(ownerSub: string, id: number): boolean
   close(): void
 }
 
 export const MAX_TITLE_LENGTH = 200
+/** How long a key is remembered: far longer than any client retries a write. */
+export const IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
+/** A client-chosen key: a UUID, or any 8–128 characters of the base64url alphabet. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_-]{8,128}$/
+
+export interface AddOnceResult {
+  readonly todo: Todo | undefined
+  /** True when the key was seen before and nothing was written now. */
+  readonly replayed: boolean
+}
+
+export class IdempotencyKeyReusedError extends Error {
+  static readonly code = 'ERR_IDEMPOTENCY_KEY_REUSED'
+  readonly code = IdempotencyKeyReusedError.code
+  override name = 'IdempotencyKeyReusedError'
+}
 
 export class TodoValidationError extends Error {
   static readonly code = 'ERR_TODO_INVALID'
@@ -54,6 +86,17 @@ const MIGRATIONS: readonly string[] = [
      updated_at TEXT NOT NULL
    );
    CREATE INDEX todos_by_owner ON todos (owner_sub, id);`,
+  // Idempotency keys of todo creation: written in the same transaction as the todo, so a stored
+  // todo always has its key and a retry finds it.
+  `CREATE TABLE todo_idempotency_keys (
+     owner_sub TEXT NOT NULL,
+     idempotency_key TEXT NOT NULL,
+     todo_id INTEGER NOT NULL,
+     title TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (owner_sub, idempotency_key)
+   ) WITHOUT ROWID;
+   CREATE INDEX todo_idempotency_keys_by_age ON todo_idempotency_keys (created_at);`,
 ]
 
 interface TodoRow {
@@ -131,6 +174,51 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
     const at = now()
     return toTodo(insertStmt.get(ownerSub, title, at, at) as TodoRow)
   })
+  const epochSeconds = () => Math.floor((options.now ?? systemClock)())
+  const findKeyStmt = db.prepare<[string, string, number], { todo_id: number; title: string }>(
+    `SELECT todo_id, title FROM todo_idempotency_keys
+     WHERE owner_sub = ? AND idempotency_key = ? AND created_at > ?`,
+  )
+  const forgetOldKeysStmt = db.prepare<[number]>(
+    `DELETE FROM todo_idempotency_keys WHERE created_at <= ?`,
+  )
+  const insertKeyStmt = db.prepare<[string, string, number, string, number]>(
+    `INSERT OR REPLACE INTO todo_idempotency_keys
+       (owner_sub, idempotency_key, todo_id, title, created_at) VALUES (?, ?, ?, ?, ?)`,
+  )
+  const findTodoStmt = db.prepare<[number, string], TodoRow>(
+    `SELECT ${COLUMNS} FROM todos WHERE id = ? AND owner_sub = ?`,
+  )
+  const addOnce = db.transaction((ownerSub: string, title: string, key: string): AddOnceResult => {
+    const at = epochSeconds()
+    const oldest = at - IDEMPOTENCY_KEY_TTL_SECONDS
+    const seen = findKeyStmt.get(ownerSub, key, oldest)
+    if (seen !== undefined) {
+      if (seen.title !== title) {
+        throw new IdempotencyKeyReusedError('this idempotency key was used for another todo')
+      }
+      const row = findTodoStmt.get(seen.todo_id, ownerSub)
+      return { todo: row === undefined ? undefined : toTodo(row), replayed: true }
+    }
+    forgetOldKeysStmt.run(oldest)
+    const todo = add(ownerSub, title)
+    insertKeyStmt.run(ownerSub, key, todo.id, title, at)
+    return { todo, replayed: false }
+  })
+  const setCompletedStmt = db.prepare<[number, string, number, string, number], TodoRow>(
+    `UPDATE todos SET completed = ?, updated_at = ? WHERE id = ? AND owner_sub = ? AND completed != ?
+     RETURNING ${COLUMNS}`,
+  )
+  const selectOneStmt = db.prepare<[number, string], TodoRow>(
+    `SELECT ${COLUMNS} FROM todos WHERE id = ? AND owner_sub = ?`,
+  )
+  const setCompleted = db.transaction((ownerSub: string, id: number, completed: boolean) => {
+    const value = completed ? 1 : 0
+    const updated = setCompletedStmt.get(value, now(), id, ownerSub, value)
+    if (updated !== undefined) return { todo: toTodo(updated), changed: true }
+    const current = selectOneStmt.get(id, ownerSub)
+    return current === undefined ? undefined : { todo: toTodo(current), changed: false }
+  })
   const toggle = db.transaction((ownerSub: string, id: number) => {
     const row = toggleStmt.get(now(), id, ownerSub)
     return row === undefined ? undefined : toTodo(row)
@@ -146,7 +234,17 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
       return { total, open }
     },
     add: (ownerSub, title) => add(checkOwner(ownerSub), parseTodoTitle(title)),
+    addOnce: (ownerSub, title, idempotencyKey) => {
+      if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+        throw new TodoValidationError(
+          'the idempotency key must be 8 to 128 characters A-Z a-z 0-9 _ -',
+        )
+      }
+      return addOnce(checkOwner(ownerSub), parseTodoTitle(title), idempotencyKey)
+    },
     toggle: (ownerSub, id) => toggle(checkOwner(ownerSub), checkId(id)),
+    setCompleted: (ownerSub, id, completed) =>
+      setCompleted(checkOwner(ownerSub), checkId(id), completed === true),
     delete: (ownerSub, id) => remove(checkOwner(ownerSub), checkId(id)),
     close: () => {
       if (db.open) db.close()

@@ -10,6 +10,7 @@
  *
  * Register it encapsulated (`app.register(webUi, …)`): the web kit's hooks stay in this context.
  */
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Env } from '../../config/env.js'
 import { issuerForClient, type IdpKind } from '../../idp_profiles/index.js'
@@ -23,7 +24,13 @@ import {
 } from '../../web/index.js'
 import { UserTokenError } from '../../web/oidc_login.js'
 import { ACTIVITY_WRITE_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
-import { MAX_TITLE_LENGTH, TodoValidationError, type Todo, type TodoStore } from './todo_store.js'
+import {
+  IdempotencyKeyReusedError,
+  MAX_TITLE_LENGTH,
+  TodoValidationError,
+  type Todo,
+  type TodoStore,
+} from './todo_store.js'
 
 export interface WebUiOptions {
   readonly env: Env
@@ -57,6 +64,7 @@ function todoItem(todo: Todo, csrfToken: string) {
   >
     <form method="post" action="/todos/${todo.id}/toggle" class="inline-form">
       <input type="hidden" name="_csrf" value="${csrfToken}" />
+      <input type="hidden" name="completed" value="${String(!todo.completed)}" />
       <button
         type="submit"
         class="todo-toggle"
@@ -107,6 +115,7 @@ function todoPage(
       }
       <form method="post" action="/todos" class="todo-add">
         <input type="hidden" name="_csrf" value="${csrfToken}" />
+        <input type="hidden" name="idempotencyKey" value="${randomUUID()}" />
         <label for="new-todo-title">New todo</label>
         <div class="input-row">
           <input
@@ -241,10 +250,26 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
   app.post('/todos', { preHandler: requireLogin }, async (request, reply) => {
     const user = owner(request)
     const body = request.body as Record<string, unknown> | null | undefined
+    // Idempotency-Key header (API clients) or the form's hidden field (one per rendered form): a
+    // retried submission of a todo that was stored but not acknowledged adds nothing.
+    const header = request.headers['idempotency-key']
+    const idempotencyKey = typeof header === 'string' ? header : body?.idempotencyKey
     let todo: Todo
     try {
-      todo = store.add(user.sub, body?.title as string)
+      if (idempotencyKey === undefined) {
+        todo = store.add(user.sub, body?.title as string)
+      } else {
+        const result = store.addOnce(user.sub, body?.title as string, idempotencyKey as string)
+        if (result.replayed) {
+          request.log.info({ todo: result.todo?.id }, 'todo creation replayed, nothing added')
+          return backToList(reply)
+        }
+        todo = result.todo!
+      }
     } catch (err) {
+      if (err instanceof IdempotencyKeyReusedError) {
+        return sendHtml(reply, todoPage(store, user, request.session.csrfToken, err.message), 422)
+      }
       if (!(err instanceof TodoValidationError)) throw err
       return sendHtml(reply, todoPage(store, user, request.session.csrfToken, err.message), 400)
     }
@@ -257,7 +282,16 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     { preHandler: requireLogin },
     async (request, reply) => {
       const id = parseTodoId(request.params.id)
-      const todo = id === undefined ? undefined : store.toggle(owner(request).sub, id)
+      // The form names the state it asks for, so a retried submission changes nothing more; a
+      // request without it (older pages) flips.
+      const wanted = (request.body as Record<string, unknown> | null | undefined)?.completed
+      const sub = owner(request).sub
+      let todo: Todo | undefined
+      if (id === undefined) todo = undefined
+      else if (wanted === 'true' || wanted === 'false') {
+        const result = store.setCompleted(sub, id, wanted === 'true')
+        todo = result?.changed ? result.todo : undefined
+      } else todo = store.toggle(sub, id)
       if (todo) {
         await recordActivity(request, {
           action: todo.completed ? 'todo.completed' : 'todo.reopened',

@@ -14,12 +14,20 @@ export interface ActivityEntry {
   readonly recordedBy: string
   /** Actors outermost first, as in the token App C received (e.g. `['app-b', 'app-a']`). */
   readonly actorChain: readonly string[]
+  /**
+   * The transaction it belongs to, when it came with a txn token (draft-ietf-oauth-transaction-
+   * tokens-10 §13.2: the `txn` that makes one user action traceable across services); else null.
+   */
+  readonly txn: string | null
   /** ISO 8601. */
   readonly at: string
 }
 
+/** What a caller records: `txn` only when the entry came with a txn token. */
+export type NewActivity = Omit<ActivityEntry, 'id' | 'at' | 'txn'> & { readonly txn?: string }
+
 export interface ActivityStore {
-  record(ownerSub: string, entry: Omit<ActivityEntry, 'id' | 'at'>): ActivityEntry
+  record(ownerSub: string, entry: NewActivity): ActivityEntry
   /** Newest first. */
   recent(ownerSub: string, limit?: number): ActivityEntry[]
   close(): void
@@ -45,6 +53,7 @@ const MIGRATIONS = [
      at TEXT NOT NULL
    );
    CREATE INDEX activity_by_owner ON activity (owner_sub, id);`,
+  `ALTER TABLE activity ADD COLUMN txn TEXT CHECK (txn IS NULL OR length(txn) BETWEEN 1 AND 255);`,
 ]
 
 interface ActivityRow {
@@ -53,6 +62,7 @@ interface ActivityRow {
   detail: string
   recorded_by: string
   actor_chain: string
+  txn: string | null
   at: string
 }
 
@@ -63,6 +73,7 @@ function toEntry(row: ActivityRow): ActivityEntry {
     detail: row.detail,
     recordedBy: row.recorded_by,
     actorChain: JSON.parse(row.actor_chain) as string[],
+    txn: row.txn,
     at: row.at,
   }
 }
@@ -84,14 +95,17 @@ export function parseActivity(input: unknown): { action: string; detail: string 
 export function openActivityStore(path: string, options: { now?: Clock } = {}): ActivityStore {
   const db = openSqliteDatabase(path, { name: 'activity', migrations: MIGRATIONS })
   const now = () => new Date((options.now ?? systemClock)() * 1000).toISOString()
-  const insert = db.prepare<[string, string, string, string, string, string], ActivityRow>(
-    `INSERT INTO activity (owner_sub, action, detail, recorded_by, actor_chain, at) VALUES (?, ?, ?, ?, ?, ?)
-     RETURNING id, action, detail, recorded_by, actor_chain, at`,
+  const insert = db.prepare<
+    [string, string, string, string, string, string | null, string],
+    ActivityRow
+  >(
+    `INSERT INTO activity (owner_sub, action, detail, recorded_by, actor_chain, txn, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+     RETURNING id, action, detail, recorded_by, actor_chain, txn, at`,
   )
   const recent = db.prepare<[string, number], ActivityRow>(
-    `SELECT id, action, detail, recorded_by, actor_chain, at FROM activity WHERE owner_sub = ? ORDER BY id DESC LIMIT ?`,
+    `SELECT id, action, detail, recorded_by, actor_chain, txn, at FROM activity WHERE owner_sub = ? ORDER BY id DESC LIMIT ?`,
   )
-  const record = db.transaction((ownerSub: string, entry: Omit<ActivityEntry, 'id' | 'at'>) =>
+  const record = db.transaction((ownerSub: string, entry: NewActivity) =>
     toEntry(
       insert.get(
         ownerSub,
@@ -99,6 +113,7 @@ export function openActivityStore(path: string, options: { now?: Clock } = {}): 
         entry.detail,
         entry.recordedBy,
         JSON.stringify(entry.actorChain),
+        entry.txn ?? null,
         now(),
       ) as ActivityRow,
     ),

@@ -10,7 +10,12 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Env } from '../../config/env.js'
 import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
-import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../resource/index.js'
+import {
+  createAccessTokenVerifier,
+  createTxnTokenVerifier,
+  type AccessTokenVerifier,
+  type TxnTokenVerifier,
+} from '../../resource/index.js'
 import { openActivityStore, type ActivityStore } from './activity_store.js'
 import { appCServiceApi } from './service_api.js'
 
@@ -20,6 +25,20 @@ export interface BuildAppCOptions {
   /** Defaults to `${DATA_DIR}/app-c.sqlite`, closed with the app. A given store is left open. */
   readonly store?: ActivityStore
   readonly verifier?: AccessTokenVerifier
+  readonly txnVerifier?: TxnTokenVerifier
+}
+
+/**
+ * App C's txn-token verifier: txn tokens of the STS's Txn-Token Service for the trust domain
+ * (`TXN_TRUST_DOMAIN`), requested by an allowed caller (`req_wl`, `APP_C_ALLOWED_CALLERS`).
+ */
+export function createAppCTxnVerifier(env: Env): TxnTokenVerifier {
+  return createTxnTokenVerifier({
+    issuer: env.STS_ISSUER,
+    trustDomain: env.TXN_TRUST_DOMAIN,
+    jwksUri: `${env.STS_ISSUER}/jwks`,
+    allowedWorkloads: env.APP_C_ALLOWED_CALLERS,
+  })
 }
 
 export function createAppCVerifier(env: Env): AccessTokenVerifier {
@@ -52,13 +71,19 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/', async () => ({
     service: 'App C — activity log',
-    api: ['POST /api/activity (activity:write)', 'GET /api/activity (activity:read)'],
+    api: [
+      'POST /api/activity (activity:write)',
+      'GET /api/activity (activity:read)',
+      'POST /api/txn/activity (Txn-Token, activity:write)',
+      'GET /api/txn/activity (Txn-Token, activity:read)',
+    ],
     callers: env.APP_C_ALLOWED_CALLERS,
   }))
   await app.register(appCServiceApi, {
     store,
     verifier: options.verifier ?? createAppCVerifier(env),
     realm: env.APP_C_CLIENT_ID,
+    txnVerifier: options.txnVerifier ?? createAppCTxnVerifier(env),
   })
   await app.ready()
   return app

@@ -8,8 +8,13 @@
  * actors are recorded with each entry and reported back, but never decide anything.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { AccessTokenVerifier, VerifiedAccessToken } from '../../resource/index.js'
-import { bearerAuth } from '../../resource/fastify.js'
+import type {
+  AccessTokenVerifier,
+  TxnTokenVerifier,
+  VerifiedAccessToken,
+  VerifiedTxnToken,
+} from '../../resource/index.js'
+import { bearerAuth, requireTxnToken } from '../../resource/fastify.js'
 import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ActivityValidationError, parseActivity, type ActivityStore } from './activity_store.js'
 
@@ -20,6 +25,28 @@ export interface AppCServiceOptions {
   readonly store: ActivityStore
   readonly verifier: AccessTokenVerifier
   readonly realm: string
+  /**
+   * The second way in: `/api/txn/activity` takes a transaction token in the `Txn-Token` header
+   * (draft-ietf-oauth-transaction-tokens-10 §12) instead of a bearer token, and records its `txn`.
+   */
+  readonly txnVerifier?: TxnTokenVerifier
+}
+
+/** What App C verified on a txn token, as a caller may display it (never the token). */
+function seenTxn(token: VerifiedTxnToken): Record<string, unknown> {
+  const { claims } = token
+  return {
+    sub: token.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    txn: token.txn,
+    scope: claims.scope,
+    req_wl: token.reqWl,
+    tctx: token.tctx,
+    rctx: token.rctx,
+    iat: token.iat,
+    exp: token.exp,
+  }
 }
 
 /** The claims App C verified, as a caller may display them (never the token). */
@@ -105,6 +132,63 @@ export async function appCServiceApi(
         caller: token.caller,
         actorChain: token.actorChain,
         seen: seen(token),
+      }
+    },
+  )
+
+  const { txnVerifier } = options
+  if (!txnVerifier) return
+  const verifiedTxn = (request: FastifyRequest): VerifiedTxnToken => {
+    if (!request.txnToken) throw new Error('txn route reached without a verified txn token')
+    return request.txnToken
+  }
+
+  fastify.post(
+    '/api/txn/activity',
+    { preHandler: requireTxnToken({ verifier: txnVerifier, scopes: [ACTIVITY_WRITE_SCOPE] }) },
+    async (request, reply) => {
+      const token = verifiedTxn(request)
+      let activity: { action: string; detail: string }
+      try {
+        activity = parseActivity(request.body)
+      } catch (error) {
+        if (error instanceof ActivityValidationError) {
+          return reply
+            .code(400)
+            .send({ error: 'invalid_request', error_description: error.message })
+        }
+        throw error
+      }
+      // §13.2: the txn is logged with the activity, so one user action can be followed across
+      // services; the requesting workload (req_wl) is who recorded it.
+      const entry = store.record(token.sub, {
+        ...activity,
+        recordedBy: token.reqWl,
+        actorChain: [token.reqWl],
+        txn: token.txn,
+      })
+      request.log.info({ txn: token.txn, reqWl: token.reqWl }, 'activity recorded in a transaction')
+      return reply.code(201).send({
+        entry,
+        user: token.sub,
+        caller: token.reqWl,
+        actorChain: [token.reqWl],
+        seen: seenTxn(token),
+      })
+    },
+  )
+
+  fastify.get(
+    '/api/txn/activity',
+    { preHandler: requireTxnToken({ verifier: txnVerifier, scopes: [ACTIVITY_READ_SCOPE] }) },
+    async (request) => {
+      const token = verifiedTxn(request)
+      return {
+        entries: store.recent(token.sub, 20),
+        user: token.sub,
+        caller: token.reqWl,
+        actorChain: [token.reqWl],
+        seen: seenTxn(token),
       }
     },
   )

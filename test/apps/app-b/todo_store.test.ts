@@ -109,7 +109,11 @@ describe('openTodoStore', () => {
 
     const raw = new Database(path, { readonly: true })
     try {
-      assert.equal(raw.pragma('user_version', { simple: true }), 1)
+      assert.equal(
+        raw.pragma('user_version', { simple: true }),
+        2,
+        'two migrations: todos, idempotency keys',
+      )
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
     } finally {
       raw.close()
