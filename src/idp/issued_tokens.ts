@@ -40,7 +40,6 @@ export function createIssuedTokenRegistry(
 ): IssuedTokenRegistry {
   const now = () => Math.floor(clock())
   const tokens = new storage.Adapter(MODEL)
-  const grants = new storage.Adapter('Grant')
 
   async function find(jti: string): Promise<IssuedTokenRecord | undefined> {
     return (await tokens.find(jti)) as IssuedTokenRecord | undefined
@@ -55,16 +54,15 @@ export function createIssuedTokenRegistry(
     },
     find,
     revoke: (jti) => tokens.destroy(jti),
+    // One indexed query per hop: the record lives, its grant lives (the record's grant_id column
+    // is its payload's grantId, the adapter writes both), and it names its parent, if any.
     async isActive(jti) {
       let current: string | undefined = jti
       for (let depth = 0; current !== undefined; depth++) {
         if (depth > MAX_PARENTS) return false
-        const record = await find(current)
-        if (!record) return false
-        if (record.grantId !== undefined && (await grants.find(record.grantId)) === undefined) {
-          return false
-        }
-        current = record.parentJti
+        const live = storage.findLiveWithGrant(MODEL, current)
+        if (live === undefined) return false
+        current = live.parentJti
       }
       return true
     },

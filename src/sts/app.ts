@@ -27,7 +27,12 @@
  * ```
  */
 import formbody from '@fastify/formbody'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify'
 import { createRateLimiter, UNLIMITED } from '../limits/rate_limiter.js'
 import {
   createClientAuthenticator,
@@ -148,7 +153,18 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     ),
   )
 
-  const app = Fastify({ ...fastifyLogOptions(logger, 'sts'), bodyLimit: config.bodyLimitBytes })
+  const app = Fastify({
+    ...fastifyLogOptions(logger, 'sts'),
+    bodyLimit: config.bodyLimitBytes,
+    // POST /token writes its own record: one audit line per decision, a line per failed client
+    // authentication and per body refused before the engine saw it. Fastify's two request lines
+    // ("incoming request", "request completed") would triple the logging on the hot path and say
+    // nothing more; the other routes keep them.
+    logController: new LogController({
+      disableRequestLogging: (request: { method?: string; url?: string }) =>
+        request.method === 'POST' && request.url === '/token',
+    }),
+  })
   app.addHook('onClose', () => signingKeys.close())
 
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
@@ -251,6 +267,11 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     // Fastify's own 4xx (unsupported media type, body too large, malformed body): the client's
     // fault, answered the OAuth way.
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      // The engine never saw this request, so no audit line records it.
+      logger.info(
+        { event: 'token_request_invalid', component: 'sts', detail: error.code ?? 'bad request' },
+        'token request refused before the exchange',
+      )
       return new InvalidRequest({
         description: 'request body is invalid',
         detail: `${error.code ?? 'bad request'}`,
