@@ -48,6 +48,11 @@ const LAYERS = [
     why: 'the environment and policy file, validated once (policy types come from the engine)',
   },
   {
+    name: 'keycloak',
+    folders: ['keycloak'],
+    why: "Keycloak's Admin REST API client, the setup planner and applier, and the no-Docker launcher: talks to Keycloak only, knows no service",
+  },
+  {
     name: 'web',
     folders: ['web'],
     why: "the apps' and the OP's web kit (sessions, CSRF, OIDC login, page layout)",

@@ -11,7 +11,7 @@
  */
 import { createAppBClient } from '../../src/apps/app-a/app_b_client.js'
 import { createTokenExchangeClient, ExchangedTokenCache } from '../../src/client/index.js'
-import { round } from './load.js'
+import { round } from './wrk.js'
 
 export interface LatencySummary {
   readonly calls: number

@@ -3,8 +3,8 @@
  * this process never shares an event loop with them, their resident memory is read from
  * /proc/<pid>/status, and `--cpu-prof` can be given to one of them alone.
  */
-import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
@@ -143,6 +143,71 @@ export async function startService(
     memory: () => readMemory(child.pid!),
     async stop() {
       if (child.connected) child.send({ type: 'stop' })
+      if (await waitForExit(child, 10_000)) return
+      child.kill('SIGKILL')
+      await waitForExit(child, 5_000)
+    },
+  }
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+
+/** Polls `url` until it answers 200, the child exits, or the time is up. */
+async function waitUntilServing(
+  url: string,
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`exited during start (${child.exitCode ?? child.signalCode})`)
+    const ok = await fetch(url).then(
+      (response) => response.status === 200,
+      () => false,
+    )
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`did not answer ${url} within ${timeoutMs} ms`)
+}
+
+/**
+ * The STS alone as its users run it: compiled JavaScript (dist/, built by `npm run build`), plain
+ * `node dist/cli/main.js sts --config <file>`, no tsx loader. Logs go to stdout, here /dev/null.
+ * Ready when its JWKS answers; stopped with SIGTERM (so `--cpu-prof` writes its profile).
+ */
+export async function startCompiledSts(input: {
+  readonly configFile: string
+  readonly port: number
+  readonly env: Record<string, string>
+  /** The working directory (no stray .env is read from the checkout). */
+  readonly cwd: string
+  readonly cpuProfileDir?: string
+  readonly startTimeoutMs?: number
+}): Promise<ServiceProcess> {
+  if (!existsSync(CLI)) throw new Error(`no ${CLI}: run npm run build first`)
+  const execArgv = input.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', input.cpuProfileDir] : []
+  const child = spawn(process.execPath, [...execArgv, CLI, 'sts', '--config', input.configFile], {
+    cwd: input.cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT, ...input.env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const url = `http://127.0.0.1:${input.port}`
+  try {
+    await waitUntilServing(`${url}/jwks`, child, input.startTimeoutMs ?? 30_000)
+  } catch (err) {
+    child.kill('SIGKILL')
+    throw new Error(`compiled STS: ${(err as Error).message}`, { cause: err })
+  }
+  return {
+    kind: 'sts',
+    url,
+    pid: child.pid!,
+    memory: () => readMemory(child.pid!),
+    async stop() {
+      child.kill('SIGTERM')
       if (await waitForExit(child, 10_000)) return
       child.kill('SIGKILL')
       await waitForExit(child, 5_000)

@@ -1,51 +1,43 @@
 /**
- * The bench's result: one JSON document (schema `onbehalf-bench/1`), the targets of issue 8
- * evaluated on it, and the table printed from it.
+ * The bench's result: one JSON document (schema `onbehalf-bench/2`), the targets of issue 18
+ * evaluated on it, and the table printed from it. Every target is a ratio to something measured in
+ * the same run (the crypto floor, the baseline), never an absolute time: the machine is shared.
  */
 import type { CryptoBound } from './crypto_bound.js'
-import type { LoadResult } from './load.js'
+import type { FreshVerifyResult } from './fresh_verify.js'
+import type { LoadResult } from './wrk.js'
 import type { MachineInfo } from './machine.js'
 import type { OnBehalfResult } from './on_behalf.js'
 
-export const RESULT_SCHEMA = 'onbehalf-bench/1'
+export const RESULT_SCHEMA = 'onbehalf-bench/2'
 
-export type PhaseId = 'baseline' | 'idp' | 'sts' | 'app-b'
+export type PhaseId = 'baseline' | 'idp' | 'sts' | 'app-b' | 'app-b-fresh' | 'keycloak'
 
 export interface Phase {
   readonly id: PhaseId
   readonly title: string
   /** What one request is. */
   readonly request: string
+  /** How the service ran (runtime, process). */
+  readonly process: string
   readonly available: boolean
   /** Why the phase did not run. */
   readonly reason?: string
+  /** Distinct subject (or bearer) tokens the load went through in turn. */
+  readonly distinctTokens: number
   readonly runs: readonly LoadResult[]
-  /** The run with the most 2xx answers per second. */
+  /** The run with the most 2xx answers per second; its CPU per request is the phase's. */
   readonly peak?: LoadResult
-  /** A run at half the peak rate (exchange phases). */
-  readonly halfPeak?: LoadResult
+  /** Evenly paced at half the peak rate: the latency that counts. */
+  readonly paced?: LoadResult
   /** Largest resident set size of the service process seen during the phase. */
   readonly peakRssBytes?: number
   /** The same service under node:cluster, at the peak's connection count. */
   readonly clustered?: {
     readonly workers: number
+    readonly process: string
     readonly run: LoadResult
     readonly peakRssBytes?: number
-  }
-  /** App B: its verified-token cache during the runs above (`APP_B_VERIFIED_TOKEN_CACHE`). */
-  readonly verifiedTokenCache?: 'on' | 'off'
-  /**
-   * App B again with `APP_B_VERIFIED_TOKEN_CACHE=off`, same token and runs: every request pays the
-   * full verification (signature + claims). Shown beside the cached number, never judged.
-   */
-  readonly uncached?: {
-    readonly title: string
-    readonly request: string
-    readonly verifiedTokenCache: 'off'
-    readonly runs: readonly LoadResult[]
-    readonly peak?: LoadResult
-    readonly peakRssBytes?: number
-    readonly clustered?: Phase['clustered']
   }
 }
 
@@ -54,8 +46,10 @@ export interface BenchSettings {
   readonly connections: readonly number[]
   readonly durationSeconds: number
   readonly warmupSeconds: number
-  readonly halfPeakConnections: number
-  /** Workers of the node:cluster runs of the STS and App B (0: none). */
+  readonly pacedConnections: number
+  /** Distinct subject tokens (real logins) the exchange loads cycle through. */
+  readonly subjectTokens: number
+  /** Workers of the node:cluster run of the STS (0: none). */
   readonly clusterWorkers: number
   readonly cryptoDurationMs: number
   readonly onBehalfSeconds: number
@@ -84,8 +78,11 @@ export interface BenchResult {
   readonly startedAt: string
   readonly finishedAt: string
   readonly machine: MachineInfo
+  /** 1-minute load average when the run started and ended: how busy the shared machine was. */
+  readonly loadAverage: { readonly start: number; readonly end: number }
   readonly settings: BenchSettings
   readonly crypto: CryptoBound
+  readonly freshVerify: FreshVerifyResult | null
   readonly phases: readonly Phase[]
   readonly onBehalf: OnBehalfResult | null
   readonly targets: readonly Target[]
@@ -127,81 +124,103 @@ function target(
   }
 }
 
-/** Most 2xx answers per second of a phase, single process or node:cluster. */
-export function best(phase: Phase): number | undefined {
-  const single = phase.peak?.requestsPerSecond
-  const clustered = phase.clustered?.run.requestsPerSecond
-  if (single === undefined) return clustered
-  return Math.max(single, clustered ?? 0)
+/** CPU µs per answered request of a phase: that of its peak run. */
+export function cpuPerRequest(phase: Phase | undefined): number | undefined {
+  return phase?.available ? phase.peak?.cpuPerRequestUs : undefined
 }
 
-/** Issue 8's targets. They apply to the STS; the embedded IdP's grant gets the same ratios, for information. */
+/** Issue 18's targets, each judged by CPU per request against the same run's floor or baseline. */
 export function evaluateTargets(input: {
   crypto: CryptoBound
+  freshVerify: FreshVerifyResult | null
   phases: readonly Phase[]
   onBehalf: OnBehalfResult | null
 }): Target[] {
   const phase = (id: PhaseId) => input.phases.find((p) => p.id === id)
-  const baseline = phase('baseline')?.peak?.requestsPerSecond
-  const sts = phase('sts')
-  const stsMissing = sts?.available ? undefined : (sts?.reason ?? 'STS not available')
-  const stsPeak = sts?.available ? best(sts) : undefined
-  const appBPhase = phase('app-b')
-  const appB = appBPhase ? best(appBPhase) : undefined
-  const appBUncached = appBPhase?.uncached
-    ? best({ ...appBPhase, ...appBPhase.uncached })
-    : undefined
-  const appBTarget = target(
-    'app_b.verified_rps',
-    'App B service API with token verification',
-    appB,
-    'req/s',
-    '>=',
-    10_000,
-  )
+  const missing = (id: PhaseId) => {
+    const p = phase(id)
+    // The reason itself is printed on the phase's row.
+    return p?.available ? undefined : `no ${id} run`
+  }
+  const baseline = cpuPerRequest(phase('baseline'))
+  const sts = cpuPerRequest(phase('sts'))
+  const idp = cpuPerRequest(phase('idp'))
+  const keycloak = cpuPerRequest(phase('keycloak'))
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined && b > 0 ? a / b : null
+  const stsRss = phase('sts')?.peakRssBytes
   return [
     target(
-      'sts.vs_baseline',
-      'STS exchanges/s ÷ client_credentials baseline',
-      stsPeak && baseline ? stsPeak / baseline : null,
+      'sts.cpu_vs_floor',
+      'STS CPU per exchange ÷ crypto floor (ES256 verify+sign)',
+      ratio(sts, input.crypto.floorUs),
       '×',
-      '>=',
-      3,
-      stsMissing,
+      '<=',
+      2,
+      missing('sts'),
     ),
     target(
-      'sts.vs_crypto_bound',
-      'STS exchanges/s ÷ one-core crypto bound (verify+sign)',
-      stsPeak ? stsPeak / input.crypto.pairsPerSecond : null,
+      'sts.cpu_vs_baseline',
+      'STS CPU per exchange ÷ baseline CPU per token',
+      ratio(sts, baseline),
       '×',
-      '>=',
+      '<=',
       0.5,
-      stsMissing,
+      missing('sts') ?? missing('baseline'),
     ),
     target(
-      'sts.p99_at_half_peak',
-      'STS p99 at half the peak rate',
-      sts?.halfPeak?.latencyMs.p99,
+      'idp.cpu_vs_baseline',
+      'embedded IdP CPU per exchange ÷ baseline CPU per token',
+      ratio(idp, baseline),
+      '×',
+      '<=',
+      1,
+      missing('idp') ?? missing('baseline'),
+    ),
+    target(
+      'sts.p99_paced',
+      'STS p99, evenly paced at half its peak rate',
+      phase('sts')?.paced?.latencyMs.p99,
       'ms',
       '<=',
-      10,
-      stsMissing,
+      5,
+      missing('sts'),
+    ),
+    target(
+      'idp.p99_paced',
+      'embedded IdP p99, evenly paced at half its peak rate',
+      phase('idp')?.paced?.latencyMs.p99,
+      'ms',
+      '<=',
+      5,
+      missing('idp'),
     ),
     target(
       'sts.rss',
-      'STS resident memory under load',
-      sts?.peakRssBytes === undefined ? null : sts.peakRssBytes / MB,
+      'STS (compiled, one process) resident memory under load',
+      stsRss === undefined ? null : stsRss / MB,
       'MB',
       '<=',
-      150,
-      stsMissing,
+      100,
+      missing('sts'),
     ),
-    appBUncached === undefined || appBTarget.status === 'n/a'
-      ? appBTarget
-      : {
-          ...appBTarget,
-          note: `judged with the verified-token cache on (one exchanged token reused, as App A does); every request verified (cache off): ${number(appBUncached)} req/s`,
-        },
+    target(
+      'app_b.fresh_verify',
+      "App B's verifier on a fresh token ÷ one ES256 verify",
+      input.freshVerify?.ratio,
+      '×',
+      '<=',
+      1.5,
+    ),
+    target(
+      'keycloak.cpu_vs_sts',
+      'Keycloak CPU per exchange ÷ STS CPU per exchange',
+      ratio(keycloak, sts),
+      '×',
+      '>=',
+      10,
+      missing('keycloak') ?? missing('sts'),
+    ),
     target(
       'on_behalf.cached_added_p50',
       'cached on-behalf call, added p50 over a direct App B call',
@@ -214,85 +233,60 @@ export function evaluateTargets(input: {
 }
 
 const pad = (text: string, width: number) => text.padStart(width)
+const fixed = (value: number | undefined, digits: number) =>
+  value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits)
 
 export function formatTable(result: BenchResult): string {
   const { machine, settings, crypto } = result
   const lines: string[] = []
   lines.push(
-    `onbehalf bench (${settings.mode}) — ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform} ${machine.arch}`,
+    `onbehalf bench (${settings.mode}) — ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform} ${machine.arch}, load average ${result.loadAverage.start} → ${result.loadAverage.end}`,
   )
   lines.push(
-    `load: ${settings.loadGenerator}, ${settings.durationSeconds} s per run after ${settings.warmupSeconds} s warm-up, services log at ${settings.logLevel}`,
+    `load: ${settings.loadGenerator}; ${settings.durationSeconds} s per run after ${settings.warmupSeconds} s warm-up; ${settings.subjectTokens} distinct subject tokens; services log at ${settings.logLevel} to /dev/null`,
+  )
+  lines.push(
+    'CPU per request = utime+stime of the service process (/proc/<pid>/stat, children included) during the run ÷ 2xx answers',
   )
   lines.push('')
   lines.push(
-    `crypto bound, one core (node:crypto): verify ${crypto.verifyAlgorithm} ${number(crypto.verifyPerSecond)}/s · sign ${crypto.signAlgorithm} ${number(crypto.signPerSecond)}/s · verify+sign ${number(crypto.pairsPerSecond)}/s`,
+    `crypto floor, one core (node:crypto): ES256 verify ${number(crypto.verifyPerSecond)}/s · sign ${number(crypto.signPerSecond)}/s · verify+sign = ${crypto.floorUs} µs per exchange`,
   )
+  if (result.freshVerify) {
+    const f = result.freshVerify
+    lines.push(
+      `App B verifier, fresh token (cache off, ${f.tokens} tokens): ${f.verifierUs} µs vs bare ES256 verify ${f.es256VerifyUs} µs = ${f.ratio}×`,
+    )
+  }
   lines.push('')
+  const baseline = cpuPerRequest(result.phases.find((p) => p.id === 'baseline'))
   lines.push(
-    `${'phase'.padEnd(44)}${pad('conns', 6)}${pad('rate', 7)}${pad('req/s', 9)}${pad('p50', 6)}${pad('p99', 6)}${pad('max', 6)}${pad('non2xx', 8)}${pad('errors', 8)}${pad('rss MB', 8)}`,
+    `${'phase'.padEnd(46)}${pad('conns', 6)}${pad('paced', 7)}${pad('req/s', 8)}${pad('CPU µs', 8)}${pad('sys', 5)}${pad('×floor', 7)}${pad('×base', 7)}${pad('p50', 8)}${pad('p99', 8)}${pad('max', 8)}${pad('non2xx', 7)}${pad('err', 5)}${pad('RSS MB', 7)}`,
   )
-  const uncachedLines: string[] = []
   const row = (label: string, run: LoadResult, rssCell: string) =>
-    `${label.padEnd(44)}${pad(String(run.connections), 6)}${pad(run.overallRate === null ? 'max' : number(run.overallRate), 7)}${pad(number(run.requestsPerSecond), 9)}${pad(String(run.latencyMs.p50), 6)}${pad(String(run.latencyMs.p99), 6)}${pad(String(run.latencyMs.max), 6)}${pad(String(run.non2xx), 8)}${pad(String(run.errors + run.timeouts), 8)}${pad(rssCell, 8)}`
+    `${label.padEnd(46)}${pad(String(run.connections), 6)}${pad(run.pacedRate === null ? '-' : number(run.pacedRate), 7)}${pad(number(run.requestsPerSecond), 8)}${pad(fixed(run.cpuPerRequestUs, 0), 8)}${pad(`${Math.round(run.systemShare * 100)}%`, 5)}${pad(fixed(run.cpuPerRequestUs / crypto.floorUs, 2), 7)}${pad(baseline ? fixed(run.cpuPerRequestUs / baseline, 2) : '-', 7)}${pad(fixed(run.latencyMs.p50, 2), 8)}${pad(fixed(run.latencyMs.p99, 2), 8)}${pad(fixed(run.latencyMs.max, 1), 8)}${pad(String(run.non2xx), 7)}${pad(String(run.errors + run.timeouts), 5)}${pad(rssCell, 7)}`
   for (const phase of result.phases) {
     if (!phase.available) {
-      lines.push(`${phase.title.padEnd(44)}  ${phase.reason ?? 'not available'}`)
+      lines.push(`${phase.title.padEnd(46)}skipped: ${phase.reason ?? 'not available'}`)
       continue
     }
     const rss = phase.peakRssBytes === undefined ? '-' : String(Math.round(phase.peakRssBytes / MB))
-    const rows = [
-      ...phase.runs,
-      ...(phase.halfPeak ? [phase.halfPeak] : []),
-      ...(phase.clustered ? [phase.clustered.run] : []),
-    ]
-    const uncached = phase.uncached
-    const uncachedRows = uncached
-      ? [...uncached.runs, ...(uncached.clustered ? [uncached.clustered.run] : [])]
-      : []
-    uncachedRows.forEach((run, index) => {
-      const label =
-        index === 0
-          ? uncached!.title
-          : run === uncached!.clustered?.run
-            ? `  node:cluster, ${uncached!.clustered.workers} workers (rss: all)`
-            : ''
-      const rssCell =
-        index === 0
-          ? uncached!.peakRssBytes === undefined
-            ? '-'
-            : String(Math.round(uncached!.peakRssBytes / MB))
-          : run === uncached!.clustered?.run && uncached!.clustered.peakRssBytes
-            ? String(Math.round(uncached!.clustered.peakRssBytes / MB))
-            : ''
-      uncachedLines.push(row(label, run, rssCell))
+    lines.push(`${phase.title}  [${phase.process}; ${phase.distinctTokens} distinct tokens]`)
+    phase.runs.forEach((run) => {
+      const label = run === phase.peak ? '  peak' : ''
+      lines.push(row(label, run, run === phase.peak ? rss : ''))
     })
-    rows.forEach((run, index) => {
-      const label =
-        index === 0
-          ? phase.title
-          : run === phase.halfPeak
-            ? '  at half the peak rate'
-            : run === phase.clustered?.run
-              ? `  node:cluster, ${phase.clustered.workers} workers (rss: all)`
-              : ''
-      const rssCell =
-        index === 0
-          ? rss
-          : run === phase.clustered?.run && phase.clustered.peakRssBytes
-            ? String(Math.round(phase.clustered.peakRssBytes / MB))
-            : ''
-      lines.push(row(label, run, rssCell))
-    })
-    lines.push(...uncachedLines.splice(0))
-  }
-  const baseline = result.phases.find((p) => p.id === 'baseline')?.peak?.requestsPerSecond
-  const idp = result.phases.find((p) => p.id === 'idp')
-  if (idp?.peak && baseline) {
-    lines.push('')
-    lines.push(
-      `embedded IdP grant (for information): ${(idp.peak.requestsPerSecond / baseline).toFixed(2)}× baseline, ${(idp.peak.requestsPerSecond / crypto.pairsPerSecond).toFixed(2)}× crypto bound, p99 at half peak ${idp.halfPeak?.latencyMs.p99 ?? '-'} ms`,
-    )
+    if (phase.paced) lines.push(row('  evenly paced at half the peak rate', phase.paced, ''))
+    if (phase.clustered) {
+      const c = phase.clustered
+      lines.push(
+        row(
+          `  node:cluster, ${c.workers} workers (CPU, RSS: all)`,
+          c.run,
+          c.peakRssBytes ? String(Math.round(c.peakRssBytes / MB)) : '',
+        ),
+      )
+    }
   }
   if (result.onBehalf) {
     const { direct, hit, miss, addedP50Ms } = result.onBehalf
@@ -305,7 +299,7 @@ export function formatTable(result: BenchResult): string {
       `  cache hit (exchange step from cache)                    ${pad(hit.p50Ms.toFixed(3), 7)}  ${pad(hit.p99Ms.toFixed(3), 7)}  ${pad(String(hit.calls), 6)}   adds ${addedP50Ms.hit.toFixed(3)} ms at p50`,
     )
     lines.push(
-      `  cache miss (exchange at ${result.onBehalf.tokenEndpoint.replace(/^http:\/\/127\.0\.0\.1:\d+/, '')} first)${' '.repeat(Math.max(1, 24 - result.onBehalf.tokenEndpoint.replace(/^http:\/\/127\.0\.0\.1:\d+/, '').length))}${pad(miss.p50Ms.toFixed(3), 7)}  ${pad(miss.p99Ms.toFixed(3), 7)}  ${pad(String(miss.calls), 6)}   adds ${addedP50Ms.miss.toFixed(3)} ms at p50`,
+      `  cache miss (exchange at the IdP first)                  ${pad(miss.p50Ms.toFixed(3), 7)}  ${pad(miss.p99Ms.toFixed(3), 7)}  ${pad(String(miss.calls), 6)}   adds ${addedP50Ms.miss.toFixed(3)} ms at p50`,
     )
   }
   lines.push('')
@@ -315,9 +309,8 @@ export function formatTable(result: BenchResult): string {
     const value =
       t.value === null ? (t.note ?? '-') : `${t.value.toLocaleString('en-US')} ${t.unit}`
     lines.push(
-      `  ${status}  ${t.description.padEnd(62)} ${value.padStart(14)}  (${t.comparison} ${t.threshold.toLocaleString('en-US')} ${t.unit})`,
+      `  ${status}  ${t.description.padEnd(58)} ${value.padStart(10)}  (${t.comparison} ${t.threshold.toLocaleString('en-US')} ${t.unit})`,
     )
-    if (t.value !== null && t.note) lines.push(`        note: ${t.note}`)
   }
   return lines.join('\n')
 }

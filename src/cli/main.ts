@@ -8,6 +8,7 @@
  *   onbehalf attack        the attack lab against a running stack (src/cli/attack.ts)
  *   onbehalf keys rotate [--create]   make a new IdP signing key active (old public keys stay
  *                          published; a running IdP picks it up without a restart)
+ *   onbehalf keycloak up|down|status   a local Keycloak without Docker (src/cli/keycloak.ts)
  *   onbehalf sts --config <file>   the RFC 8693 security token service (deploy/sts/README.md)
  *   onbehalf users hash-password   a USERS_FILE passwordHash, the password read from stdin
  */
@@ -28,6 +29,9 @@ commands:
                 holds no key store, unless --create
   doctor        check an IdP: discovery, grant types, client authentication, a test exchange
                 (onbehalf doctor --help)
+  keycloak up|down|status
+                a real Keycloak on 127.0.0.1 without Docker: fetched through Maven, the
+                onbehalf realm imported (onbehalf keycloak --help)
   setup keycloak  add the app-b audience scope and enable token exchange on app-a in a Keycloak
                 realm, idempotently (onbehalf setup keycloak --help)
   sts --config <file>
@@ -76,7 +80,9 @@ async function main(argv: string[]): Promise<number> {
     case 'users':
       return (await import('./users.js')).runUsersCommand(rest)
     case 'doctor':
-      return (await import('./doctor.js')).runDoctorCommand(rest)
+      return (await import('./doctor/index.js')).runDoctorCommand(rest)
+    case 'keycloak':
+      return (await import('./keycloak.js')).runKeycloakCommand(rest)
     case 'setup':
       return (await import('./setup_keycloak.js')).runSetupCommand(rest)
     case 'help':

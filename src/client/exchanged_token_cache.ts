@@ -30,6 +30,8 @@ export interface CachedToken {
    * caller served from the cache can still tell how old the token is and what the exchange cost.
    */
   exchange?: { at: number; durationMs: number }
+  /** RFC 9449: thumbprint of the DPoP key the token is bound to; absent for a bearer token. */
+  jkt?: string
 }
 
 export interface ExchangedTokenCacheOptions {
@@ -64,10 +66,15 @@ export class ExchangedTokenCache {
   }
 
   /** Cache key for one (subject token, audience, scope) triple. */
-  static key(subjectToken: string, audience: string, scope?: string): string {
+  /** `jkt`: the DPoP key a bound token is wanted for, so a rotated key gets a token of its own. */
+  static key(subjectToken: string, audience: string, scope?: string, jkt?: string): string {
     const digest = createHash('sha256').update(subjectToken).digest('base64url')
     const normalisedScope = (scope ?? '').split(' ').filter(Boolean).sort().join(' ')
-    return JSON.stringify([digest, audience, normalisedScope])
+    return JSON.stringify(
+      jkt === undefined
+        ? [digest, audience, normalisedScope]
+        : [digest, audience, normalisedScope, jkt],
+    )
   }
 
   get size(): number {

@@ -36,6 +36,14 @@ export {
   type TokenExchangeClientOptions,
   type TokenExchangeErrorCode,
 } from './token_exchange_client.js'
+export { createDpopKey, type DpopKey, type DpopProofRequest } from './dpop.js'
+export {
+  discoverProtectedResource,
+  resourceMetadataUrlOf,
+  ResourceDiscoveryError,
+  type DiscoveredResource,
+  type ResourceDiscoveryFailure,
+} from './discover_resource.js'
 export {
   ExchangedTokenCache,
   type CachedToken,

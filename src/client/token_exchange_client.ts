@@ -16,7 +16,9 @@
  * })
  * const { accessToken } = await exchanger.exchange({ subjectToken, audience: 'app-b', scope: 'todos:read' })
  */
+import { createHash } from 'node:crypto'
 import { decodeJwt } from 'jose'
+import type { DpopKey } from './dpop.js'
 import { z } from 'zod'
 import { ExchangedTokenCache, type CachedToken } from './exchanged_token_cache.js'
 import { fetchJson } from './fetch_json.js'
@@ -73,6 +75,11 @@ export interface TokenExchangeClientOptions {
   now?: Clock
   /** Default 5000. */
   timeoutMs?: number
+  /**
+   * Prove possession of this key on every exchange (RFC 9449): the issued token comes back bound
+   * to it (`cnf.jkt`, `token_type: DPoP`) and is useless without it.
+   */
+  dpop?: DpopKey
 }
 
 export interface ExchangeParams {
@@ -80,6 +87,10 @@ export interface ExchangeParams {
   /** Logical name of the target service (a client_id at our IdP). */
   audience: string
   scope?: string
+  /** RFC 8707 resource indicator of the target, sent as `resource` (instead of or with `audience`). */
+  resource?: string
+  /** RFC 8693 actor token (the caller's own token: an agent acting for the user). */
+  actorToken?: string
 }
 
 export interface ExchangeResult extends CachedToken {
@@ -110,6 +121,10 @@ const errorSchema = z.object({
 export function basicAuthorization(clientId: string, clientSecret: string): string {
   const encode = (value: string) => new URLSearchParams([['', value]]).toString().slice(1)
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`
+}
+
+function digestOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
 }
 
 function decodeClaims(token: string): Record<string, unknown> | undefined {
@@ -153,9 +168,18 @@ export function createTokenExchangeClient(
       grant_type: TOKEN_EXCHANGE_GRANT,
       subject_token: params.subjectToken,
       subject_token_type: ACCESS_TOKEN_TYPE,
-      audience: params.audience,
     })
+    if (params.audience) body.set('audience', params.audience)
+    if (params.resource) body.set('resource', params.resource)
     if (params.scope) body.set('scope', params.scope)
+    if (params.actorToken) {
+      body.set('actor_token', params.actorToken)
+      body.set('actor_token_type', ACCESS_TOKEN_TYPE)
+    }
+    const dpop = options.dpop
+    const jkt = dpop?.jkt
+    const dpopHeader: Record<string, string> =
+      dpop === undefined ? {} : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) }
 
     const answer = await fetchJson(
       fetchImpl,
@@ -166,6 +190,7 @@ export function createTokenExchangeClient(
           authorization,
           'content-type': 'application/x-www-form-urlencoded',
           accept: 'application/json',
+          ...dpopHeader,
         },
         body,
       },
@@ -208,8 +233,9 @@ export function createTokenExchangeClient(
       )
     }
     const data = parsed.data
-    // RFC 8693 §2.2.1: we asked for an access token and will send it as a bearer token.
-    if (data.token_type.toLowerCase() !== 'bearer') {
+    // RFC 8693 §2.2.1 and RFC 9449 §5: a bearer token unless we proved a key, then a DPoP one.
+    const expectedTokenType = jkt === undefined ? 'bearer' : 'dpop'
+    if (data.token_type.toLowerCase() !== expectedTokenType) {
       throw new TokenExchangeError(
         'invalid_response',
         `unexpected token_type ${data.token_type}`,
@@ -224,6 +250,13 @@ export function createTokenExchangeClient(
       )
     }
     const claims = decodeClaims(data.access_token)
+    if (jkt !== undefined && (claims?.cnf as { jkt?: unknown } | undefined)?.jkt !== jkt) {
+      throw new TokenExchangeError(
+        'invalid_response',
+        'the issued token is not bound to our DPoP key',
+        response.status,
+      )
+    }
     const exp = typeof claims?.exp === 'number' ? claims.exp : undefined
     return {
       accessToken: data.access_token,
@@ -235,20 +268,30 @@ export function createTokenExchangeClient(
       scope: data.scope ?? params.scope,
       claims,
       exchange: { at: now(), durationMs: Math.round((performance.now() - started) * 10) / 10 },
+      ...(jkt === undefined ? {} : { jkt }),
     }
   }
 
   return {
     async exchange(params) {
       if (!params.subjectToken) throw new TypeError('subjectToken is required')
-      if (!params.audience) throw new TypeError('audience is required')
+      if (!params.audience && !params.resource) {
+        throw new TypeError('audience or resource is required')
+      }
       const started = performance.now()
       const elapsed = () => Math.round((performance.now() - started) * 10) / 10
       if (!options.cache) {
         const value = await requestExchange(params)
         return { ...value, fromCache: false, durationMs: elapsed() }
       }
-      const key = ExchangedTokenCache.key(params.subjectToken, params.audience, params.scope)
+      const key = ExchangedTokenCache.key(
+        params.subjectToken,
+        params.resource ? `${params.audience} ${params.resource}` : params.audience,
+        params.actorToken
+          ? `${params.scope ?? ''} actor:${digestOf(params.actorToken)}`
+          : params.scope,
+        options.dpop?.jkt,
+      )
       const { value, source } = await options.cache.getOrProduce(key, () => requestExchange(params))
       return { ...value, fromCache: source === 'cache', durationMs: elapsed() }
     },

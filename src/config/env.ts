@@ -96,6 +96,11 @@ const envSchema = z.object({
   /** Remember verified tokens for up to 60 s (one signature check per token): `on` or `off`. */
   APP_B_VERIFIED_TOKEN_CACHE: z.enum(['on', 'off']).default('on'),
   /**
+   * App A's token for App B's todos card is DPoP-bound (RFC 9449) to App A's key. Needs an IdP whose
+   * exchange binds tokens. Default: `on` with the embedded IdP, `off` with Keycloak or authentik.
+   */
+  APP_A_DPOP: z.enum(['on', 'off']).optional(),
+  /**
    * Callers whose own service token may name the user in `X-User-Sub` (the "M2M + header"
    * workaround, on for app-a so the demo can show it). `none` switches it off for everyone.
    */

@@ -5,7 +5,7 @@
  *   IDP                 embedded | keycloak | authentik | generic (default embedded)
  *   IDP_ISSUER          explicit issuer; required for generic, ignored for authentik
  *   IDP_STRATEGIES      comma-separated subset of rfc8693, jwt-federation, header-workaround
- *   KEYCLOAK_URL        default http://keycloak:8080     KEYCLOAK_REALM  default onbehalf
+ *   KEYCLOAK_URL        default http://127.0.0.1:8080    KEYCLOAK_REALM  default onbehalf
  *   AUTHENTIK_URL       default http://authentik:9000    AUTHENTIK_VERSION default 2026.5
  *
  * @example
@@ -45,7 +45,7 @@ const schema = z.object({
         .min(1),
     )
     .optional(),
-  KEYCLOAK_URL: httpUrl.default('http://keycloak:8080'),
+  KEYCLOAK_URL: httpUrl.default('http://127.0.0.1:8080'),
   KEYCLOAK_REALM: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, 'must be a realm name (letters, digits, . _ -)')

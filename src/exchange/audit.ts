@@ -30,6 +30,8 @@ export interface TokenExchangeAuditEvent extends AuditEventBase<'token_exchange'
   readonly actorSub?: string
   readonly actorJti?: string
   readonly audience?: string
+  /** RFC 9449: thumbprint of the DPoP key the issued token is bound to. */
+  readonly dpopJkt?: string
 }
 
 /** The authentik-style JWT federation re-issue; `clientId` is the target named by `client_id`. */

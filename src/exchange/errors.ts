@@ -36,6 +36,7 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'invalid_target'
   | 'unsupported_grant_type'
+  | 'invalid_dpop_proof'
   | 'temporarily_unavailable'
   | 'server_error'
 
@@ -159,6 +160,21 @@ export class UnsupportedGrantType extends OAuthError {
 }
 
 /**
+ * RFC 9449 §5: the `DPoP` proof is missing where a binding requires one, malformed, stale,
+ * replayed, or from a key other than the one a presented token is bound to. One public sentence;
+ * which check failed is the `detail`.
+ */
+export class InvalidDpopProof extends OAuthError {
+  static readonly code = 'ERR_OAUTH_INVALID_DPOP_PROOF'
+  readonly code = InvalidDpopProof.code
+  readonly error = 'invalid_dpop_proof'
+  readonly statusCode = 400
+  constructor(options?: OAuthErrorOptions) {
+    super('DPoP proof is invalid or missing', options)
+  }
+}
+
+/**
  * 429: an abuse limit was reached. `temporarily_unavailable` is the registered code for "try again
  * later"; `Retry-After` (RFC 9110 §10.2.3) says when, in whole seconds.
  */
@@ -239,6 +255,7 @@ export type AnyOAuthError =
   | InvalidScope
   | InvalidTarget
   | UnsupportedGrantType
+  | InvalidDpopProof
   | TooManyRequests
   | PayloadTooLarge
   | TemporarilyUnavailable

@@ -95,6 +95,7 @@ export {
 } from './authenticate_client.js'
 export {
   InvalidClient,
+  InvalidDpopProof,
   InvalidGrant,
   InvalidRequest,
   InvalidScope,
@@ -122,6 +123,12 @@ export {
   type TxnTokenClaims,
 } from './mint.js'
 export { NO_STORE_HEADERS } from './token_response.js'
+export {
+  createDpopReplayCache,
+  DpopProofError,
+  type DpopReplayCache,
+  type VerifiedDpopProof,
+} from '../jwt/dpop_proof.js'
 export type { AuditEvent, AuditSink, TokenExchangeAuditEvent, TxnTokenAuditEvent } from './audit.js'
 export type { TokenStatus } from './verify_access_token.js'
 export { createGrantRunner, type GrantRunner, type GrantRunnerDeps } from './runner.js'

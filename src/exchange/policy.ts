@@ -51,6 +51,18 @@ export const clientExchangePolicySchema = z.object({
   maxLifetimeSeconds: z.number().int().positive().optional(),
   /** Other `sub` values under which this client's actor tokens may appear (S8). */
   serviceIdentities: z.array(identifier).default([]),
+  /** Sender-constrained exchange (RFC 9449). */
+  dpop: z
+    .object({
+      /** Every exchange of this client must carry a DPoP proof (its tokens are always bound). */
+      required: z.boolean().default(false),
+      /**
+       * Clients whose DPoP-bound tokens this client may exchange, proving possession of their key
+       * (a bound token issued to another client: the case Keycloak refuses). Its own are implied.
+       */
+      boundSubjectsFrom: z.array(identifier).default([]),
+    })
+    .default({ required: false, boundSubjectsFrom: [] }),
 })
 
 export const requestLimitsSchema = z.object({
@@ -108,6 +120,7 @@ export interface ClientExchangePolicy {
   /** Filled with the engine-wide cap when the client sets none. */
   readonly maxLifetimeSeconds: number
   readonly serviceIdentities: readonly string[]
+  readonly dpop: { readonly required: boolean; readonly boundSubjectsFrom: readonly string[] }
 }
 
 export interface ExchangePolicy {
@@ -177,6 +190,10 @@ export function createExchangePolicy(input: ExchangePolicyInput): ExchangePolicy
           data.maxLifetimeSeconds,
         ),
         serviceIdentities: Object.freeze([...new Set(client.serviceIdentities)]),
+        dpop: Object.freeze({
+          required: client.dpop.required,
+          boundSubjectsFrom: Object.freeze([...new Set(client.dpop.boundSubjectsFrom)]),
+        }),
       }),
     )
   }

@@ -80,6 +80,11 @@ export interface VerifiedToken {
   readonly jti: string
   readonly act: ActClaim | undefined
   readonly mayAct: MayActClaim | undefined
+  /**
+   * RFC 9449 §6 `cnf.jkt`: the key the token is bound to. `undefined` when unbound; `null` when it
+   * carries a confirmation the engine cannot check (such a token is never exchanged).
+   */
+  readonly jkt?: string | null | undefined
 }
 
 declare const stage: unique symbol

@@ -18,6 +18,7 @@ import {
   validateAccessTokenClaims,
 } from '../jwt/access_token_claims.js'
 import { parseActClaim } from '../jwt/act_claim.js'
+import { readJktConfirmation } from '../jwt/dpop_proof.js'
 import { JwsVerificationError, type JwsHeader, type JwsVerifier } from '../jws/verify_jws.js'
 import type { EpochSeconds } from '../time/clock.js'
 import {
@@ -109,6 +110,7 @@ export async function verifyAccessToken(
       jti: payload[names.jti] as string,
       act: payload.act === undefined ? undefined : parseActClaim(payload.act),
       mayAct: payload.may_act === undefined ? undefined : parseMayActClaim(payload.may_act, role),
+      jkt: readJktConfirmation(payload),
     })
   } catch (err) {
     if (err instanceof AccessTokenClaimsError)

@@ -68,6 +68,8 @@ import {
   type ProviderRouteResolver,
 } from './provider_routes.js'
 import { createIdpMinter } from './minter.js'
+import { introspectionRoutes } from './introspection.js'
+import { createIntrospector } from '../exchange/introspect.js'
 
 export interface IdpOptions {
   env: Env
@@ -369,7 +371,8 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
 }
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
-const OWN_PATHS = /^\/(interaction\/|assets\/|(?:healthz|readyz)(?:$|\?))/
+const OWN_PATHS =
+  /^\/(interaction\/|assets\/|(?:healthz|readyz)(?:$|\?)|token\/introspection(?:$|\?))/
 
 /** A verifier for JWTs this IdP signed: pinned algorithm, keys only from our own key store. */
 function createOwnTokenVerifier(issuer: string, keys: SigningKeyStore): JwsVerifier {
@@ -536,6 +539,18 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       signingKeys: () => keyStore.sync(),
       ...(redis ? { redis: () => pingRedis(redis) } : {}),
     },
+  })
+  // RFC 7662 for resource servers: the engine's introspector over the registry of issued tokens.
+  await app.register(introspectionRoutes, {
+    introspect: createIntrospector({
+      policy: { ...policy.exchange, trustedIssuers: [issuer] },
+      verifier,
+      status: subjectStatus,
+    }),
+    clientSecrets: new Map(
+      [...policy.clients.values()].map((client) => [client.clientId, client.clientSecret]),
+    ),
+    logger,
   })
   await app.register(interactionRoutes, {
     // Interactions only read and save interaction state in the shared adapter, under the shared

@@ -3,7 +3,9 @@
  * from. A subject token is active only while its record exists and its grant still lives:
  * logout and refresh-token revocation revoke the grant (oidc-provider deletes every row of that
  * grant), revoking the access token itself deletes its record. Tokens minted by exchange inherit
- * the grant of their subject token, so they die with it too.
+ * the grant of their subject token and name it as their parent (`parentJti`), so they die with
+ * either: revoking a grant or any token of a delegation chain makes every token exchanged from it
+ * inactive, however far down the chain (RFC 7662 introspection and every later exchange see it).
  */
 import { systemClock, type Clock } from '../time/clock.js'
 import type { OidcStorage } from './oidc_storage.js'
@@ -15,7 +17,12 @@ export interface IssuedTokenRecord {
   sub?: string
   /** Seconds since the epoch; the record is kept until then. */
   exp?: number
+  /** `jti` of the token this one was exchanged from: it lives only while that one does. */
+  parentJti?: string
 }
+
+/** Longest parent chain followed; deeper than any chain the engine issues (MAX_ACT_NESTING). */
+const MAX_PARENTS = 16
 
 export interface IssuedTokenRegistry {
   /**
@@ -39,7 +46,6 @@ export function createIssuedTokenRegistry(
 ): IssuedTokenRegistry {
   const now = () => Math.floor(clock())
   const tokens = new storage.Adapter(MODEL)
-  const grants = new storage.Adapter('Grant')
 
   async function find(jti: string): Promise<IssuedTokenRecord | undefined> {
     return (await tokens.find(jti)) as IssuedTokenRecord | undefined
@@ -64,11 +70,17 @@ export function createIssuedTokenRegistry(
     },
     find,
     revoke: (jti) => tokens.destroy(jti),
+    // One indexed query per hop: the record lives, its grant lives (the record's grant_id column
+    // is its payload's grantId, the adapter writes both), and it names its parent, if any.
     async isActive(jti) {
-      const record = await find(jti)
-      if (!record) return false
-      if (record.grantId === undefined) return true
-      return (await grants.find(record.grantId)) !== undefined
+      let current: string | undefined = jti
+      for (let depth = 0; current !== undefined; depth++) {
+        if (depth > MAX_PARENTS) return false
+        const live = await storage.findLiveWithGrant(MODEL, current)
+        if (live === undefined) return false
+        current = live.parentJti
+      }
+      return true
     },
   }
 }

@@ -31,6 +31,8 @@ export function createIdpMinter(
         clientId: claims.client_id,
         sub: claims.sub,
         exp: claims.exp,
+        // Only a parent this IdP recorded: a federation assertion from elsewhere has none.
+        ...(source === undefined ? {} : { parentJti: derivedFromJti }),
       })
     },
   })

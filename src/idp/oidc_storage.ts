@@ -21,6 +21,13 @@ export interface OidcStorage {
   readonly kind: 'sqlite' | 'postgres'
   /** The adapter class oidc-provider instantiates once per model name. */
   readonly Adapter: new (model: string) => OidcAdapter
+  /**
+   * The row `model`/`id` while it exists unexpired and, when it names a grant, that `Grant` row
+   * does too — else undefined. One indexed query per call, the payload never parsed in
+   * JavaScript: only its `parentJti` is read (the check on every exchange's subject, once per hop
+   * of its delegation chain).
+   */
+  findLiveWithGrant(model: string, id: string): Promise<{ readonly parentJti?: string } | undefined>
   /** Deletes expired rows; resolves with how many. */
   sweepExpired(): Promise<number>
   /** Resolves when the storage answers (readiness), rejects otherwise. */

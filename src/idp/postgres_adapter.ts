@@ -25,6 +25,12 @@ const MIGRATIONS = [
    CREATE INDEX oidc_model_uid ON oidc_model (model, uid);
    CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code);
    CREATE INDEX oidc_model_expires ON oidc_model (expires_at);`,
+  // As SQLite's migration 2: only interactions carry a uid and only device codes a user code, so
+  // issued-token rows (one per exchange) stay out of those indexes.
+  `DROP INDEX oidc_model_uid;
+   DROP INDEX oidc_model_user_code;
+   CREATE INDEX oidc_model_uid ON oidc_model (model, uid) WHERE uid IS NOT NULL;
+   CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code) WHERE user_code IS NOT NULL;`,
 ]
 
 export const IDP_POSTGRES_MIGRATIONS = Object.freeze({ name: 'idp', migrations: MIGRATIONS })
@@ -115,6 +121,19 @@ export async function openPostgresOidcStorage(
   return {
     kind: 'postgres',
     Adapter: PostgresAdapter,
+    async findLiveWithGrant(model, id) {
+      const { rows } = await pool.query<{ parent: unknown }>(
+        `SELECT t.payload->>'parentJti' AS parent FROM oidc_model AS t
+         WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)
+           AND (t.grant_id IS NULL OR EXISTS (SELECT 1 FROM oidc_model AS g
+             WHERE g.model = 'Grant' AND g.id = t.grant_id
+               AND (g.expires_at IS NULL OR g.expires_at > $3)))`,
+        [model, id, now()],
+      )
+      const row = rows[0]
+      if (row === undefined) return undefined
+      return typeof row.parent === 'string' ? { parentJti: row.parent } : {}
+    },
     async sweepExpired() {
       const result = await pool.query(
         'DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= $1',

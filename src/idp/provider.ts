@@ -189,6 +189,9 @@ export function createProvider(options: ProviderOptions): Provider {
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      // RFC 9449 for oidc-provider's own grants (a login token bound to the client's key); the
+      // exchange grant checks its proofs in the engine (src/exchange/token_exchange/dpop_binding.ts).
+      dPoP: { enabled: true },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       // Every app in the IdP session is told when it ends (Back-Channel Logout 1.0), so "signed

@@ -28,6 +28,13 @@ const MIGRATIONS = [
    CREATE INDEX oidc_model_uid ON oidc_model (model, uid);
    CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code);
    CREATE INDEX oidc_model_expires ON oidc_model (expires_at);`,
+  // Only interactions carry a uid and only device codes a user code: rows without one stay out of
+  // those indexes, so an issued token (one row per exchange) updates two indexes fewer. Lookups
+  // (`uid = ?`, `user_code = ?`) imply NOT NULL, so SQLite still uses them.
+  `DROP INDEX oidc_model_uid;
+   DROP INDEX oidc_model_user_code;
+   CREATE INDEX oidc_model_uid ON oidc_model (model, uid) WHERE uid IS NOT NULL;
+   CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code) WHERE user_code IS NOT NULL;`,
 ]
 
 export function openOidcStorage(
@@ -51,6 +58,11 @@ export function openOidcStorage(
     consume: db.prepare('UPDATE oidc_model SET consumed_at = ? WHERE model = ? AND id = ?'),
     destroy: db.prepare('DELETE FROM oidc_model WHERE model = ? AND id = ?'),
     revokeByGrantId: db.prepare('DELETE FROM oidc_model WHERE grant_id = ?'),
+    findLiveWithGrant: db.prepare(`SELECT json_extract(t.payload, '$.parentJti') AS parent
+      FROM oidc_model AS t
+      WHERE t.model = ? AND t.id = ? AND (t.expires_at IS NULL OR t.expires_at > ?)
+        AND (t.grant_id IS NULL OR EXISTS (SELECT 1 FROM oidc_model AS g
+          WHERE g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > ?)))`),
     sweep: db.prepare('DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= ?'),
   }
 
@@ -107,6 +119,13 @@ export function openOidcStorage(
   return {
     Adapter: SqliteAdapter,
     kind: 'sqlite',
+    findLiveWithGrant: async (model, id) => {
+      const at = now()
+      const row = statements.findLiveWithGrant.get(model, id, at, at) as
+        { parent: unknown } | undefined
+      if (row === undefined) return undefined
+      return typeof row.parent === 'string' ? { parentJti: row.parent } : {}
+    },
     sweepExpired: async () => statements.sweep.run(now()).changes,
     ping: async () => {
       db.prepare('SELECT 1').get()

@@ -11,7 +11,6 @@ export {
   jwksUriForIssuer,
   parseCalVer,
   type IdpKind,
-  type IdpProfile,
   type IdpSettings,
   type Strategy,
 } from './profiles.js'

@@ -17,15 +17,20 @@ import {
   bearerErrorResponse,
   checkRealm,
   createBearerAuthenticator,
-  readBearerToken as readBearerTokenOf,
+  readPresentedToken,
   type BearerAuthenticatorOptions,
+  type ChallengeOptions,
 } from './bearer_request.js'
 import { fromJoseError, type ResourceAuthError } from './errors.js'
+import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
+import type { ProtectedResourceMetadata } from './protected_resource_metadata.js'
 import type { VerifiedAccessToken } from './verifier.js'
 
 export interface RequireBearerOptions extends BearerAuthenticatorOptions {
   /** `realm` of the challenge. */
   readonly realm: string
+  /** RFC 9728 §5.1: the metadata URL named in every challenge (`resource_metadata`). */
+  readonly resourceMetadata?: string
 }
 
 export type BearerHook = onRequestAsyncHookHandler
@@ -50,18 +55,16 @@ declare module 'fastify' {
 function bearerRequestOf(request: FastifyRequest) {
   return {
     headers: request.headers,
+    method: request.method,
     rawHeaders: request.raw.rawHeaders,
     url: request.url,
     body: request.body,
   }
 }
 
-/**
- * The bearer token from the one Authorization header. Throws `invalid_request` for a malformed
- * request and a bare 401 (`credentialsSent: false`) when there are no bearer credentials.
- */
-export function readBearerToken(request: FastifyRequest): string {
-  return readBearerTokenOf(bearerRequestOf(request))
+/** The access token of the request under `Bearer` or `DPoP` (RFC 9449), once `requireBearer` passed. */
+export function readAccessToken(request: FastifyRequest): string {
+  return readPresentedToken(bearerRequestOf(request), true).token
 }
 
 /** Answers a refused request. Never includes a stack, the detail or the token. */
@@ -69,8 +72,9 @@ export function sendAuthError(
   reply: FastifyReply,
   realm: string,
   err: ResourceAuthError,
+  options: ChallengeOptions = {},
 ): FastifyReply {
-  const { statusCode, headers, body } = bearerErrorResponse(err, realm)
+  const { statusCode, headers, body } = bearerErrorResponse(err, realm, options)
   return reply.code(statusCode).headers(headers).send(body)
 }
 
@@ -86,6 +90,14 @@ export function sendAuthError(
 export function requireBearer(options: RequireBearerOptions): BearerHook {
   const realm = checkRealm(options.realm)
   const authenticate = createBearerAuthenticator(options)
+  const challenge: ChallengeOptions = {
+    ...(options.dpop === undefined
+      ? {}
+      : { dpopAlgorithms: options.dpop.algorithms ?? DPOP_ALGORITHMS }),
+    ...(options.resourceMetadata === undefined
+      ? {}
+      : { resourceMetadata: options.resourceMetadata }),
+  }
 
   return async function bearerHook(request, reply) {
     request.accessToken = null
@@ -98,7 +110,7 @@ export function requireBearer(options: RequireBearerOptions): BearerHook {
       const entry = { bearerAuth: { outcome: 'denied', error: err.error, detail: err.detail } }
       if (err.statusCode >= 500) request.log.warn(entry, 'bearer token could not be checked')
       else request.log.info(entry, 'bearer token refused')
-      return sendAuthError(reply, realm, err)
+      return sendAuthError(reply, realm, err, challenge)
     }
   }
 }
@@ -129,3 +141,24 @@ async function bearerAuthPlugin(
  * ```
  */
 export const bearerAuth = fp(bearerAuthPlugin, { name: 'onbehalf-bearer-auth', fastify: '5.x' })
+
+/**
+ * Serves RFC 9728 protected resource metadata at its well-known path: public, cacheable, no token
+ * needed (register it outside the context `requireBearer` guards).
+ *
+ * @example
+ * ```ts
+ * registerProtectedResourceMetadata(app, createProtectedResourceMetadata({ resource, authorizationServers }))
+ * ```
+ */
+export function registerProtectedResourceMetadata(
+  fastify: FastifyInstance,
+  metadata: ProtectedResourceMetadata,
+): void {
+  fastify.get(metadata.path, async (_request, reply) =>
+    reply
+      .header('cache-control', 'public, max-age=300')
+      .type('application/json; charset=utf-8')
+      .send(metadata.document),
+  )
+}

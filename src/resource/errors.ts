@@ -17,12 +17,18 @@ import { errors } from 'jose'
 import { JwsVerificationError, type JwsFailureReason } from '../jws/verify_jws.js'
 
 export type ResourceAuthErrorCode =
-  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable'
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'temporarily_unavailable'
 
 const STATUS: Readonly<Record<ResourceAuthErrorCode, number>> = {
   invalid_request: 400,
   invalid_token: 401,
   insufficient_scope: 403,
+  // RFC 9449 §7.1: a DPoP-bound token with no valid proof from its key.
+  invalid_dpop_proof: 401,
   // Not an RFC 6750 code: the key set could not be fetched, so no token can be judged right now.
   temporarily_unavailable: 503,
 }
@@ -31,6 +37,7 @@ const DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
   invalid_request: 'the request is malformed',
   invalid_token: 'the access token is invalid',
   insufficient_scope: 'the access token does not grant access to this resource',
+  invalid_dpop_proof: 'the DPoP proof is invalid or missing',
   temporarily_unavailable: 'the access token cannot be checked right now',
 }
 
@@ -39,6 +46,8 @@ const TXN_DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
   invalid_request: 'the request is malformed',
   invalid_token: 'the txn token is invalid',
   insufficient_scope: 'the txn token does not authorize this call',
+  // A txn token is not DPoP-bound: should this code ever reach one, it reads as malformed.
+  invalid_dpop_proof: 'the request is malformed',
   temporarily_unavailable: 'the txn token cannot be checked right now',
 }
 
@@ -47,6 +56,7 @@ const CODE = {
   invalid_request: 'ERR_BEARER_INVALID_REQUEST',
   invalid_token: 'ERR_BEARER_INVALID_TOKEN',
   insufficient_scope: 'ERR_BEARER_INSUFFICIENT_SCOPE',
+  invalid_dpop_proof: 'ERR_BEARER_INVALID_DPOP_PROOF',
   temporarily_unavailable: 'ERR_BEARER_TEMPORARILY_UNAVAILABLE',
 } as const satisfies Readonly<Record<ResourceAuthErrorCode, `ERR_BEARER_${string}`>>
 
@@ -66,6 +76,8 @@ export interface ResourceAuthErrorOptions {
   readonly credentialsSent?: boolean
   /** What was checked: the bearer access token (default) or a `Txn-Token` header. */
   readonly credential?: 'access_token' | 'txn_token'
+  /** The authentication scheme the challenge answers (RFC 9449 §7.1: `DPoP`). Default `Bearer`. */
+  readonly scheme?: 'Bearer' | 'DPoP'
 }
 
 export class ResourceAuthError extends Error {
@@ -80,6 +92,7 @@ export class ResourceAuthError extends Error {
   readonly requiredScopes: readonly string[]
   readonly credentialsSent: boolean
   readonly credential: 'access_token' | 'txn_token'
+  readonly scheme: 'Bearer' | 'DPoP'
 
   constructor(error: ResourceAuthErrorCode, options: ResourceAuthErrorOptions) {
     const credentialsSent = options.credentialsSent ?? true
@@ -97,6 +110,7 @@ export class ResourceAuthError extends Error {
     this.code = CODE[error]
     this.credentialsSent = credentialsSent
     this.credential = credential
+    this.scheme = options.scheme ?? 'Bearer'
     // RFC 6750 §3.1: a request without any credentials is answered 401 whatever the code.
     this.statusCode = this.credentialsSent ? STATUS[error] : 401
     this.description = description

@@ -21,6 +21,7 @@
  */
 export {
   bearerAuth,
+  registerProtectedResourceMetadata,
   requireBearer,
   sendAuthError,
   type BearerAuthPluginOptions,

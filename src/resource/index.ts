@@ -50,15 +50,29 @@ export {
   type VerifiedAccessToken,
 } from './verifier.js'
 export { createTrustedIssuersVerifier } from './trusted_issuers.js'
+export { withIntrospection, type IntrospectionOptions } from './introspection.js'
 export {
   bearerErrorResponse,
   createBearerAuthenticator,
   readBearerToken,
+  readPresentedToken,
   type BearerAuthenticator,
+  type DpopResourceOptions,
+  type PresentedToken,
   type BearerAuthenticatorOptions,
   type BearerErrorResponse,
   type BearerRequest,
+  type ChallengeOptions,
 } from './bearer_request.js'
+export {
+  createProtectedResourceMetadata,
+  PROTECTED_RESOURCE_WELL_KNOWN,
+  protectedResourceMetadataUrl,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataDocument,
+  type ProtectedResourceMetadataOptions,
+} from './protected_resource_metadata.js'
+export { createDpopReplayCache, DPOP_ALGORITHMS, type DpopReplayCache } from '../jwt/dpop_proof.js'
 export {
   ResourceAuthError,
   type ResourceAuthErrorCode,

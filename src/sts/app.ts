@@ -27,7 +27,12 @@
  * ```
  */
 import formbody from '@fastify/formbody'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify'
 import {
   createRateLimiter,
   UNLIMITED,
@@ -57,6 +62,7 @@ import { SIGNING_ALGORITHM } from '../keys/signing_key_store.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
+import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
 import type { StsConfig } from './config.js'
 import { openStsKeyStore } from './signing_keys.js'
 
@@ -81,9 +87,20 @@ export interface StsOptions {
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
 
+/** Every `DPoP` header of the request, as received. */
+function dpopHeaders(rawHeaders: readonly string[]): string[] {
+  const values: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() === 'dpop') values.push(rawHeaders[i + 1] ?? '')
+  }
+  return values
+}
+
 export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
   const { logger } = options
   const now = options.now ?? systemClock
+  // What a DPoP proof's `htu` must name (RFC 9449 §4.3): the endpoint discovery publishes.
+  const tokenEndpoint = `${config.issuer}/token`
   const signingKeys = await openStsKeyStore({
     ...config.keys,
     backend: options.signingKeyBackend,
@@ -155,7 +172,18 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     ),
   )
 
-  const app = Fastify({ ...fastifyLogOptions(logger, 'sts'), bodyLimit: config.bodyLimitBytes })
+  const app = Fastify({
+    ...fastifyLogOptions(logger, 'sts'),
+    bodyLimit: config.bodyLimitBytes,
+    // POST /token writes its own record: one audit line per decision, a line per failed client
+    // authentication and per body refused before the engine saw it. Fastify's two request lines
+    // ("incoming request", "request completed") would triple the logging on the hot path and say
+    // nothing more; the other routes keep them.
+    logController: new LogController({
+      disableRequestLogging: (request: { method?: string; url?: string }) =>
+        request.method === 'POST' && request.url === '/token',
+    }),
+  })
   app.addHook('onClose', async () => {
     await signingKeys.close()
     await options.onClose?.()
@@ -165,12 +193,13 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     reply.header('cache-control', 'public, max-age=300')
     return {
       issuer: config.issuer,
-      token_endpoint: `${config.issuer}/token`,
+      token_endpoint: tokenEndpoint,
       jwks_uri: `${config.issuer}/jwks`,
       grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE],
       // RFC 8414 §2 requires the member; the STS has no authorization endpoint.
       response_types_supported: [],
       token_endpoint_auth_methods_supported: AUTH_METHODS,
+      dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       scopes_supported: [...new Set([...config.policy.targets.values()].flatMap((t) => t.scopes))],
     }
   })
@@ -245,10 +274,15 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
         }
         throw error
       }
+      const dpop = {
+        headers: dpopHeaders(request.raw.rawHeaders),
+        htm: 'POST' as const,
+        htu: tokenEndpoint,
+      }
       const response =
         txnGrant !== undefined && isTxnTokenRequest(body)
           ? await runner.run(txnGrant, { params: body, client })
-          : await runner.run(exchangeGrant, { params: body, client })
+          : await runner.run(exchangeGrant, { params: body, client, dpop })
       reply.headers(NO_STORE_HEADERS)
       return response
     })
@@ -259,6 +293,11 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     // Fastify's own 4xx (unsupported media type, body too large, malformed body): the client's
     // fault, answered the OAuth way.
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      // The engine never saw this request, so no audit line records it.
+      logger.info(
+        { event: 'token_request_invalid', component: 'sts', detail: error.code ?? 'bad request' },
+        'token request refused before the exchange',
+      )
       return new InvalidRequest({
         description: 'request body is invalid',
         detail: `${error.code ?? 'bad request'}`,

@@ -57,6 +57,8 @@ describe('attack lab against the running stack', () => {
   test('every RFC 8693 attempt is blocked', () => {
     const rfc = report.attempts.filter((a) => a.path === 'rfc8693')
     assert.deepEqual(rfc.map((a) => a.id).sort(), [
+      'rfc8693-dpop-binding-stripping',
+      'rfc8693-dpop-stolen-bound-token',
       'rfc8693-foreign-audience',
       'rfc8693-header-forgery',
       'rfc8693-self-signed-subject',
@@ -81,6 +83,27 @@ describe('attack lab against the running stack', () => {
       'invalid_target',
     )
     assert.equal(attempt('rfc8693-stolen-token-no-secret').steps.length, 1, 'no token issued')
+  })
+
+  test('a stolen DPoP-bound token is worthless without its key, and its binding cannot be stripped', () => {
+    const stolen = attempt('rfc8693-dpop-stolen-bound-token')
+    const [exchange, legit, asBearer, ownKey] = stolen.steps
+    assert.equal(exchange!.response.body.token_type, 'DPoP')
+    assert.equal(legit!.response.status, 200, 'App A itself, with its key, is served')
+    assert.equal(asBearer!.response.status, 401)
+    assert.equal(asBearer!.response.body.error, 'invalid_token')
+    assert.equal(asBearer!.response.body.todos, undefined)
+    assert.equal(ownKey!.response.status, 401)
+    assert.equal(ownKey!.response.body.error, 'invalid_dpop_proof')
+    assert.equal(stolen.reachedUser, undefined)
+    const stripping = attempt('rfc8693-dpop-binding-stripping')
+    const last = stripping.steps.at(-1)!
+    assert.equal(last.response.status, 400)
+    assert.equal(last.response.body.error, 'invalid_dpop_proof')
+    assert.equal(last.response.body.access_token, undefined, 'no unbound token minted')
+    for (const step of [...stolen.steps, ...stripping.steps]) {
+      assert.doesNotMatch(JSON.stringify(step.request), /eyJ[\w-]+\.eyJ/, 'no token in the record')
+    }
   })
 
   test('federation path: a user token alone (no client secret) becomes an App B token', () => {

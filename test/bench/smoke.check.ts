@@ -1,8 +1,10 @@
 /**
- * Keeps `npm run bench` working: runs its smoke version (every phase, tiny durations) and checks
- * the shape of the JSON it writes — never the numbers, which belong to the machine. Not part of
- * the unit suite (`npm test`): it starts every service as a process and loads them, so it is its
- * own CI step, `npm run test:bench`, after `npm test`.
+ * Keeps `npm run bench` working: runs its smoke version (every phase, 1 s runs) and checks the
+ * JSON it writes — its shape, that every answer under load was a success, and that the
+ * measurements are measurements (CPU read for the right process, distinct tokens, paced runs),
+ * never how fast anything was, which belongs to the machine. Not part of the unit suite
+ * (`npm test`): it starts every service as a process and loads them with wrk, so it is its own
+ * CI step, `npm run test:bench`, after `npm test`.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -12,16 +14,35 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { promisify } from 'node:util'
 import type { BenchResult } from '../../bench/lib/report.js'
+import type { LoadResult } from '../../bench/lib/wrk.js'
 
 const run = promisify(execFile)
 
-const isCount = (value: unknown) =>
-  typeof value === 'number' && Number.isFinite(value) && value >= 0
+const isPositive = (value: unknown) =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0
+
+function checkRun(what: string, load: LoadResult, floorUs: number, exchange: boolean): void {
+  assert.ok(load.requests > 0, `${what}: served requests`)
+  // Correctness, not speed: every answer under load was a success, and none failed to arrive.
+  assert.equal(load.non2xx, 0, `${what}: non-2xx answers`)
+  assert.equal(load.errors, 0, `${what}: socket errors`)
+  assert.equal(load.timeouts, 0, `${what}: timeouts`)
+  assert.ok(isPositive(load.requestsPerSecond), `${what}: req/s`)
+  assert.ok(
+    load.latencyMs.p50 > 0 && load.latencyMs.p50 <= load.latencyMs.p99,
+    `${what}: p50 ≤ p99`,
+  )
+  assert.ok(isPositive(load.cpuSeconds), `${what}: CPU time read from /proc`)
+  assert.ok(isPositive(load.cpuPerRequestUs), `${what}: CPU per request`)
+  // An exchange verifies one ES256 signature and makes one: its CPU cannot be far under the
+  // floor. Far under means the CPU of some other process (or none) was read.
+  if (exchange) assert.ok(load.cpuPerRequestUs > floorUs / 2, `${what}: CPU per exchange ≥ ½ floor`)
+}
 
 test(
-  'bench smoke run writes a result with every phase, the crypto bound and the targets',
-  // Generous: about 15 s on an idle machine, but it starts five processes and loads each.
-  { timeout: 300_000 },
+  'bench smoke run writes every phase, CPU per request, the crypto floor and the targets',
+  // About 45 s on a busy 2-core machine: it starts six processes, logs in 100 times, loads each.
+  { timeout: 170_000 },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'onbehalf-bench-smoke-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -30,85 +51,85 @@ test(
     const { stdout } = await run(
       process.execPath,
       ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out],
-      {
-        timeout: 290_000,
-        maxBuffer: 4 * 1024 * 1024,
-      },
+      { timeout: 160_000, maxBuffer: 4 * 1024 * 1024, env: { ...process.env, KEYCLOAK_URL: '' } },
     )
     assert.match(stdout, /^targets$/m)
-    assert.match(stdout, /(PASS|FAIL|n\/a)\s+STS exchanges\/s/)
-    assert.match(stdout, /token cache off/)
+    assert.match(stdout, /(PASS|FAIL)\s+STS CPU per exchange ÷ crypto floor/)
+    assert.match(stdout, /Keycloak.*skipped: KEYCLOAK_URL is not set/)
 
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
-    assert.equal(result.schema, 'onbehalf-bench/1')
+    assert.equal(result.schema, 'onbehalf-bench/2')
     assert.equal(result.settings.mode, 'smoke')
+    assert.match(result.settings.loadGenerator, /^wrk /)
     assert.ok(result.machine.cpuModel.length > 0)
     assert.ok(result.machine.cores >= 1)
     assert.equal(result.machine.node, process.version)
+    assert.ok(result.settings.subjectTokens >= 100)
 
-    for (const field of ['verifyPerSecond', 'signPerSecond', 'pairsPerSecond'] as const) {
-      assert.ok(result.crypto[field] > 0, `crypto.${field}`)
+    for (const field of ['verifyPerSecond', 'signPerSecond', 'floorUs'] as const) {
+      assert.ok(isPositive(result.crypto[field]), `crypto.${field}`)
     }
+    const floorUs = result.crypto.floorUs
+    assert.ok(result.freshVerify, 'fresh verify measured')
+    assert.ok(result.freshVerify.tokens >= 100)
+    assert.ok(isPositive(result.freshVerify.verifierUs) && isPositive(result.freshVerify.ratio))
 
     assert.deepEqual(
       result.phases.map((phase) => phase.id),
-      ['baseline', 'idp', 'sts', 'app-b'],
+      ['baseline', 'idp', 'sts', 'app-b', 'app-b-fresh', 'keycloak'],
     )
     for (const phase of result.phases) {
-      if (!phase.available) {
-        // Only the STS may be missing (issue 6), and then it says why.
-        assert.equal(phase.id, 'sts')
-        assert.match(phase.reason ?? '', /STS not available/)
+      if (phase.id === 'keycloak') {
+        // No Keycloak here: the row is there, skipped, and says why; it is never faked.
+        assert.equal(phase.available, false)
+        assert.match(phase.reason ?? '', /KEYCLOAK_URL is not set/)
+        assert.equal(phase.runs.length, 0)
         continue
       }
+      assert.equal(phase.available, true, `${phase.id}: ${phase.reason}`)
       assert.equal(phase.runs.length, result.settings.connections.length, phase.id)
-      for (const run of [...phase.runs, ...(phase.halfPeak ? [phase.halfPeak] : [])]) {
-        assert.ok(run.requests > 0, `${phase.id}: served requests`)
-        assert.ok(
-          isCount(run.requestsPerSecond) &&
-            isCount(run.latencyMs.p50) &&
-            isCount(run.latencyMs.p99),
-        )
-        // Correctness, not speed: every answer under load was a success.
-        assert.equal(run.non2xx, 0, `${phase.id}: non-2xx answers`)
-        assert.equal(run.errors, 0, `${phase.id}: errors`)
-      }
       assert.ok(phase.peak, `${phase.id}: peak`)
-      if (phase.id === 'app-b') {
-        // App B runs twice: verified-token cache on (the judged run) and off (full verification).
-        assert.equal(phase.verifiedTokenCache, 'on')
-        assert.equal(phase.uncached?.verifiedTokenCache, 'off')
-        assert.equal(phase.uncached.runs.length, result.settings.connections.length)
-        for (const run of phase.uncached.runs) {
-          assert.ok(run.requests > 0, 'app-b uncached: served requests')
-          assert.equal(run.non2xx, 0, 'app-b uncached: non-2xx answers')
-          assert.equal(run.errors, 0, 'app-b uncached: errors')
-        }
-        assert.ok(phase.uncached.peak, 'app-b uncached: peak')
+      assert.ok(isPositive(phase.peakRssBytes), `${phase.id}: RSS`)
+      const exchange = phase.id === 'idp' || phase.id === 'sts'
+      for (const load of phase.runs) checkRun(phase.id, load, floorUs, exchange)
+      if (exchange || phase.id.startsWith('app-b'))
+        assert.ok(phase.distinctTokens >= 100, `${phase.id}: distinct tokens`)
+      if (exchange) {
+        assert.ok(phase.paced, `${phase.id}: paced run`)
+        checkRun(`${phase.id} paced`, phase.paced, floorUs, true)
+        assert.ok(
+          phase.paced.pacedRate !== null &&
+            Math.abs(phase.paced.pacedRate - phase.peak.requestsPerSecond / 2) <= 1,
+          `${phase.id}: paced at half the peak`,
+        )
+        assert.equal(phase.paced.connections, result.settings.pacedConnections)
       }
-      if (phase.id === 'idp' || phase.id === 'sts')
-        assert.ok(phase.halfPeak, `${phase.id}: half-peak run`)
     }
+    assert.equal(result.phases.find((p) => p.id === 'sts')?.process.includes('compiled'), true)
 
     assert.ok(result.onBehalf)
     for (const variant of ['direct', 'hit', 'miss'] as const) {
       assert.ok(result.onBehalf[variant].calls > 0, `onBehalf.${variant}`)
-      assert.ok(isCount(result.onBehalf[variant].p50Ms))
+      assert.ok(isPositive(result.onBehalf[variant].p50Ms))
     }
 
     assert.deepEqual(
       result.targets.map((target) => target.id),
       [
-        'sts.vs_baseline',
-        'sts.vs_crypto_bound',
-        'sts.p99_at_half_peak',
+        'sts.cpu_vs_floor',
+        'sts.cpu_vs_baseline',
+        'idp.cpu_vs_baseline',
+        'sts.p99_paced',
+        'idp.p99_paced',
         'sts.rss',
-        'app_b.verified_rps',
+        'app_b.fresh_verify',
+        'keycloak.cpu_vs_sts',
         'on_behalf.cached_added_p50',
       ],
     )
     for (const target of result.targets) {
-      assert.ok(['pass', 'fail', 'n/a'].includes(target.status), target.id)
+      const expected = target.id === 'keycloak.cpu_vs_sts' ? ['n/a'] : ['pass', 'fail']
+      assert.ok(expected.includes(target.status), `${target.id}: ${target.status}`)
       assert.ok(
         target.status === 'n/a' ? target.value === null : typeof target.value === 'number',
         target.id,

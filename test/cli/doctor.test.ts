@@ -12,7 +12,7 @@ import {
   runDoctor,
   runDoctorCommand,
   type DoctorOptions,
-} from '../../src/cli/doctor.js'
+} from '../../src/cli/doctor/index.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
 function optionsFor(stack: Stack, overrides: Partial<DoctorOptions> = {}): DoctorOptions {

@@ -26,6 +26,10 @@ describe('deploy/keycloak: compose file', () => {
     assert.ok(Number.isInteger(patch), 'exact tag, not a floating 26 or latest')
   })
 
+  it('pins the same version as the launcher and CI (deploy/keycloak/VERSION)', () => {
+    assert.equal(imageTag(keycloak.image), readDeploy('keycloak/VERSION').trim())
+  })
+
   it('runs start-dev --import-realm with the realm mounted in /opt/keycloak/data/import', () => {
     assert.match(command, /^start-dev\b/)
     assert.match(command, /--import-realm\b/)
@@ -158,6 +162,37 @@ describe('deploy/keycloak: realm file', () => {
       assert.equal(c.directAccessGrantsEnabled, false)
       assert.equal(c.attributes['pkce.code.challenge.method'], 'S256')
     }
+  })
+
+  it('Keycloak 26.7.3 findings: ES256 signatures, at+jwt, client_id, default roles, a service account with sub = client_id', () => {
+    assert.equal(
+      realm.defaultSignatureAlgorithm,
+      'ES256',
+      'App A and App B pin ES256; Keycloak signs RS256 by default',
+    )
+    for (const c of [appA, appB]) {
+      assert.equal(
+        c.attributes['access.token.header.type.rfc9068'],
+        'true',
+        `${c.clientId}: typ at+jwt`,
+      )
+      const mapper = c.protocolMappers.find((m: any) => m.config['claim.name'] === 'client_id')
+      assert.equal(mapper?.config['claim.value'], c.clientId, `${c.clientId}: client_id claim`)
+    }
+    for (const user of realm.users)
+      assert.deepEqual(
+        user.realmRoles,
+        ['default-roles-onbehalf'],
+        'imported users get no default roles otherwise',
+      )
+    assert.equal(appA.serviceAccountsEnabled, true)
+    assert.ok(
+      appA.protocolMappers.some(
+        (m: any) =>
+          m.config['user.session.note'] === 'client_id' && m.config['claim.name'] === 'sub',
+      ),
+    )
+    assert.notEqual(appB.serviceAccountsEnabled, true)
   })
 
   it('attribute values are strings (Keycloak client attributes are a string map)', () => {

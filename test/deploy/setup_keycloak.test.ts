@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
   KeycloakSetupError,
+  clientIdClaimMapper,
   planKeycloakSetup,
   runSetupCommand,
   type AdminRequest,
@@ -142,14 +143,26 @@ const TODOS_SCOPE = '44444444-4444-4444-4444-444444444444'
 const MAPPER = '55555555-5555-5555-5555-555555555555'
 const BASIC = '66666666-6666-6666-6666-666666666666'
 
-const appA = (attributes: Record<string, string> = {}): ClientRepresentation => ({
+const appA = (
+  attributes: Record<string, string> = {},
+  protocolMappers: ClientRepresentation['protocolMappers'] = [],
+): ClientRepresentation => ({
   id: APP_A,
   clientId: 'app-a',
   enabled: true,
   publicClient: false,
   redirectUris: ['http://localhost:3993/auth/callback'],
   attributes: { 'pkce.code.challenge.method': 'S256', ...attributes },
+  protocolMappers,
 })
+/** What Keycloak 26.7.3 needs on app-a for App B to accept its tokens (RFC 9068 typ, client_id). */
+const CLIENT_ID_MAPPER = {
+  id: '77777777-7777-7777-7777-777777777777',
+  ...clientIdClaimMapper('app-a'),
+}
+const RFC9068 = { 'access.token.header.type.rfc9068': 'true' }
+const appAWithShapes = (attributes: Record<string, string>) =>
+  appA({ ...RFC9068, ...attributes }, [CLIENT_ID_MAPPER])
 const appB: ClientRepresentation = {
   id: APP_B,
   clientId: 'app-b',
@@ -186,7 +199,7 @@ const fresh: KeycloakRealmState = {
   requesterOptionalScopes: [],
 }
 const configured: KeycloakRealmState = {
-  requester: appA({ 'standard.token.exchange.enabled': 'true' }),
+  requester: appAWithShapes({ 'standard.token.exchange.enabled': 'true' }),
   audience: appB,
   clientScopes: [
     builtIn,
@@ -266,7 +279,7 @@ describe('setup keycloak: the planner', () => {
   it('partly configured (only the client switch off): one PUT of the client, other attributes kept', () => {
     const state = {
       ...configured,
-      requester: appA({
+      requester: appAWithShapes({
         'standard.token.exchange.enabled': 'false',
         'client.use.lightweight.access.token.enabled': 'true',
       }),
@@ -276,9 +289,45 @@ describe('setup keycloak: the planner', () => {
     assert.deepEqual(summary(plan), [`PUT /admin/realms/onbehalf/clients/${APP_A}`])
     assert.deepEqual((plan[0]!.body as ClientRepresentation).attributes, {
       'pkce.code.challenge.method': 'S256',
+      ...RFC9068,
       'standard.token.exchange.enabled': 'true',
       'client.use.lightweight.access.token.enabled': 'false',
     })
+    assert.deepEqual(
+      (plan[0]!.body as ClientRepresentation).protocolMappers,
+      [CLIENT_ID_MAPPER],
+      'the mappers already there are sent back unchanged, none added',
+    )
+  })
+
+  it('Keycloak 26.7.3 token shapes: without the at+jwt attribute and the client_id mapper, one PUT adds both and keeps the rest', () => {
+    const otherMapper = { ...audienceMapper, id: '88888888-8888-8888-8888-888888888888' }
+    const state = {
+      ...configured,
+      requester: appA({ 'standard.token.exchange.enabled': 'true' }, [otherMapper]),
+    }
+    const plan = planKeycloakSetup(state)
+    plan.forEach(assertDocumented)
+    assert.deepEqual(summary(plan), [`PUT /admin/realms/onbehalf/clients/${APP_A}`])
+    const client = plan[0]!.body as ClientRepresentation
+    assert.equal(client.attributes!['access.token.header.type.rfc9068'], 'true')
+    assert.equal(client.attributes!['pkce.code.challenge.method'], 'S256')
+    assert.deepEqual(
+      client.protocolMappers!.map((m) => [
+        m.protocolMapper,
+        m.config['claim.name'],
+        m.config['claim.value'],
+      ]),
+      [
+        ['oidc-audience-mapper', undefined, undefined],
+        ['oidc-hardcoded-claim-mapper', 'client_id', 'app-a'],
+      ],
+    )
+    assert.doesNotMatch(
+      plan[0]!.reason,
+      /standard\.token\.exchange/,
+      'what is right is not rewritten',
+    )
   })
 
   it('partly configured (mapper points at another audience): the mapper is updated in place', () => {

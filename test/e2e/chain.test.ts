@@ -81,6 +81,15 @@ describe('the chain App A → App B → App C', () => {
     ])
   })
 
+  it('dashboardWhenAppAExchangesThenTheTodosCardTokenIsDpopBoundAndAppBServesIt', async () => {
+    const dashboard = await browser.navigate(`${stack.env.APP_A_URL}/`)
+    const binding = /data-testid="dpop-binding">([\s\S]*?)<\/dd>/.exec(dashboard.body)?.[1] ?? ''
+    assert.match(binding, /DPoP-bound/)
+    assert.match(binding, /<code>[A-Za-z0-9_-]{43}<\/code>/, 'the key thumbprint is shown')
+    assert.doesNotMatch(dashboard.body, /data-testid="app-b-error"/)
+    assert.match(dashboard.body, /data-testid="todo-count"/, 'App B accepted the bound token')
+  })
+
   it('App C receives act = {sub: app-b, act: {sub: app-a}} and App A draws the three hops', async () => {
     const dashboard = await browser.navigate(`${stack.env.APP_A_URL}/`)
     assert.match(dashboard.body, /data-testid="chain-card"/)

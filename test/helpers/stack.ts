@@ -154,6 +154,8 @@ export interface LoginTokens {
   refresh_token?: string
   expires_in: number
   scope: string
+  /** `Bearer`, or `DPoP` when the code exchange carried a proof. */
+  token_type: string
 }
 
 export function basicAuth(clientId: string, secret: string): string {
@@ -176,6 +178,15 @@ export async function loginForTokens(
     password = 'changeme',
     scope = 'openid profile email todos:read',
     browser = new TestBrowser(),
+    dpopProof,
+  }: {
+    clientId?: string
+    username?: string
+    password?: string
+    scope?: string
+    browser?: TestBrowser
+    /** A DPoP proof for the code exchange at `${issuer}/token`: the login token is bound to its key. */
+    dpopProof?: (tokenEndpoint: string) => Promise<string>
   } = {},
 ): Promise<LoginTokens> {
   const redirectUri = `${clientId === 'app-a' ? stack.env.APP_A_URL : stack.env.APP_B_URL}/auth/callback`
@@ -204,6 +215,7 @@ export async function loginForTokens(
     headers: {
       authorization: basicAuth(clientId, clientSecretOf(stack.env, clientId)),
       'content-type': 'application/x-www-form-urlencoded',
+      ...(dpopProof ? { dpop: await dpopProof(`${stack.idp.issuer}/token`) } : {}),
     },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
@@ -236,11 +248,14 @@ export async function exchangeToken(
     secret,
     authorization,
     tokenEndpoint = `${stack.idp.issuer}/token`,
+    headers: extraHeaders = {},
   }: {
     clientId?: string
     secret?: string
     authorization?: string | null
     tokenEndpoint?: string
+    /** More request headers (`DPoP`); an array value sends the header once per item. */
+    headers?: Record<string, string | string[]>
   } = {},
 ): Promise<{ status: number; headers: Headers; body: Record<string, any> }> {
   const form = new URLSearchParams()
@@ -254,7 +269,11 @@ export async function exchangeToken(
       ? basicAuth(clientId, secret ?? clientSecretOf(stack.env, clientId))
       : authorization
   if (auth) headers.authorization = auth
-  const response = await fetch(tokenEndpoint, { method: 'POST', headers, body: form })
+  const all = new Headers(headers)
+  for (const [name, value] of Object.entries(extraHeaders)) {
+    for (const item of Array.isArray(value) ? value : [value]) all.append(name, item)
+  }
+  const response = await fetch(tokenEndpoint, { method: 'POST', headers: all, body: form })
   const text = await response.text()
   let body: Record<string, any>
   try {

@@ -70,6 +70,34 @@ describe('IdP storage in PostgreSQL', { skip }, () => {
     assert.equal(await onTwo.isActive('never-issued'), false)
   })
 
+  it('when a token of a delegation chain is revoked on one instance then every token exchanged from it is inactive on the other', async () => {
+    await new one.Adapter('Grant').upsert('g-2', { accountId: 'bob' }, 3600)
+    const onOne = createIssuedTokenRegistry(one, now)
+    const onTwo = createIssuedTokenRegistry(two, now)
+    await onOne.record({ jti: 'root', grantId: 'g-2', clientId: 'app-a', exp: clock + 300 })
+    await onOne.record({
+      jti: 'hop-1',
+      grantId: 'g-2',
+      clientId: 'app-b',
+      parentJti: 'root',
+      exp: clock + 300,
+    })
+    await onOne.record({
+      jti: 'hop-2',
+      grantId: 'g-2',
+      clientId: 'app-c',
+      parentJti: 'hop-1',
+      exp: clock + 300,
+    })
+    await onOne.record({ jti: 'other', grantId: 'g-2', clientId: 'app-a', exp: clock + 300 })
+    assert.equal(await onTwo.isActive('hop-2'), true)
+    await onOne.revoke('hop-1')
+    assert.equal(await onTwo.isActive('hop-2'), false, 'below the revoked hop')
+    assert.equal(await onTwo.isActive('hop-1'), false)
+    assert.equal(await onTwo.isActive('root'), true, 'above it, untouched')
+    assert.equal(await onTwo.isActive('other'), true)
+  })
+
   it('when a record has already expired then it is not stored', async () => {
     const registry = createIssuedTokenRegistry(one, now)
     await registry.record({ jti: 'j-old', clientId: 'app-a', exp: clock - 1 })

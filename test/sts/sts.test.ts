@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { ConfigError } from '../../src/config/env.js'
 import { buildSts } from '../../src/sts/app.js'
+import { bindSocket } from '../helpers/listen.js'
 import { openStsKeyStore } from '../../src/sts/signing_keys.js'
 import { parseStsConfig } from '../../src/sts/config.js'
 import {
@@ -378,7 +379,7 @@ describe('STS HTTP edge', () => {
     keyDir.remove()
   })
 
-  it('publishes RFC 8414 metadata', async () => {
+  it('publishes RFC 8414 metadata, DPoP algorithms included (RFC 9449 §5.1)', async () => {
     const metadata = (
       await app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })
     ).json()
@@ -389,6 +390,7 @@ describe('STS HTTP edge', () => {
       grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      dpop_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'PS256'],
       scopes_supported: ['todos:read', 'todos:write'],
     })
   })
@@ -585,5 +587,82 @@ describe('STS abuse limit', () => {
         keyDir.remove()
       }
     }
+  })
+})
+
+describe('STS token endpoint logging', () => {
+  let upstream: FakeUpstream
+  const keyDir = tempDir()
+  before(async () => {
+    upstream = await new FakeUpstream().start()
+  })
+  after(async () => {
+    await upstream.close()
+    keyDir.remove()
+  })
+
+  it('When exchanges and a bad body reach POST /token over HTTP Then each leaves one line of its own and no Fastify request lines, while other routes keep theirs', async (t) => {
+    const { logger, lines } = captureLogger()
+    const socket = await bindSocket()
+    const app = await buildSts(
+      loadConfig(
+        stsConfigJson({
+          issuer: STS_ISSUER,
+          keyDir: keyDir.path,
+          upstream: {
+            issuer: upstream.issuer,
+            algorithms: ['ES256'],
+            clients: { 'upstream-app-a': 'app-a', 'upstream-app-b': 'app-b' },
+          },
+        }),
+      ),
+      { logger },
+    )
+    await socket.serve(app)
+    t.after(async () => {
+      await socket.close()
+      await app.close()
+    })
+    const post = (body: string, contentType = 'application/x-www-form-urlencoded') =>
+      fetch(`${socket.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': contentType,
+          authorization: basic('app-a', CLIENT_SECRETS.STS_APP_A_SECRET),
+        },
+        body,
+      })
+    const subjectTokens = [upstream.token({}), upstream.token({})]
+    for (const subjectToken of subjectTokens) {
+      const answer = await post(
+        new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+          subject_token: subjectToken,
+          subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          audience: 'app-b',
+        }).toString(),
+      )
+      assert.equal(answer.status, 200)
+    }
+    const refused = await post(
+      JSON.stringify({ subject_token: subjectTokens[0] }),
+      'application/json',
+    )
+    assert.equal(refused.status, 400)
+    assert.equal((await refused.json()).error, 'invalid_request')
+    assert.equal((await fetch(`${socket.url}/healthz`)).status, 200)
+
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, any>)
+    const audits = parsed.filter((line) => line.audit)
+    assert.equal(audits.length, 2, 'one audit line per decision')
+    assert.ok(audits.every((line) => line.audit.outcome === 'issued'))
+    const invalid = parsed.filter((line) => line.event === 'token_request_invalid')
+    assert.equal(invalid.length, 1, 'the body refused before the engine is logged once')
+    const requestLines = parsed.filter((line) => line.req || line.res)
+    // Only the GET /healthz request has Fastify's incoming/completed pair.
+    assert.equal(requestLines.length, 2)
+    assert.ok(requestLines.every((line) => line.req === undefined || line.req.url === '/healthz'))
+    // Never a token in a log line.
+    for (const token of subjectTokens) assert.ok(!lines.some((line) => line.includes(token)))
   })
 })

@@ -8,7 +8,11 @@ import { ActivityValidationError } from '../../src/apps/app-c/activity_store.js'
 import { TodoValidationError } from '../../src/apps/app-b/todo_store.js'
 import { LoginError } from '../../src/attack/login.js'
 import { KeycloakSetupError } from '../../src/cli/setup_keycloak.js'
+import { KeycloakLauncherError } from '../../src/keycloak/launcher/index.js'
 import { TokenExchangeError } from '../../src/client/token_exchange_client.js'
+import { ResourceDiscoveryError } from '../../src/client/discover_resource.js'
+import { DpopProofError } from '../../src/jwt/dpop_proof.js'
+import { InvalidDpopProof } from '../../src/exchange/errors.js'
 import { ConfigError } from '../../src/config/config_error.js'
 import { FormLoginError } from '../../src/demo/form_login.js'
 import { InvalidRequest } from '../../src/exchange/errors.js'
@@ -23,10 +27,14 @@ test('every error class has a stable ERR_ code on the class and on its instances
     [TodoValidationError, new TodoValidationError('x')],
     [LoginError, new LoginError('x')],
     [KeycloakSetupError, new KeycloakSetupError('x')],
+    [KeycloakLauncherError, new KeycloakLauncherError('port_in_use', 'x')],
     [TokenExchangeError, new TokenExchangeError('invalid_request', 'x', 400)],
     [ConfigError, new ConfigError(['x'])],
     [FormLoginError, new FormLoginError('no_code', 'x', 302)],
     [InvalidRequest, new InvalidRequest()],
+    [InvalidDpopProof, new InvalidDpopProof()],
+    [DpopProofError, new DpopProofError('replay', 'x')],
+    [ResourceDiscoveryError, new ResourceDiscoveryError('not_found', 'x')],
     [JwsVerificationError, new JwsVerificationError('malformed')],
     [AccessTokenClaimsError, new AccessTokenClaimsError('exp', 'expiry', 'x')],
     [UserTokenError, new UserTokenError('not_logged_in', 'x')],

@@ -12,6 +12,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { decodeJwt } from 'jose'
 import {
+  createDpopKey,
   createTokenExchangeClient,
   ExchangedTokenCache,
   TokenExchangeError,
@@ -53,9 +54,14 @@ export const APP_B_CHAIN_SCOPE = 'todos:read activity:read'
 /**
  * The scope App A asks for at sign-in. `activity:read` is defined by onbehalf's own policy
  * (config/policy.json); Keycloak refuses scopes it does not know, so other IdPs are not asked.
+ * Keycloak 26.7.3 also gets no `offline_access`: redeeming a code issued with it left no online
+ * user session, so the single sign-on into App B asked for the password again (seen on a real
+ * one). App A's refresh token is then an ordinary one, valid as long as the Keycloak session.
  */
 export function appALoginScope(kind: IdpKind): string {
-  return kind === 'embedded' ? APP_A_SCOPE : APP_A_SCOPE.replace(' activity:read', '')
+  if (kind === 'embedded') return APP_A_SCOPE
+  const scope = APP_A_SCOPE.replace(' activity:read', '')
+  return kind === 'keycloak' ? scope.replace(' offline_access', '') : scope
 }
 
 export interface BuildAppAOptions {
@@ -121,8 +127,26 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     now,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
+  // RFC 9449: App A's one DPoP key (in memory, never exported). The todos card's token is bound to
+  // it; the chain's token stays a bearer token, because App B re-exchanges it and does not hold
+  // App A's key (the engine would refuse the bound one, rightly).
+  const dpopOn = (env.APP_A_DPOP ?? (env.idp.kind === 'embedded' ? 'on' : 'off')) === 'on'
+  const dpopKey = dpopOn ? await createDpopKey({ now }) : undefined
+  const cardExchanger =
+    dpopKey === undefined
+      ? exchanger
+      : createTokenExchangeClient({
+          tokenEndpoint,
+          clientId: env.APP_A_CLIENT_ID,
+          clientSecret: env.APP_A_CLIENT_SECRET,
+          cache,
+          now,
+          dpop: dpopKey,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+        })
   const appB = createAppBClient({
     baseUrl: env.APP_B_URL,
+    ...(dpopKey ? { dpop: dpopKey } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   })
   const audience = env.APP_B_CLIENT_ID
@@ -162,7 +186,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
       throw error
     }
     try {
-      const exchanged = await exchanger.exchange({
+      const exchanged = await cardExchanger.exchange({
         subjectToken: userToken,
         audience,
         scope: appBScope,
@@ -191,7 +215,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
 
   /** A token App B rejected should not be served from the cache again. */
   function forgetExchanged(userToken: string): void {
-    cache.delete(ExchangedTokenCache.key(userToken, audience, appBScope))
+    cache.delete(ExchangedTokenCache.key(userToken, audience, appBScope, dpopKey?.jkt))
   }
 
   /**
@@ -306,8 +330,9 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
         fromCache: exchanged.fromCache,
         durationMs: exchanged.durationMs,
         exchanged: exchanged.exchange,
+        jkt: exchanged.jkt,
       }
-      model.todoCount = await appB.todoCount(exchanged.accessToken)
+      model.todoCount = await appB.todoCount(exchanged.accessToken, exchanged.jkt)
       if (
         !model.todoCount.ok &&
         model.todoCount.failure.kind === 'http' &&
@@ -334,7 +359,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
           }`
       return sendHtml(reply, todosPage({ ...base, error: html`No token for App B: ${reason}.` }))
     }
-    const todos = await appB.listTodos(result.exchanged.accessToken)
+    const todos = await appB.listTodos(result.exchanged.accessToken, result.exchanged.jkt)
     if (!todos.ok) {
       if (todos.failure.kind === 'http' && todos.failure.status === 401)
         forgetExchanged(result.userToken)

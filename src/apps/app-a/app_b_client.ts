@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { fetchJson } from '../../client/fetch_json.js'
+import type { DpopKey } from '../../client/dpop.js'
 
 export type AppBFailure =
   | { kind: 'unreachable'; message: string }
@@ -77,8 +78,9 @@ function parseBearerChallenge(header: string | null): { error?: string; descript
 }
 
 export interface AppBClient {
-  todoCount(accessToken: string): Promise<AppBResult<TodoCount>>
-  listTodos(accessToken: string): Promise<AppBResult<Todo[]>>
+  /** `jkt`: the token is DPoP-bound to that key of App A's (sent as `DPoP`, with a proof). */
+  todoCount(accessToken: string, jkt?: string): Promise<AppBResult<TodoCount>>
+  listTodos(accessToken: string, jkt?: string): Promise<AppBResult<Todo[]>>
   /** The user's activity in App C, fetched by App B on the user's behalf (the chain A → B → C). */
   activity(
     accessToken: string,
@@ -91,6 +93,8 @@ export function createAppBClient(options: {
   baseUrl: string
   fetch?: typeof fetch
   timeoutMs?: number
+  /** App A's DPoP key, for tokens bound to it. */
+  dpop?: DpopKey
 }): AppBClient {
   const fetchImpl = options.fetch ?? globalThis.fetch
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
@@ -100,11 +104,17 @@ export function createAppBClient(options: {
     path: string,
     accessToken: string,
     schema: z.ZodType<T>,
+    jkt?: string,
   ): Promise<AppBResult<T>> {
+    const url = `${baseUrl}${path}`
+    const authorization =
+      jkt !== undefined && options.dpop !== undefined
+        ? await options.dpop.authorizationHeaders({ method: 'GET', url, accessToken, jkt })
+        : { authorization: `Bearer ${accessToken}` }
     const answer = await fetchJson(
       fetchImpl,
-      `${baseUrl}${path}`,
-      { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' } },
+      url,
+      { headers: { ...authorization, accept: 'application/json' } },
       timeoutMs,
     )
     if (!answer.reached) {
@@ -148,15 +158,15 @@ export function createAppBClient(options: {
   }
 
   return {
-    todoCount: (accessToken) => get('/api/todos/count', accessToken, todoCountSchema),
+    todoCount: (accessToken, jkt) => get('/api/todos/count', accessToken, todoCountSchema, jkt),
     activity: (accessToken, via = 'exchange') =>
       get(
         via === 'txn-token' ? '/api/activity?via=txn-token' : '/api/activity',
         accessToken,
         activitySchema,
       ),
-    async listTodos(accessToken) {
-      const result = await get('/api/todos', accessToken, todoListSchema)
+    async listTodos(accessToken, jkt) {
+      const result = await get('/api/todos', accessToken, todoListSchema, jkt)
       if (!result.ok) return result
       return { ok: true, value: Array.isArray(result.value) ? result.value : result.value.todos }
     },

@@ -129,6 +129,8 @@ export interface DashboardModel {
     durationMs: number
     /** When the token endpoint issued the token and how long that took (`ExchangeResult.exchange`). */
     exchanged?: { at: number; durationMs: number } | undefined
+    /** RFC 9449: the DPoP key thumbprint the token is bound to; absent for a bearer token. */
+    jkt?: string | undefined
   }
   exchangeError?: TokenExchangeError
   todoCount?: AppBResult<TodoCount>
@@ -246,6 +248,15 @@ function exchangeCard(model: DashboardModel): SafeHtml {
       exchange &&
       html`<dt>Issued token type</dt>
         <dd><code>${exchange.issuedTokenType}</code></dd>
+        <dt>Sender constraint</dt>
+        <dd data-testid="dpop-binding">
+          ${
+            exchange.jkt
+              ? html`<span class="badge badge-green">DPoP-bound</span> to App A's key
+                  <code>${exchange.jkt}</code> (<code>cnf.jkt</code>): useless without it`
+              : html`<span class="badge badge-yellow">bearer</span> whoever holds it can use it`
+          }
+        </dd>
         <dt>Granted scope</dt>
         <dd><code>${exchange.scope ?? '(not stated)'}</code></dd>
         <dt>Source</dt>

@@ -30,12 +30,17 @@ import {
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
   createAccessTokenVerifier,
+  createProtectedResourceMetadata,
   createTrustedIssuersVerifier,
+  DPOP_ALGORITHMS,
   type AccessTokenVerifier,
+  type ProtectedResourceMetadata,
 } from '../../resource/index.js'
+import { registerProtectedResourceMetadata } from '../../resource/fastify.js'
+import { ACTIVITY_READ_SCOPE } from './app_c_link.js'
 import { createAppCLink, type AppCLink } from './app_c_link.js'
 import { createAppCTxnLink } from './app_c_txn_link.js'
-import { SERVICE_API_SCOPE, serviceApi } from './service_api.js'
+import { SERVICE_API_SCOPE, serviceApi, TODOS_WRITE_SCOPE } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
 import { openPostgresTodoStore } from './todo_store_postgres.js'
 import { openPostgresPool } from '../../storage/postgres.js'
@@ -64,7 +69,26 @@ export interface BuildAppBOptions {
   readonly fetch?: typeof fetch
 }
 
-/** The verifier App B uses for its service API. */
+/**
+ * App B's RFC 9728 metadata: its resource identifier is its URL (the `resource` of its target in
+ * the policy, RFC 8707), its tokens come from the IdP (App A's and App B's issuer) or the STS.
+ */
+export function appBResourceMetadata(env: Env): ProtectedResourceMetadata {
+  return createProtectedResourceMetadata({
+    resource: env.APP_B_URL.replace(/\/+$/, ''),
+    authorizationServers: [
+      ...new Set([
+        issuerForClient(env.idp, env.APP_A_CLIENT_ID),
+        issuerForClient(env.idp, env.APP_B_CLIENT_ID),
+        env.STS_ISSUER,
+      ]),
+    ],
+    scopesSupported: [SERVICE_API_SCOPE, TODOS_WRITE_SCOPE, ACTIVITY_READ_SCOPE],
+    resourceName: 'App B (todos)',
+    dpopAlgorithms: DPOP_ALGORITHMS,
+  })
+}
+
 /**
  * The verifier App B uses for its service API. It trusts, each with its own keys, the issuers of
  * the IdP that App A's and App B's tokens come from (one issuer, or one per application on
@@ -210,10 +234,15 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   })
 
   registerHealthRoutes(app, { logger, checks: { database: () => store.ping() } })
+  // RFC 9728: who issues tokens for App B's service API, and how to present them.
+  const metadata = appBResourceMetadata(env)
+  registerProtectedResourceMetadata(app, metadata)
   await app.register(serviceApi, {
+    resourceMetadata: metadata.url,
     store,
     verifier,
     realm: env.APP_B_CLIENT_ID,
+    dpopOrigin: new URL(env.APP_B_URL).origin,
     trustedHeaderCallers: options.trustedHeaderCallers ?? env.APP_B_TRUSTED_HEADER_CALLERS,
     appC,
     appCTxn,

@@ -26,14 +26,17 @@ import {
   type VerifiedAccessToken,
 } from '../../resource/index.js'
 import { bearerAuth, sendAuthError } from '../../resource/fastify.js'
-import { readBearerToken } from '../../resource/bearer_auth.js'
+import { readAccessToken } from '../../resource/bearer_auth.js'
 import { checkScopes } from '../../resource/checks.js'
 import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ACTIVITY_READ_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import type { TodoStore } from './todo_store.js'
+import { DPOP_ALGORITHMS } from '../../resource/index.js'
 
 /** The scope App B's service API requires. */
 export const SERVICE_API_SCOPE = 'todos:read'
+/** The scope an agent needs to add and complete a user's todos through the service API. */
+export const TODOS_WRITE_SCOPE = 'todos:write'
 
 export interface ServiceApiOptions {
   readonly store: TodoStore
@@ -47,6 +50,13 @@ export interface ServiceApiOptions {
   readonly appC?: AppCLink
   /** The txn-token way to App C, used for `GET /api/activity?via=txn-token`. */
   readonly appCTxn?: AppCLink
+  /**
+   * App B's origin as callers reach it: DPoP-bound tokens (RFC 9449) are accepted, with a proof
+   * whose `htu` names this origin. Without it only bearer tokens pass (a bound one never does).
+   */
+  readonly dpopOrigin?: string
+  /** RFC 9728 metadata URL, named in every challenge (`resource_metadata`). */
+  readonly resourceMetadata?: string
 }
 
 declare module 'fastify' {
@@ -107,7 +117,16 @@ export async function serviceApi(
   })
   fastify.decorateRequest('identityDecision', null)
   await fastify.register(bearerAuth, { realm })
-  fastify.addHook('preHandler', fastify.requireBearer({ verifier, scopes: [SERVICE_API_SCOPE] }))
+  const dpop = options.dpopOrigin === undefined ? undefined : { origin: options.dpopOrigin }
+  fastify.addHook(
+    'preHandler',
+    fastify.requireBearer({
+      verifier,
+      scopes: [SERVICE_API_SCOPE],
+      ...(dpop ? { dpop } : {}),
+      ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
+    }),
+  )
   fastify.addHook('preHandler', async (request) => {
     if (request.accessToken) {
       request.identityDecision = decideIdentity(request.accessToken, request.headers[USER_HEADER])
@@ -170,7 +189,10 @@ export async function serviceApi(
         } catch (error) {
           if (!(error instanceof ResourceAuthError)) throw error
           request.accessTokenError = error
-          return sendAuthError(reply, realm, error)
+          return sendAuthError(reply, realm, error, {
+            ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
+            ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
+          })
         }
       },
     },
@@ -179,7 +201,9 @@ export async function serviceApi(
       // ?via=txn-token: the same read through a txn token instead of a second exchange.
       const via = (request.query as { via?: unknown } | undefined)?.via
       const link = via === 'txn-token' && options.appCTxn ? options.appCTxn : appC
-      const result = await link.read(readBearerToken(request))
+      // A DPoP-bound token cannot be re-exchanged here (App B does not hold its key): the engine
+      // refuses it, and the answer names the hop.
+      const result = await link.read(readAccessToken(request))
       if (!result.ok) {
         request.log.warn({ appC: result.failure }, 'activity from App C unavailable')
         return reply.code(502).send({

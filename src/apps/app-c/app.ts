@@ -12,15 +12,17 @@ import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
   createAccessTokenVerifier,
+  createProtectedResourceMetadata,
   createTxnTokenVerifier,
   type AccessTokenVerifier,
   type TxnTokenVerifier,
 } from '../../resource/index.js'
+import { registerProtectedResourceMetadata } from '../../resource/fastify.js'
 import { openActivityStore, type ActivityStore } from './activity_store.js'
 import { openPostgresActivityStore } from './activity_store_postgres.js'
 import { openPostgresPool } from '../../storage/postgres.js'
 import { registerHealthRoutes } from '../../storage/readiness.js'
-import { appCServiceApi } from './service_api.js'
+import { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE, appCServiceApi } from './service_api.js'
 
 export interface BuildAppCOptions {
   readonly env: Env
@@ -92,11 +94,20 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
     ],
     callers: env.APP_C_ALLOWED_CALLERS,
   }))
+  // RFC 9728: App C's tokens come from App B's exchanges at the IdP.
+  const metadata = createProtectedResourceMetadata({
+    resource: env.APP_C_URL.replace(/\/+$/, ''),
+    authorizationServers: [issuerForClient(env.idp, env.APP_B_CLIENT_ID)],
+    scopesSupported: [ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE],
+    resourceName: 'App C (activity log)',
+  })
+  registerProtectedResourceMetadata(app, metadata)
   await app.register(appCServiceApi, {
     store,
     verifier: options.verifier ?? createAppCVerifier(env),
     realm: env.APP_C_CLIENT_ID,
     txnVerifier: options.txnVerifier ?? createAppCTxnVerifier(env),
+    resourceMetadata: metadata.url,
   })
   await app.ready()
   return app

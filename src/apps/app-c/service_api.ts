@@ -30,6 +30,8 @@ export interface AppCServiceOptions {
    * (draft-ietf-oauth-transaction-tokens-10 §12) instead of a bearer token, and records its `txn`.
    */
   readonly txnVerifier?: TxnTokenVerifier
+  /** RFC 9728 metadata URL, named in every challenge (`resource_metadata`). */
+  readonly resourceMetadata?: string
 }
 
 /** What App C verified on a txn token, as a caller may display it (never the token). */
@@ -87,12 +89,15 @@ export async function appCServiceApi(
   options: AppCServiceOptions,
 ): Promise<void> {
   const { store, verifier, realm } = options
+  const metadata = options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}
   await fastify.register(bearerAuth, { realm })
   registerServiceAudit(fastify, { event: 'app-c.service_api' })
 
   fastify.post(
     '/api/activity',
-    { preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_WRITE_SCOPE] }) },
+    {
+      preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_WRITE_SCOPE], ...metadata }),
+    },
     async (request, reply) => {
       const token = verified(request)
       let activity: { action: string; detail: string }
@@ -123,7 +128,7 @@ export async function appCServiceApi(
 
   fastify.get(
     '/api/activity',
-    { preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_READ_SCOPE] }) },
+    { preHandler: fastify.requireBearer({ verifier, scopes: [ACTIVITY_READ_SCOPE], ...metadata }) },
     async (request) => {
       const token = verified(request)
       return {

@@ -32,11 +32,14 @@ export async function requestToken(
   target: PathTarget,
   form: Record<string, string>,
   authenticate: boolean,
+  /** More headers (a `DPoP` proof). */
+  extraHeaders: Record<string, string> = {},
 ): Promise<TokenAnswer> {
   const fetchImpl = target.fetch ?? globalThis.fetch
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json',
+    ...extraHeaders,
   }
   if (authenticate) headers.authorization = basicAuthorization(target.clientId, target.clientSecret)
   try {

@@ -5,9 +5,10 @@
  *
  * Order: the client may exchange (`checkClientMayExchange`, `unauthorized_client`; run once, by the
  * authenticate stage, before any token is touched — Spring's order) → the subject token is addressed
- * to the requester (S2) → one target, configured and allowed for the client (S1, `invalid_target`)
- * → scopes within subject ∩ client ceiling ∩ target (S15, `invalid_scope`) → actor chain built,
- * depth-capped, cycle-free (S14, S18) → lifetime never beyond subject or actor (S17).
+ * to the requester (S2) → DPoP binding kept or added, never lost (dpop_binding.ts) → one target,
+ * configured and allowed for the client (S1, `invalid_target`) → scopes within subject ∩ client
+ * ceiling ∩ target (S15, `invalid_scope`) → actor chain built, depth-capped, cycle-free (S14, S18)
+ * → lifetime never beyond subject or actor (S17).
  *
  * Choices (documented here because peers differ):
  * - No `audience`/`resource` in the request: the client's single allowed audience is used if it has
@@ -42,26 +43,33 @@ import type {
   ExchangeDecision,
   ExchangeRequest,
   VerifiedActor,
+  VerifiedProof,
   VerifiedSubject,
 } from './types.js'
+import { decideBinding } from './dpop_binding.js'
 
 export interface DecideInput {
   readonly request: ExchangeRequest
   readonly client: ExchangeClient
   readonly subject: VerifiedSubject
   readonly actor: VerifiedActor | undefined
+  /** The verified DPoP proof of the request, if one was sent. */
+  readonly proof?: VerifiedProof | undefined
   readonly policy: ExchangePolicy
   /** Current time in whole seconds. */
   readonly now: number
 }
 
 export function decideExchange(input: DecideInput): ExchangeDecision {
-  const { request, client, subject, actor, policy, now } = input
+  const { request, client, subject, actor, proof, policy, now } = input
   const clientPolicy = client.policy
   checkSubjectAddressedTo(
     subject,
     upstreamClientIdsOf(issuerProfileFor(policy.issuers, subject.iss), client.clientId),
   )
+  // Right after who may present the token: a bound token without its key is refused as such,
+  // whatever target, scope or chain the request names (no other answer hints at what would pass).
+  const jkt = decideBinding({ subject, actor, proof, client })
   const target = resolveTarget(request, policy, clientPolicy)
   checkTargetAllowed(target, clientPolicy)
   const scopes = decideScopes(
@@ -97,6 +105,7 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
     issuedTokenType: request.requestedTokenType,
     subjectJti: subject.jti,
     actorJti: actor?.jti,
+    jkt,
   }
   return Object.freeze(decision) as ExchangeDecision
 }

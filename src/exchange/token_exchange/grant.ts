@@ -32,6 +32,8 @@ import type { Clock } from '../../time/clock.js'
 import type { TokenStatus, TokenValidationDeps } from '../verify_access_token.js'
 import { buildExchangeClaims } from './claims.js'
 import { checkClientMayExchange, decideExchange } from './decide.js'
+import { readDpopProof, validateDpopProof, type DpopBindingDeps } from './dpop_binding.js'
+import { createDpopReplayCache } from '../../jwt/dpop_proof.js'
 import { parseExchangeRequest } from './parse_request.js'
 import { buildExchangeResponse } from './respond.js'
 import {
@@ -51,6 +53,8 @@ export interface TokenExchangeGrantDeps {
   readonly verifier: JwsVerifier
   /** Checks subject and actor tokens are still live (issued, not revoked, grant alive). */
   readonly subjectStatus: TokenStatus
+  /** DPoP proofs (RFC 9449): the replay cache, one per token service. Default: a fresh one. */
+  readonly dpop?: Partial<DpopBindingDeps>
 }
 
 export type TokenExchangeGrant = Grant<{
@@ -65,6 +69,10 @@ export type TokenExchangeGrant = Grant<{
 
 export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExchangeGrant {
   const { policy, verifier, subjectStatus } = deps
+  const dpop: DpopBindingDeps = {
+    replay: deps.dpop?.replay ?? createDpopReplayCache(),
+    ...(deps.dpop?.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: deps.dpop.maxAgeSeconds }),
+  }
   if (policy === undefined || policy.clients === undefined) {
     throw new TypeError('createTokenExchange: policy is required (createExchangePolicy)')
   }
@@ -91,7 +99,7 @@ export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExc
     // RFC 8693 §2.1: only `audience` and `resource` may appear more than once.
     allowedDuplicateParameters: new Set(['audience', 'resource']),
     requesterOf: (input) => input?.client?.clientId,
-    parse: (input) => parseExchangeRequest(input.params, policy.limits),
+    parse: (input) => parseExchangeRequest(input.params, policy.limits, readDpopProof(input.dpop)),
     authenticate: (_request, input) =>
       checkClientMayExchange(policy, checkConfidentialClient(input.client)),
     async validate(request, client, context) {
@@ -105,11 +113,13 @@ export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExc
       context.note({ subjectSub: subject.sub, subjectJti: subject.jti })
       const actor = await validateActorToken(request, subject, client, tokenDeps)
       context.note({ actorSub: actor?.sub, actorJti: actor?.jti })
-      return { request, client, subject, actor }
+      // After the tokens: a replayed proof is only ever counted for a request that could succeed.
+      const proof = await validateDpopProof(request, dpop, context.now)
+      return { request, client, subject, actor, proof }
     },
     decide(verified, context) {
       const decision = decideExchange({ ...verified, policy, now: context.now })
-      context.note({ audience: decision.audience, scopes: decision.scopes })
+      context.note({ audience: decision.audience, scopes: decision.scopes, dpopJkt: decision.jkt })
       return decision
     },
     mint: (decision) => ({

@@ -24,14 +24,18 @@ import {
   type GrantParams,
   type RequestLimits,
 } from '../types.js'
-import { GRANT_TYPE_TOKEN_EXCHANGE, type ExchangeRequest } from './types.js'
+import { GRANT_TYPE_TOKEN_EXCHANGE, type DpopRequest, type ExchangeRequest } from './types.js'
 
 const ACCEPTED_TOKEN_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE.ACCESS_TOKEN, TOKEN_TYPE.JWT])
 const KNOWN_TOKEN_TYPES: ReadonlySet<string> = new Set(Object.values(TOKEN_TYPE))
 /** Visible ASCII, no spaces: client ids and URIs. */
 const AUDIENCE_VALUE = /^[\x21-\x7E]+$/
 
-export function parseExchangeRequest(params: GrantParams, limits: RequestLimits): ExchangeRequest {
+export function parseExchangeRequest(
+  params: GrantParams,
+  limits: RequestLimits,
+  dpop?: DpopRequest,
+): ExchangeRequest {
   const grantType = readSingle(params, 'grant_type', limits.maxParameterLength)
   if (grantType === undefined) throw malformed('grant_type', 'is missing', 'grant_type missing')
   if (grantType !== GRANT_TYPE_TOKEN_EXCHANGE) {
@@ -79,6 +83,7 @@ export function parseExchangeRequest(params: GrantParams, limits: RequestLimits)
     subjectTokenType,
     actorToken,
     actorTokenType,
+    dpop,
   } as const
   return Object.freeze(request) as ExchangeRequest
 }

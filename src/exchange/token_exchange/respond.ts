@@ -17,7 +17,7 @@ export function buildExchangeResponse(input: {
   return Object.freeze({
     access_token: accessToken,
     issued_token_type: decision.issuedTokenType,
-    token_type: 'Bearer',
+    token_type: decision.jkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: decision.exp - decision.iat,
     scope: decision.scopes.join(' '),
   })

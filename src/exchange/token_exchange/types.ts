@@ -2,6 +2,7 @@
  * The stage outputs of the RFC 8693 grant, in the order the runner produces them. Each is branded
  * (`Stage`), so the stage after it accepts only what the stage before it returned.
  */
+import type { VerifiedDpopProof } from '../../jwt/dpop_proof.js'
 import type { ClientExchangePolicy, ExchangeMode } from '../policy.js'
 import type {
   AcceptedTokenType,
@@ -18,6 +19,25 @@ export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token
 export interface ExchangeInput {
   readonly params: GrantParams
   readonly client: AuthenticatedClient
+  /** The request's `DPoP` headers (RFC 9449), when the edge supports sender-constrained tokens. */
+  readonly dpop?: DpopInput
+}
+
+/** The DPoP side of a token request, as the HTTP edge received it. */
+export interface DpopInput {
+  /** Every `DPoP` header value received (more than one is refused). */
+  readonly headers: readonly string[]
+  /** The request method (`POST`). */
+  readonly htm: string
+  /** The token endpoint's URI as clients reach it (what `htu` must name). */
+  readonly htu: string
+}
+
+/** The DPoP proof of a request, read but not verified. */
+export interface DpopRequest {
+  readonly proof: string
+  readonly htm: string
+  readonly htu: string
 }
 
 /** parse: syntactically valid, nothing verified yet. */
@@ -33,6 +53,8 @@ export type ExchangeRequest = Stage<
     readonly subjectTokenType: AcceptedTokenType
     readonly actorToken: string | undefined
     readonly actorTokenType: AcceptedTokenType | undefined
+    /** The one `DPoP` proof sent (unverified) with the method and URI it must name; or none. */
+    readonly dpop?: DpopRequest | undefined
   },
   'exchange_request'
 >
@@ -55,7 +77,12 @@ export interface VerifiedExchange {
   readonly client: ExchangeClient
   readonly subject: VerifiedSubject
   readonly actor: VerifiedActor | undefined
+  /** The DPoP proof, verified for this request (method, URI, time, first use). */
+  readonly proof: VerifiedProof | undefined
 }
+
+/** validate: the DPoP proof, verified. */
+export type VerifiedProof = Stage<VerifiedDpopProof, 'verified_dpop_proof'>
 
 /** decide: everything the claims builder needs, frozen. */
 export type ExchangeDecision = Stage<
@@ -75,6 +102,8 @@ export type ExchangeDecision = Stage<
     readonly issuedTokenType: AcceptedTokenType
     readonly subjectJti: string
     readonly actorJti: string | undefined
+    /** RFC 9449: the key the issued token is bound to (`cnf.jkt`); `undefined`: a bearer token. */
+    readonly jkt?: string | undefined
   },
   'exchange_decision'
 >
@@ -83,7 +112,8 @@ export type ExchangeDecision = Stage<
 export interface ExchangeResponse {
   readonly access_token: string
   readonly issued_token_type: AcceptedTokenType
-  readonly token_type: 'Bearer'
+  /** `DPoP` when the issued token is bound to the requester's key (RFC 9449 §5). */
+  readonly token_type: 'Bearer' | 'DPoP'
   readonly expires_in: number
   readonly scope: string
 }

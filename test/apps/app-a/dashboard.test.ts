@@ -84,6 +84,8 @@ async function setup(t: TestContext) {
     IDP_ISSUER: op.url,
     APP_A_CLIENT_SECRET: SECRET,
     APP_B_URL: appB.url,
+    // The fake OP issues bearer tokens only: App A asks for no binding.
+    APP_A_DPOP: 'off',
   })
   const app = await buildAppA({ env, logger: createLogger({ level: 'silent' }) })
   t.after(() => app.close())

@@ -123,10 +123,14 @@ describe('App B service API', () => {
     assert.deepEqual([res.json().count, res.json().open, res.json().user], [0, 0, 'user-carol'])
   })
 
-  test('when no token is sent then 401 with a bare Bearer challenge', async () => {
+  test('when no token is sent then 401 with bare Bearer and DPoP challenges naming the metadata (RFC 9449, RFC 9728)', async () => {
     const res = await get('/api/todos')
     assert.equal(res.statusCode, 401)
-    assert.equal(res.headers['www-authenticate'], 'Bearer realm="app-b"')
+    assert.equal(
+      res.headers['www-authenticate'],
+      `Bearer realm="app-b", resource_metadata="http://localhost:3994/.well-known/oauth-protected-resource", ` +
+        `DPoP realm="app-b", resource_metadata="http://localhost:3994/.well-known/oauth-protected-resource", algs="ES256 ES384 EdDSA PS256"`,
+    )
     assert.equal(res.headers['set-cookie'], undefined)
   })
 

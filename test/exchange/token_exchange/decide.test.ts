@@ -120,6 +120,7 @@ test('decideExchange when all checks pass then frozen delegation decision', () =
     issuedTokenType: TOKEN_TYPE.ACCESS_TOKEN,
     subjectJti: 'subject-jti',
     actorJti: undefined,
+    jkt: undefined,
   })
 })
 
