@@ -18,12 +18,13 @@ import { basicAuth } from '../helpers/stack.js'
 import { postgresUnavailable, testSchema, type TestSchema } from '../helpers/postgres.js'
 import { redisUnavailable, TEST_REDIS_URL } from '../helpers/redis.js'
 import { freePort, NGINX, startNginx, type Nginx } from '../helpers/topology.js'
+import { servicesRequired } from '../helpers/services.js'
 
 const CONCURRENCY = 4
 const skip =
   (await postgresUnavailable()) ??
   (await redisUnavailable()) ??
-  (existsSync(NGINX) ? undefined : `${NGINX} not installed`)
+  (existsSync(NGINX) ? undefined : servicesRequired(`${NGINX} not installed`))
 
 describe('kill -9 of an IdP instance under load', { skip, timeout: 240_000 }, () => {
   let schema: TestSchema

@@ -17,13 +17,14 @@ import { basicAuth, decodeJwt } from '../helpers/stack.js'
 import { postgresUnavailable } from '../helpers/postgres.js'
 import { redisUnavailable } from '../helpers/redis.js'
 import { NGINX, startTopology, type Topology } from '../helpers/topology.js'
+import { servicesRequired } from '../helpers/services.js'
 
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
 const CLIENT_LIMIT = 100
 const skip =
   (await postgresUnavailable()) ??
   (await redisUnavailable()) ??
-  (existsSync(NGINX) ? undefined : `${NGINX} not installed`)
+  (existsSync(NGINX) ? undefined : servicesRequired(`${NGINX} not installed`))
 
 describe(
   'several instances behind nginx on PostgreSQL and Redis',
