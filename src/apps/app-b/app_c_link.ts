@@ -20,7 +20,7 @@ import {
   TokenExchangeError,
   type TokenExchangeClient,
 } from '../../client/index.js'
-import { fetchJson } from '../../client/fetch_json.js'
+import { fetchJson, type JsonAnswer } from '../../client/fetch_json.js'
 import { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE } from '../app-c/service_api.js'
 
 export { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE }
@@ -149,7 +149,6 @@ export function createAppCLink(options: AppCLinkOptions): AppCLink {
       }
     }
 
-    const failed = (failure: AppCFailure): AppCResult<T> => ({ ok: false, failure, exchanged })
     const answer = await fetchJson(
       fetchImpl,
       `${baseUrl}/api/activity`,
@@ -164,27 +163,10 @@ export function createAppCLink(options: AppCLinkOptions): AppCLink {
       },
       timeoutMs,
     )
-    if (!answer.reached) return failed({ hop: 'app-c', kind: 'unreachable' })
-    const { response, json } = answer
-    if (!response.ok) {
-      // App C no longer accepts this token (keys rotated, revoked): exchange afresh next time.
-      if (response.status === 401)
-        cache?.delete(ExchangedTokenCache.key(subjectToken, audience, scope))
-      const body = oauthErrorSchema.safeParse(json)
-      return failed({
-        hop: 'app-c',
-        kind: 'http',
-        status: response.status,
-        ...(body.success ? { error: body.data.error } : {}),
-        ...(body.success && body.data.error_description
-          ? { description: body.data.error_description }
-          : {}),
-      })
-    }
-    const parsed = schema.safeParse(json)
-    if (!parsed.success)
-      return failed({ hop: 'app-c', kind: 'invalid_response', status: response.status })
-    return { ok: true, value: parsed.data, exchanged }
+    // App C no longer accepts this token (keys rotated, revoked): exchange afresh next time.
+    if (answer.reached && answer.response.status === 401)
+      cache?.delete(ExchangedTokenCache.key(subjectToken, audience, scope))
+    return readAppCAnswer(answer, schema, exchanged)
   }
 
   return {
@@ -196,6 +178,37 @@ export function createAppCLink(options: AppCLinkOptions): AppCLink {
 }
 
 /** One line for a log or a notice: which hop failed and how (no token, no secret). */
+/**
+ * App C's answer as a result, the same for every way App B reaches App C (exchanged token or txn
+ * token): unreachable, an HTTP error with App C's OAuth error, a body of the wrong shape, or the
+ * value.
+ */
+export function readAppCAnswer<T>(
+  answer: JsonAnswer,
+  schema: z.ZodType<T>,
+  exchanged: ExchangedForAppC,
+): AppCResult<T> {
+  const failed = (failure: AppCFailure): AppCResult<T> => ({ ok: false, failure, exchanged })
+  if (!answer.reached) return failed({ hop: 'app-c', kind: 'unreachable' })
+  const { response, json } = answer
+  if (!response.ok) {
+    const body = oauthErrorSchema.safeParse(json)
+    return failed({
+      hop: 'app-c',
+      kind: 'http',
+      status: response.status,
+      ...(body.success ? { error: body.data.error } : {}),
+      ...(body.success && body.data.error_description
+        ? { description: body.data.error_description }
+        : {}),
+    })
+  }
+  const parsed = schema.safeParse(json)
+  if (!parsed.success)
+    return failed({ hop: 'app-c', kind: 'invalid_response', status: response.status })
+  return { ok: true, value: parsed.data, exchanged }
+}
+
 export function describeAppCFailure(failure: AppCFailure): string {
   if (failure.hop !== 'app-c') {
     const what =

@@ -20,9 +20,8 @@ import {
   ACTIVITY_READ_SCOPE,
   ACTIVITY_WRITE_SCOPE,
   activityPageSchema,
-  oauthErrorSchema,
+  readAppCAnswer,
   recordedSchema,
-  type AppCFailure,
   type AppCLink,
   type AppCResult,
   type ExchangedForAppC,
@@ -73,7 +72,6 @@ export function createAppCTxnLink(options: AppCTxnLinkOptions): AppCLink {
         },
       }
     }
-    const failed = (failure: AppCFailure): AppCResult<T> => ({ ok: false, failure, exchanged })
     const answer = await fetchJson(
       fetchImpl,
       `${baseUrl}/api/txn/activity`,
@@ -88,24 +86,7 @@ export function createAppCTxnLink(options: AppCTxnLinkOptions): AppCLink {
       },
       timeoutMs,
     )
-    if (!answer.reached) return failed({ hop: 'app-c', kind: 'unreachable' })
-    const { response, json } = answer
-    if (!response.ok) {
-      const body = oauthErrorSchema.safeParse(json)
-      return failed({
-        hop: 'app-c',
-        kind: 'http',
-        status: response.status,
-        ...(body.success ? { error: body.data.error } : {}),
-        ...(body.success && body.data.error_description
-          ? { description: body.data.error_description }
-          : {}),
-      })
-    }
-    const parsed = schema.safeParse(json)
-    if (!parsed.success)
-      return failed({ hop: 'app-c', kind: 'invalid_response', status: response.status })
-    return { ok: true, value: parsed.data, exchanged }
+    return readAppCAnswer(answer, schema, exchanged)
   }
 
   return {
