@@ -123,6 +123,25 @@ describe('STS Txn-Token Service (draft-ietf-oauth-transaction-tokens-10)', () =>
     return body
   }
 
+  it('txnToken when the subject token is DPoP-bound (cnf.jkt) then invalid_grant and no txn token strips the binding', async () => {
+    await refused(
+      {
+        subject_token: userTokenForAppB({
+          cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' },
+        }),
+      },
+      { status: 400, error: 'invalid_grant', reason: /DPoP-bound/ },
+    )
+    await refused(
+      {
+        subject_token: userTokenForAppB({
+          cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
+        }),
+      },
+      { status: 400, error: 'invalid_grant', reason: /DPoP-bound/ },
+    )
+  })
+
   async function jwks(): Promise<JSONWebKeySet> {
     return (await (await fetch(`${url}/jwks`)).json()) as JSONWebKeySet
   }

@@ -17,7 +17,7 @@ import {
   validateAccessTokenClaims,
 } from '../../jwt/access_token_claims.js'
 import { JwsVerificationError, type JwsVerifier } from '../../jws/verify_jws.js'
-import { TemporarilyUnavailable } from '../errors.js'
+import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { TXN_TOKEN_TYP } from '../mint.js'
 import type { EpochSeconds } from '../../time/clock.js'
 import {
@@ -49,6 +49,15 @@ export async function validateTxnSubject(
       ...deps.accessTokens,
       now: deps.now,
     })
+    // A sender-constrained token (RFC 9449 `cnf.jkt`, or any other `cnf`) is usable only with a
+    // proof from its key, as the RFC 8693 grant demands; a txn-token request carries no proof, so
+    // swapping a stolen bound token for a txn token would strip the binding.
+    if (token.jkt !== undefined) {
+      throw new InvalidGrant({
+        description: 'a sender-constrained subject token cannot be exchanged for a txn token',
+        detail: 'subject token carries cnf (DPoP-bound); txn-token requests carry no proof',
+      })
+    }
     return Object.freeze({
       kind: 'access_token',
       sub: token.sub,
