@@ -136,8 +136,10 @@ describe('kill -9 of an IdP instance under load', { skip, timeout: 240_000 }, ()
     children[0]!.kill('SIGKILL')
     const killedAt = performance.now()
     await new Promise((resolve) => setTimeout(resolve, 3000))
-    const duringOutage = outcomes.ok - beforeKill
     await startInstance(0)
+    // The instance is down from the kill until its restart is ready: count what succeeded then
+    // (a fixed 3 s window can fall inside a stall of the loaded machine and count nothing).
+    const duringOutage = outcomes.ok - beforeKill
     const recoveredMs = performance.now() - killedAt
     const restartedPort = ports[0]!
     await new Promise((resolve) => setTimeout(resolve, 2000))
