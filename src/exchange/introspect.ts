@@ -74,6 +74,8 @@ export function createIntrospector(deps: IntrospectorDeps): Introspector {
     try {
       verified = await verifyAccessToken(token, 'subject', {
         verifier,
+        // The resource server asks what the token is; its binding is reported (cnf), not used.
+        boundTokens: 'inspect',
         subjectStatus: status,
         policy,
         now: Math.floor(clock()),

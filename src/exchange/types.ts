@@ -60,7 +60,7 @@ export interface AuthenticatedClient {
 
 /** RFC 8693 §4.4: who may act for the token's subject. */
 export interface MayActClaim {
-  readonly sub?: string
+  readonly sub: string
   readonly iss?: string
 }
 

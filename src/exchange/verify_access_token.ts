@@ -4,8 +4,22 @@
  * only after the signature holds: signature (pinned algorithms, our keys) → the shared RFC 9068
  * claims validator (src/jwt/access_token_claims.ts, the resource kit's too: `typ` → not another
  * kind of JWT → required claims → `iss` trusted → `aud` well-formed → `nbf`/`exp` with clock skew
- * → `iat` not in the future → string claims) → `scope`, `act` and `may_act` well-formed → still
- * active (injected status check).
+ * → `iat` not in the future → string claims) → `scope`, `act` and `may_act` well-formed → the
+ * sender constraint (`cnf`) this grant can honour → still active (injected status check).
+ *
+ * Well-formed provenance: `act` is a JSON object with a non-empty string `sub` (optional string
+ * `iss`), and so is every nested `act`, down to `MAX_ACT_NESTING` (src/jwt/act_claim.ts);
+ * `may_act` is a JSON object with a non-empty string `sub` (optional string `iss`). Any other shape
+ * (array, string, number, `null`, no `sub`, a non-string `sub`) refuses the token, subject and
+ * actor alike, at every grant: a claim the engine cannot read is never copied or dropped
+ * (toolhive #6093 copied a non-object `act` through).
+ *
+ * Sender constraint (RFC 9449 `cnf`): every caller states what it does with a bound token
+ * (`boundTokens`, required, so a new grant cannot forget it). `refuse`: the grant carries no proof
+ * (txn-token, federation), a token with any `cnf` is `invalid_grant` — re-issuing it would strip
+ * the binding. `proof_checked`: the RFC 8693 grant, which verifies the request's DPoP proof
+ * against the token's `cnf.jkt` in its decide stage (token_exchange/dpop_binding.ts) and refuses
+ * without one. `inspect`: introspection, which only reports `cnf`.
  *
  * Every failure is `invalid_request` with one fixed description per role (`subject_token is
  * invalid`, `actor_token is invalid`); the precise reason is in `detail` (lessons S3, S19, S20).
@@ -23,6 +37,7 @@ import { JwsVerificationError, type JwsHeader, type JwsVerifier } from '../jws/v
 import type { EpochSeconds } from '../time/clock.js'
 import {
   ACTOR_TOKEN_INVALID,
+  InvalidGrant,
   InvalidRequest,
   SUBJECT_TOKEN_INVALID,
   TemporarilyUnavailable,
@@ -41,8 +56,13 @@ export interface TokenStatus {
   isActive(token: VerifiedToken): Promise<boolean>
 }
 
+/** What the calling grant does with a sender-constrained (`cnf`) token; see the module doc. */
+export type BoundTokenRule = 'refuse' | 'proof_checked' | 'inspect'
+
 export interface TokenValidationDeps {
   readonly verifier: JwsVerifier
+  /** Required: a grant that cannot check a DPoP proof says `refuse`. */
+  readonly boundTokens: BoundTokenRule
   readonly subjectStatus: TokenStatus
   readonly policy: Pick<ExchangePolicy, 'trustedIssuers' | 'clockSkewSeconds'> &
     Partial<Pick<ExchangePolicy, 'issuers'>>
@@ -117,10 +137,20 @@ export async function verifyAccessToken(
       throw tokenInvalid(role, describeFailure(err, header, profile.acceptedTypes), err)
     throw err
   }
+  checkSenderConstraint(verified, role, deps.boundTokens)
   if (!(await deps.subjectStatus.isActive(verified))) {
     throw tokenInvalid(role, 'is not active (unknown, revoked or its grant ended)')
   }
   return verified
+}
+
+/** RFC 9449: a bound token is never re-issued by a grant that cannot verify a proof of its key. */
+function checkSenderConstraint(token: VerifiedToken, role: TokenRole, rule: BoundTokenRule): void {
+  if (token.jkt === undefined || rule !== 'refuse') return
+  throw new InvalidGrant({
+    description: 'a sender-constrained token cannot be used with this grant',
+    detail: `${role} token carries cnf (DPoP-bound); this grant accepts no proof of its key`,
+  })
 }
 
 /** The private reason, as the audit log reads it (`subject token expired`). */
@@ -152,7 +182,10 @@ function describeFailure(
   }
 }
 
-/** RFC 8693 §4.4: `{ sub?, iss? }`, at least one of them. */
+/**
+ * RFC 8693 §4.4: `{ sub, iss? }`. `sub` is required: a may_act naming only an issuer would let any
+ * party of that issuer act, and the issued token could not record who acted.
+ */
 function parseMayActClaim(value: unknown, role: TokenRole): MayActClaim {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw tokenInvalid(role, 'may_act claim is not an object')
@@ -167,8 +200,8 @@ function parseMayActClaim(value: unknown, role: TokenRole): MayActClaim {
     }
     mayAct[name] = member
   }
-  if (mayAct.sub === undefined && mayAct.iss === undefined) {
-    throw tokenInvalid(role, 'may_act claim names nobody')
+  if (mayAct.sub === undefined) {
+    throw tokenInvalid(role, 'may_act claim names no sub')
   }
-  return Object.freeze(mayAct)
+  return Object.freeze(mayAct as MayActClaim)
 }

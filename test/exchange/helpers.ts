@@ -126,6 +126,7 @@ export function tokenDeps(
 ): TokenValidationDeps & { policy: typeof policy } {
   return {
     verifier,
+    boundTokens: 'proof_checked',
     subjectStatus: { isActive: async (token) => isActive(token) },
     policy,
     now: NOW,

@@ -1,7 +1,7 @@
 /**
  * decide: the single decision point of the JWT federation grant. Order: the target's federation
  * is on (`unauthorized_client`) → the assertion was issued to a client the target trusts
- * (`invalid_grant`) → it is no delegated token → subject per policy → scopes silently cut to the
+ * (`invalid_grant`) → it carries neither `act` nor `may_act` → subject per policy → scopes silently cut to the
  * ceiling (authentik cuts requested scopes to the target's mappings).
  *
  * Reproduced as the pattern does it, and shown as such: the new lifetime is the target's own, not
@@ -53,10 +53,15 @@ export function decideFederation(input: DecideFederationInput): FederationDecisi
       detail: `assertion issued to ${assertionClientId}, not trusted by ${target.clientId}`,
     })
   }
-  if (assertion.act !== undefined) {
+  // Provenance over syntax: the re-issued token has no `act` and no `may_act`, so a delegated
+  // token (`act`) or one that only a named party may act with (`may_act`) is never re-issued.
+  if (assertion.act !== undefined || assertion.mayAct !== undefined) {
     throw new InvalidGrant({
       description: ASSERTION_INVALID,
-      detail: 'assertion is a delegated token',
+      detail:
+        assertion.act === undefined
+          ? 'assertion carries may_act: only the party it names may act'
+          : 'assertion is a delegated token',
     })
   }
   const requested = request.scopes ?? []

@@ -33,10 +33,15 @@ export function findFederationTarget(
 
 export async function validateAssertion(
   assertion: string,
-  deps: TokenValidationDeps,
+  deps: Omit<TokenValidationDeps, 'boundTokens'>,
 ): Promise<VerifiedAssertion> {
   try {
-    return (await verifyAccessToken(assertion, 'subject', deps)) as VerifiedAssertion
+    // The grant takes no DPoP proof: a bound assertion would be re-issued without its key, so the
+    // shared validation refuses any `cnf` (`invalid_grant`, passed through as is).
+    return (await verifyAccessToken(assertion, 'subject', {
+      ...deps,
+      boundTokens: 'refuse',
+    })) as VerifiedAssertion
   } catch (err) {
     if (err instanceof OAuthError && err.error === 'invalid_request') {
       throw new InvalidGrant({

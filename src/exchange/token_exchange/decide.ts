@@ -19,6 +19,11 @@
  *   was already proven to identify the requester (validate_actor.ts).
  * - Impersonation: no new actor is added, but an existing `act` chain of the subject is kept
  *   untouched: impersonation must not launder a delegated token into a plain user token.
+ * - Provenance over syntax (`decideMode`): a subject carrying `may_act`, or a request with an
+ *   actor token, is always a delegation, whatever the client's mode — so no combination of
+ *   parameters (actor token or none, any `requested_token_type`, `audience` or `resource`)
+ *   turns a token carrying `act` or `may_act` into one with neither. `may_act` itself is not
+ *   copied: the party it named now acts, and `act` records it (RFC 8693 §4.4 → §4.1).
  * - Chain depth counts the nested `act` levels of the issued token; any `sub` repeated in the
  *   chain (including the requester already present) is a cycle. Both → `invalid_request`.
  *
@@ -79,8 +84,9 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
     target.scopes,
   )
 
+  const mode = decideMode(clientPolicy.mode, subject, actor)
   const act =
-    clientPolicy.mode === 'delegation'
+    mode === 'delegation'
       ? buildDelegationChain({ sub: client.clientId, iss: policy.issuer }, subject.act)
       : subject.act
   checkChainDepth(act, policy.maxChainDepth)
@@ -94,7 +100,7 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
   })
 
   const decision = {
-    mode: clientPolicy.mode,
+    mode,
     sub: subject.sub,
     audience: target.audience,
     clientId: client.clientId,
@@ -108,6 +114,23 @@ export function decideExchange(input: DecideInput): ExchangeDecision {
     jkt,
   }
   return Object.freeze(decision) as ExchangeDecision
+}
+
+/**
+ * Provenance over syntax (Keycloak #52691): what the tokens carry decides, not which parameters
+ * were sent. A subject with `may_act` was handed to a named party to act with (validate_actor.ts
+ * checked the acting party against it), and a request with an actor token names an actor: both
+ * are delegations whatever the client's configured mode, so the issued `act` records the
+ * requester. Only a plain subject without an actor token is impersonated — and even then an `act`
+ * chain the subject carries is kept untouched.
+ */
+export function decideMode(
+  configured: ExchangeDecision['mode'],
+  subject: Pick<VerifiedSubject, 'mayAct'>,
+  actor: VerifiedActor | undefined,
+): ExchangeDecision['mode'] {
+  if (subject.mayAct !== undefined || actor !== undefined) return 'delegation'
+  return configured
 }
 
 /** The client has an exchange policy and it is switched on; returns the client with its policy. */

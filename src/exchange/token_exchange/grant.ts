@@ -105,6 +105,9 @@ export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExc
     async validate(request, client, context) {
       const tokenDeps: TokenValidationDeps & { policy: ExchangePolicy } = {
         verifier,
+        // A bound subject or actor token passes here; decide refuses it without a proof from its
+        // key (decideBinding, dpop_binding.ts).
+        boundTokens: 'proof_checked',
         subjectStatus,
         policy,
         now: context.now,

@@ -3,7 +3,8 @@
  * tokens-10 §9.2): `iss` (this service, §13.16), `iat`, `aud` (the trust domain), `exp`, `txn`,
  * `sub`, `scope`, `req_wl` (the requesting workload), `tctx`, `rctx`, a random `jti` (one per
  * token: the audit record), and for a replacement `req_wl_chain`, the workloads that requested
- * the earlier tokens of the transaction (§13.15). Nothing of the subject token is copied but its
+ * the earlier tokens of the transaction (§13.15), and `act` when the subject carried a delegation
+ * chain (RFC 8693 §4.1, unchanged: a txn token never launders a delegated token). Nothing of the subject token is copied but its
  * `sub` (§13.4: the access token MUST NOT be embedded). The header (`typ: txntoken+jwt`, §9.1) is
  * the minter's.
  *
@@ -32,6 +33,7 @@ export function buildTxnTokenClaims(
     ...(decision.reqWlChain.length > 0 ? { req_wl_chain: decision.reqWlChain } : {}),
     tctx: decision.tctx,
     rctx: decision.rctx,
+    ...(decision.act === undefined ? {} : { act: decision.act }),
     jti: options.jti ?? randomUUID(),
   })
 }

@@ -31,7 +31,11 @@ import {
 } from '../errors.js'
 import { issuerProfileFor, upstreamClientIdsOf } from '../issuer_profile.js'
 import type { ExchangePolicy } from '../policy.js'
-import { checkSubjectAddressedTo } from '../token_exchange/decide.js'
+import {
+  checkChainCycles,
+  checkChainDepth,
+  checkSubjectAddressedTo,
+} from '../token_exchange/decide.js'
 import type { AuthenticatedClient } from '../types.js'
 import type { TxnTokenPolicy } from './policy.js'
 import type {
@@ -49,6 +53,8 @@ export interface DecideTxnTokenInput {
   readonly policy: TxnTokenPolicy
   /** The upstream issuers' profiles (client id mapping). */
   readonly issuers: ExchangePolicy['issuers']
+  /** The engine's actor chain cap (lesson S14), for the `act` a subject carries in. */
+  readonly maxChainDepth: number
   readonly now: number
   /** A fresh transaction id (§11.3: unique per transaction). */
   readonly newTxn: () => string
@@ -68,6 +74,10 @@ export function decideTxnToken(input: DecideTxnTokenInput): TxnTokenDecision {
   } else {
     checkMayReplace(workload, previous.reqWlChain.length, policy.maxReplacements)
   }
+
+  // The chain is carried unchanged; it still meets the engine's depth and cycle limits (S14).
+  checkChainDepth(subject.act, input.maxChainDepth)
+  checkChainCycles(subject.act)
 
   const scopes = decideTxnScopes(request.scopes, subject.scopes, workload.policy.scopes)
   const rctx = mergeContext('request_context', previous?.rctx, request.requestContext)
@@ -98,6 +108,7 @@ export function decideTxnToken(input: DecideTxnTokenInput): TxnTokenDecision {
         : Object.freeze([...previous.reqWlChain, previous.reqWl]),
     tctx,
     rctx,
+    act: subject.act,
     iat: now,
     exp,
     subjectJti: subject.jti,

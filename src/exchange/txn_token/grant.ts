@@ -46,7 +46,10 @@ import { validateTxnSubject } from './validate_subject.js'
 export interface TxnTokenGrantDeps {
   readonly policy: TxnTokenPolicy
   /** Which issuers' access tokens are accepted as subjects, and how to read them. */
-  readonly subjectPolicy: Pick<ExchangePolicy, 'trustedIssuers' | 'clockSkewSeconds' | 'issuers'>
+  readonly subjectPolicy: Pick<
+    ExchangePolicy,
+    'trustedIssuers' | 'clockSkewSeconds' | 'issuers' | 'maxChainDepth'
+  >
   /** Verifies access tokens with the trusted issuers' keys. */
   readonly verifier: JwsVerifier
   /** Verifies txn tokens with this service's own keys only (replacements). */
@@ -125,6 +128,7 @@ export function createTxnTokenGrant(deps: TxnTokenGrantDeps): TxnTokenGrant {
         ...verified,
         policy,
         issuers: subjectPolicy.issuers,
+        maxChainDepth: subjectPolicy.maxChainDepth,
         now: context.now,
         newTxn,
       })

@@ -3,7 +3,7 @@
  * the runner produces them, branded (`Stage`) like the other grants'. Section numbers below are
  * those of draft-10.
  */
-import type { AuthenticatedClient, GrantParams, Stage, VerifiedToken } from '../types.js'
+import type { ActClaim, AuthenticatedClient, GrantParams, Stage, VerifiedToken } from '../types.js'
 import type { TxnWorkloadPolicy } from './policy.js'
 
 /** §11.1: the Txn-Token Request is an RFC 8693 token exchange. */
@@ -66,6 +66,8 @@ export type VerifiedTxnSubject = Stage<
     readonly exp: number
     /** The scopes the subject carries: the ceiling of the new token (§13.6). */
     readonly scopes: readonly string[]
+    /** RFC 8693 §4.1 delegation chain the subject carries: kept, unchanged, in the txn token. */
+    readonly act: ActClaim | undefined
     /** Access token only: whom it was issued to, for the addressed-to check (lesson S2). */
     readonly issuedFor: Pick<VerifiedToken, 'iss' | 'aud' | 'azp' | 'clientId'> | undefined
     /** Replacement only: the txn token's own values, which must not change (§13.15). */
@@ -101,6 +103,8 @@ export type TxnTokenDecision = Stage<
     readonly reqWlChain: readonly string[]
     readonly tctx: TxnContext
     readonly rctx: TxnContext
+    /** The subject's delegation chain, unchanged (provenance over syntax). */
+    readonly act: ActClaim | undefined
     readonly iat: number
     readonly exp: number
     readonly subjectJti: string

@@ -9,13 +9,20 @@
  *   one of ours: `typ: txntoken+jwt`, `iss` us, `aud` our trust domain, not expired — with no
  *   clock tolerance, since §13.15 forbids replacing an expired token.
  *
- * Every failure is `invalid_request` / `subject_token is invalid`, the reason in `detail`.
+ * - Provenance: an access token's `act` chain is carried into the txn token unchanged, and a
+ *   replacement keeps it (the txn token is verified as carefully: a malformed `act` refuses it); a
+ *   subject carrying `may_act` is `invalid_grant` — only the party it names may act, and a
+ *   txn-token request names none. A sender-constrained subject (`cnf`) is `invalid_grant` too
+ *   (the shared validation, `boundTokens: 'refuse'`).
+ *
+ * Every other failure is `invalid_request` / `subject_token is invalid`, the reason in `detail`.
  */
 import {
   AccessTokenClaimsError,
   readScopeClaim,
   validateAccessTokenClaims,
 } from '../../jwt/access_token_claims.js'
+import { parseActClaim } from '../../jwt/act_claim.js'
 import { JwsVerificationError, type JwsVerifier } from '../../jws/verify_jws.js'
 import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { TXN_TOKEN_TYP } from '../mint.js'
@@ -31,7 +38,7 @@ import type { TxnTokenRequest, VerifiedTxnSubject } from './types.js'
 
 export interface TxnSubjectDeps {
   /** Access tokens: the upstream issuers' keys, policy and status (as for an exchange). */
-  readonly accessTokens: Omit<TokenValidationDeps, 'now'>
+  readonly accessTokens: Omit<TokenValidationDeps, 'now' | 'boundTokens'>
   /** Txn tokens: this service's own keys only. */
   readonly ownVerifier: JwsVerifier
   readonly policy: Pick<TxnTokenPolicy, 'issuer' | 'trustDomain'>
@@ -47,15 +54,18 @@ export async function validateTxnSubject(
   if (request.subjectKind === 'access_token') {
     const token = await verifyAccessToken(request.subjectToken, 'subject', {
       ...deps.accessTokens,
+      // A sender-constrained token (RFC 9449 `cnf`) is usable only with a proof from its key; a
+      // txn-token request carries no proof, so swapping a stolen bound token for a txn token would
+      // strip the binding: the shared validation refuses it (`invalid_grant`).
+      boundTokens: 'refuse',
       now: deps.now,
     })
-    // A sender-constrained token (RFC 9449 `cnf.jkt`, or any other `cnf`) is usable only with a
-    // proof from its key, as the RFC 8693 grant demands; a txn-token request carries no proof, so
-    // swapping a stolen bound token for a txn token would strip the binding.
-    if (token.jkt !== undefined) {
+    // `may_act` names the one party that may act for the subject, and a txn-token request names
+    // no actor: the token must first be exchanged by that party (RFC 8693 grant, act recorded).
+    if (token.mayAct !== undefined) {
       throw new InvalidGrant({
-        description: 'a sender-constrained subject token cannot be exchanged for a txn token',
-        detail: 'subject token carries cnf (DPoP-bound); txn-token requests carry no proof',
+        description: 'a subject token carrying may_act cannot be exchanged for a txn token',
+        detail: 'subject token carries may_act; a txn-token request names no actor',
       })
     }
     return Object.freeze({
@@ -64,6 +74,7 @@ export async function validateTxnSubject(
       jti: token.jti,
       exp: token.exp,
       scopes: token.scopes,
+      act: token.act,
       // For decide's addressed-to check; the token itself is never copied (§13.4).
       issuedFor: Object.freeze({
         iss: token.iss,
@@ -124,6 +135,15 @@ async function verifyTxnTokenSubject(
   if (!Array.isArray(chain) || !chain.every((entry) => typeof entry === 'string')) {
     throw tokenInvalid('subject', '(txn token) req_wl_chain is not an array of strings')
   }
+  let act
+  try {
+    act = payload.act === undefined ? undefined : parseActClaim(payload.act)
+  } catch (cause) {
+    throw tokenInvalid('subject', '(txn token) act is malformed', cause)
+  }
+  if (payload.may_act !== undefined) {
+    throw tokenInvalid('subject', '(txn token) carries may_act, which no txn token is minted with')
+  }
   let tctx
   let rctx
   try {
@@ -138,6 +158,7 @@ async function verifyTxnTokenSubject(
     jti: payload.jti as string,
     exp: payload.exp as number,
     scopes: readScopeClaim(payload, 'scope') ?? [],
+    act,
     issuedFor: undefined,
     previous: Object.freeze({
       txn: payload.txn as string,

@@ -125,6 +125,25 @@ test('decideFederation when the assertion is delegated (act) then invalid_grant'
   )
 })
 
+test('decideFederation when the assertion carries may_act then invalid_grant (no clean re-issue)', () => {
+  const request = parseFederationRequest(params('x'), exchangePolicy.limits)
+  assert.throws(
+    () =>
+      decide({
+        request,
+        assertion: verified({ mayAct: { sub: 'assistant' } }),
+        policy: federationPolicy(),
+        lifetimeSeconds: 600,
+        now: NOW,
+      }),
+    oauthError({
+      error: 'invalid_grant',
+      statusCode: 400,
+      detail: 'assertion carries may_act: only the party it names may act',
+    }),
+  )
+})
+
 test('decideFederation when the assertion azp differs from its client_id then invalid_grant', () => {
   const request = parseFederationRequest(params('x'), exchangePolicy.limits)
   assert.throws(

@@ -184,12 +184,54 @@ test('validateSubjectToken when act malformed then invalid_request', async () =>
   )
 })
 
+test('validateSubjectToken when act or may_act is anything but an object with a string sub then invalid_request', async () => {
+  const shapes: [unknown, string][] = [
+    [null, 'is not an object'],
+    ['app-b', 'is not an object'],
+    [42, 'is not an object'],
+    [true, 'is not an object'],
+    [[{ sub: 'app-b' }], 'is not an object'],
+    [{}, 'has no sub'],
+    [{ sub: '' }, 'has no sub'],
+    [{ sub: 7 }, 'has no sub'],
+    [{ sub: 'app-b', iss: 7 }, 'iss is not a string'],
+    [{ sub: 'app-b', act: 'app-a' }, 'is not an object'],
+    [{ sub: 'app-b', act: [{ sub: 'app-a' }] }, 'is not an object'],
+    [{ sub: 'app-b', act: { sub: 'app-a', act: { iss: ISSUER } } }, 'has no sub'],
+    [{ sub: 'app-b', act: { sub: 'app-a', act: null } }, 'is not an object'],
+  ]
+  for (const [act, reason] of shapes) {
+    await assert.rejects(
+      validate(userToken({ act })),
+      subjectInvalid(`subject token act claim ${reason}`),
+      JSON.stringify(act),
+    )
+  }
+  const mayActShapes: [unknown, string][] = [
+    [null, 'may_act claim is not an object'],
+    ['assistant', 'may_act claim is not an object'],
+    [1, 'may_act claim is not an object'],
+    [['assistant'], 'may_act claim is not an object'],
+    [{ iss: ISSUER }, 'may_act claim names no sub'],
+    [{ sub: 5 }, 'may_act sub is not a string'],
+    [{ sub: '' }, 'may_act sub is not a string'],
+    [{ sub: 'assistant', iss: false }, 'may_act iss is not a string'],
+  ]
+  for (const [mayAct, reason] of mayActShapes) {
+    await assert.rejects(
+      validate(userToken({ may_act: mayAct })),
+      subjectInvalid(`subject token ${reason}`),
+      JSON.stringify(mayAct),
+    )
+  }
+})
+
 test('validateSubjectToken when may_act present then parsed', async () => {
   const subject = await validate(userToken({ may_act: { sub: 'app-a' } }))
   assert.deepEqual(subject.mayAct, { sub: 'app-a' })
   await assert.rejects(
     validate(userToken({ may_act: {} })),
-    subjectInvalid('subject token may_act claim names nobody'),
+    subjectInvalid('subject token may_act claim names no sub'),
   )
 })
 
