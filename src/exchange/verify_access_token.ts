@@ -9,7 +9,8 @@
  *
  * Well-formed provenance: `act` is a JSON object with a non-empty string `sub` (optional string
  * `iss`), and so is every nested `act`, down to `MAX_ACT_NESTING` (src/jwt/act_claim.ts);
- * `may_act` is a JSON object with a non-empty string `sub` (optional string `iss`). Any other shape
+ * `may_act` is a JSON object with a non-empty string `sub` (optional string `iss`, a nested `act`
+ * held to the `act` rules). Any other shape
  * (array, string, number, `null`, no `sub`, a non-string `sub`) refuses the token, subject and
  * actor alike, at every grant: a claim the engine cannot read is never copied or dropped
  * (toolhive #6093 copied a non-object `act` through).
@@ -202,6 +203,17 @@ function parseMayActClaim(value: unknown, role: TokenRole): MayActClaim {
   }
   if (mayAct.sub === undefined) {
     throw tokenInvalid(role, 'may_act claim names no sub')
+  }
+  // A nested `act` (a chain the named party may act with) is held to the `act` rules too.
+  if (record.act !== undefined) {
+    try {
+      parseActClaim(record.act, 2)
+    } catch (err) {
+      if (err instanceof AccessTokenClaimsError) {
+        throw tokenInvalid(role, `may_act act claim ${err.message}`, err)
+      }
+      throw err
+    }
   }
   return Object.freeze(mayAct as MayActClaim)
 }

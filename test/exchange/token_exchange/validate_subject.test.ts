@@ -216,6 +216,8 @@ test('validateSubjectToken when act or may_act is anything but an object with a 
     [{ sub: 5 }, 'may_act sub is not a string'],
     [{ sub: '' }, 'may_act sub is not a string'],
     [{ sub: 'assistant', iss: false }, 'may_act iss is not a string'],
+    [{ sub: 'assistant', act: 'app-y' }, 'may_act act claim is not an object'],
+    [{ sub: 'assistant', act: { iss: ISSUER } }, 'may_act act claim has no sub'],
   ]
   for (const [mayAct, reason] of mayActShapes) {
     await assert.rejects(
