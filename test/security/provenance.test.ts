@@ -167,7 +167,7 @@ describe('security suite: provenance over syntax (act, may_act, cnf)', () => {
       })
     })
 
-    it('exchange when may_act names the actor and the delegated token is re-exchanged without it then act stays (the chain cannot be shed)', async () => {
+    it('exchange when may_act names the actor token's sub then the issued token records the delegation in act and may_act is consumed', async () => {
       const bob = await loginForTokens(stack, { username: 'bob' })
       const subject = issuedLikeToken(stack, { may_act: { sub: USERS.bob } })
       const first = await exchange(subject, {

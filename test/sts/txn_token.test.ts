@@ -329,6 +329,52 @@ describe('STS Txn-Token Service (draft-ietf-oauth-transaction-tokens-10)', () =>
     )
   })
 
+  it('txnToken when the access token carries an act chain then the txn token carries it unchanged and a replacement keeps it', async () => {
+    const act = { sub: 'app-a', iss: upstream.issuer, act: { sub: 'assistant' } }
+    const first = await requestTxnToken({ subject_token: userTokenForAppB({ act }) })
+    assert.equal(first.status, 200, JSON.stringify(first.body))
+    assert.deepEqual(decodeJwt(first.body.access_token).payload.act, act)
+    const replaced = await requestTxnToken({
+      subject_token: first.body.access_token,
+      subject_token_type: TXN_TOKEN_TYPE,
+    })
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body))
+    assert.deepEqual(decodeJwt(replaced.body.access_token).payload.act, act)
+  })
+
+  it('txnToken when the access token carries may_act then invalid_grant and no txn token sheds the delegation', async () => {
+    await refused(
+      { subject_token: userTokenForAppB({ may_act: { sub: 'app-b' } }) },
+      { status: 400, error: 'invalid_grant', reason: /may_act/ },
+    )
+  })
+
+  it('txnToken when the access token carries act or may_act of another shape than an object with a string sub then invalid_request and no token', async () => {
+    for (const value of [
+      null,
+      'app-a',
+      7,
+      [{ sub: 'app-a' }],
+      {},
+      { sub: 1 },
+      { sub: 'a', act: 'b' },
+    ]) {
+      for (const claim of ['act', 'may_act']) {
+        await refused(
+          { subject_token: userTokenForAppB({ [claim]: value }) },
+          { status: 400, error: 'invalid_request', reason: new RegExp(claim) },
+        )
+      }
+    }
+  })
+
+  it('txnToken when the act chain carried in has a cycle then invalid_request and no token', async () => {
+    await refused(
+      { subject_token: userTokenForAppB({ act: { sub: 'app-a', act: { sub: 'app-a' } } }) },
+      { status: 400, error: 'invalid_request', reason: /cycle/ },
+    )
+  })
+
   describe('replacement (§13.15)', () => {
     async function firstTxnToken(): Promise<string> {
       const { status, body } = await requestTxnToken({
