@@ -57,10 +57,12 @@ describe('attack lab against the running stack', () => {
   test('every RFC 8693 attempt is blocked', () => {
     const rfc = report.attempts.filter((a) => a.path === 'rfc8693')
     assert.deepEqual(rfc.map((a) => a.id).sort(), [
+      'rfc8693-delegation-vanish',
       'rfc8693-dpop-binding-stripping',
       'rfc8693-dpop-stolen-bound-token',
       'rfc8693-foreign-audience',
       'rfc8693-header-forgery',
+      'rfc8693-non-object-act',
       'rfc8693-self-signed-subject',
       'rfc8693-stolen-token-no-secret',
       'rfc8693-tampered-subject',
@@ -104,6 +106,35 @@ describe('attack lab against the running stack', () => {
     for (const step of [...stolen.steps, ...stripping.steps]) {
       assert.doesNotMatch(JSON.stringify(step.request), /eyJ[\w-]+\.eyJ/, 'no token in the record')
     }
+  })
+
+  test('a delegated token re-exchanged without an actor never comes back without act (Keycloak #52691)', () => {
+    const a = attempt('rfc8693-delegation-vanish')
+    const [control, read, ...reExchanges] = a.steps
+    assert.equal(control!.response.status, 200, 'control: the delegation itself works')
+    const issued = control!.tokens.find((t) => t.label === 'issued access_token')!.claims
+    assert.equal((issued.act as { sub: string }).sub, 'app-a')
+    assert.equal(read!.response.status, 200, 'control: App B serves the delegated token')
+    assert.equal(reExchanges.length, 3)
+    for (const step of reExchanges) {
+      assert.equal(step.response.status, 400, JSON.stringify(step.response.body))
+      assert.equal(step.response.body.access_token, undefined, 'no clean token minted')
+    }
+    assert.equal(a.verdict, 'BLOCKED', a.reason)
+  })
+
+  test('a subject token whose act is not an object is refused, never copied through (toolhive #6093)', () => {
+    const a = attempt('rfc8693-non-object-act')
+    const [control, read, ...forged] = a.steps
+    assert.equal(control!.response.status, 200, 'control: the untouched token is exchanged')
+    assert.equal(read!.response.status, 200)
+    assert.equal(forged.length, 10)
+    for (const step of forged) {
+      assert.equal(step.response.status, 400, step.label)
+      assert.equal(step.response.body.error, 'invalid_request')
+      assert.equal(step.response.body.access_token, undefined)
+    }
+    assert.equal(a.verdict, 'BLOCKED', a.reason)
   })
 
   test('federation path: a user token alone (no client secret) becomes an App B token', () => {

@@ -124,18 +124,19 @@ describe('security suite: provenance over syntax (act, may_act, cnf)', () => {
 
     it('exchange when the subject carries may_act naming another party and no actor token is sent then invalid_request and nothing minted', async () => {
       const subject = issuedLikeToken(stack, { may_act: { sub: 'assistant' } })
-      for (const extra of [{}, { requested_token_type: JWT }]) {
+      for (const extra of [{}, { requested_token_type: JWT }] as Record<string, string>[]) {
         assertRefused(await exchange(subject, extra), 'invalid_request', SUBJECT_INVALID)
       }
     })
 
     it('exchange when the subject carries act and is impersonated without an actor then the chain is kept, whatever the requested type or target parameter', async () => {
       const chain = { sub: 'assistant', iss: stack.idp.issuer }
-      for (const extra of [
+      const extras: Record<string, string>[] = [
         {},
         { requested_token_type: JWT },
         { requested_token_type: ACCESS_TOKEN },
-      ]) {
+      ]
+      for (const extra of extras) {
         const response = await exchange(issuedLikeToken(stack, { act: chain }), extra)
         assert.equal(response.status, 200, JSON.stringify(response.body))
         assert.deepEqual(decodeJwt(response.body.access_token).payload.act, chain)
@@ -167,7 +168,7 @@ describe('security suite: provenance over syntax (act, may_act, cnf)', () => {
       })
     })
 
-    it('exchange when may_act names the actor token's sub then the issued token records the delegation in act and may_act is consumed', async () => {
+    it("exchange when may_act names the actor token's sub then the issued token records the delegation in act and may_act is consumed", async () => {
       const bob = await loginForTokens(stack, { username: 'bob' })
       const subject = issuedLikeToken(stack, { may_act: { sub: USERS.bob } })
       const first = await exchange(subject, {

@@ -7,10 +7,12 @@ import type { Attempt, TxnAttempt } from '../types.js'
 import { federationForgedAssertion } from './federation_forged_assertion.js'
 import { federationStolenTokenNoSecret } from './federation_stolen_token_no_secret.js'
 import { m2mHeaderForgery } from './m2m_header_forgery.js'
+import { rfc8693DelegationVanish } from './rfc8693_delegation_vanish.js'
 import { rfc8693DpopBindingStripping } from './rfc8693_dpop_binding_stripping.js'
 import { rfc8693DpopStolenBoundToken } from './rfc8693_dpop_stolen_bound_token.js'
 import { rfc8693ForeignAudience } from './rfc8693_foreign_audience.js'
 import { rfc8693HeaderForgery } from './rfc8693_header_forgery.js'
+import { rfc8693NonObjectAct } from './rfc8693_non_object_act.js'
 import { rfc8693SelfSignedSubject } from './rfc8693_self_signed_subject.js'
 import { rfc8693StolenTokenNoSecret } from './rfc8693_stolen_token_no_secret.js'
 import { rfc8693TamperedSubject } from './rfc8693_tampered_subject.js'
@@ -29,6 +31,8 @@ export const ATTEMPTS: readonly Attempt[] = Object.freeze([
   rfc8693StolenTokenNoSecret,
   rfc8693DpopStolenBoundToken,
   rfc8693DpopBindingStripping,
+  rfc8693DelegationVanish,
+  rfc8693NonObjectAct,
   federationStolenTokenNoSecret,
   federationForgedAssertion,
 ])
