@@ -8,7 +8,8 @@
  * a `txnTokens` section also the Txn-Token Service mode: a request whose `requested_token_type`
  * is `urn:ietf:params:oauth:token-type:txn_token` runs the txn-token grant under the same runner,
  * draft-ietf-oauth-transaction-tokens-10),
- * `GET /jwks`, `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET /healthz`.
+ * `POST /token/introspection` (RFC 7662 for resource servers, introspection.ts), `GET /jwks`,
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET /healthz`.
  * Returns a ready, not listening instance; `src/cli/sts.ts` calls `listen`.
  *
  * The token endpoint answers every fault with RFC 6749 §5.2 JSON and `Cache-Control: no-store`:
@@ -17,8 +18,8 @@
  *
  * Stateless: signing keys are read from the shared key directory, upstream keys are a cache, the
  * engine keeps nothing between requests. Subject tokens are not checked for revocation at the
- * upstream (no introspection): their own short lifetime bounds them, and the exchanged token never
- * outlives them (S17).
+ * upstream: their own short lifetime bounds them, and the exchanged token never outlives them
+ * (S17); for the same reason introspection here cannot report an upstream revocation.
  *
  * @example
  * ```ts
@@ -64,6 +65,8 @@ import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
 import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
 import type { StsConfig } from './config.js'
+import { createIntrospector } from '../exchange/introspect.js'
+import { registerIntrospectionRoute, STS_INTROSPECTION_PATH } from './introspection.js'
 import { openStsKeyStore } from './signing_keys.js'
 
 export interface StsOptions {
@@ -131,6 +134,12 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   })
 
   const subjectStatus = { isActive: async () => true }
+  // The STS's own keys: replacements of txn tokens and introspection verify with nothing else.
+  const ownVerifier = createJwsVerifier({
+    algorithms: [SIGNING_ALGORITHM],
+    resolveKey: ({ iss, kid }) =>
+      iss === config.issuer && kid !== undefined ? signingKeys.findPublicKey(kid) : undefined,
+  })
   // One runner, one minter, one audit sink for both grants: every token the STS issues, access
   // token or txn token, goes through the same audited decision.
   const runner = createGrantRunner<TokenExchangeAuditEvent | TxnTokenAuditEvent>({
@@ -157,15 +166,27 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
           subjectPolicy: config.policy,
           verifier,
           // Replacements: a txn token is verified with the STS's own keys, never an upstream's.
-          ownVerifier: createJwsVerifier({
-            algorithms: [SIGNING_ALGORITHM],
-            resolveKey: ({ iss, kid }) =>
-              iss === config.issuer && kid !== undefined
-                ? signingKeys.findPublicKey(kid)
-                : undefined,
-          }),
+          ownVerifier,
           subjectStatus,
         })
+  // RFC 7662 over the STS's own tokens; only the configured resource servers may ask.
+  const introspect = config.introspection.enabled
+    ? createIntrospector({
+        policy: {
+          trustedIssuers: [config.issuer],
+          clockSkewSeconds: config.policy.clockSkewSeconds,
+          targets: new Map(
+            [...config.policy.targets].filter(([id]) =>
+              config.introspection.resourceServers.includes(id),
+            ),
+          ),
+        },
+        verifier: ownVerifier,
+        // No revocation record: the STS is stateless (see introspection.ts).
+        status: { isActive: async () => true },
+        now,
+      })
+    : undefined
   const authenticator = createClientAuthenticator(
     new Map(
       [...config.clientSecrets].map(([clientId, secret]) => [clientId, { clientId, secret }]),
@@ -199,6 +220,12 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
       // RFC 8414 §2 requires the member; the STS has no authorization endpoint.
       response_types_supported: [],
       token_endpoint_auth_methods_supported: AUTH_METHODS,
+      ...(introspect === undefined
+        ? {}
+        : {
+            introspection_endpoint: `${config.issuer}${STS_INTROSPECTION_PATH}`,
+            introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+          }),
       dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       scopes_supported: [...new Set([...config.policy.targets.values()].flatMap((t) => t.scopes))],
     }
@@ -256,6 +283,10 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
       }
       await perIp.hit(request.ip)
     })
+
+    if (introspect !== undefined) {
+      registerIntrospectionRoute(tokenScope, { introspect, authenticator, logger })
+    }
 
     tokenScope.post('/token', async (request, reply) => {
       const body = (request.body ?? {}) as GrantParams

@@ -9,6 +9,8 @@
  * - The exchange policy (targets, clients, lifetimes) uses the engine's own schemas, so the STS and
  *   the embedded IdP read policy the same way; each upstream's token profile is the engine's
  *   `issuerProfileSchema` plus where its keys come from.
+ * - `introspection` (RFC 7662): on by default for the clients that are also targets; `enabled`
+ *   and `resourceServers` narrow it.
  * - `txnTokens` (optional) switches on the Txn-Token Service mode (draft-ietf-oauth-transaction-
  *   tokens-10, docs/txn-tokens.md); a client's `txnToken` block makes it a workload of it.
  *
@@ -98,6 +100,20 @@ const clientSchema = z.object({
   txnToken: txnWorkloadPolicySchema.optional(),
 })
 
+/**
+ * RFC 7662 introspection of the tokens the STS issued (`POST /token/introspection`). Only resource
+ * servers ask: a client that is also a target, and only about tokens addressed to it.
+ */
+const introspectionSchema = z.object({
+  /** Off: the route answers 404 and discovery does not advertise it. */
+  enabled: z.boolean().default(true),
+  /**
+   * Which resource servers may introspect; each must be both a client (it authenticates) and a
+   * target (tokens are addressed to it). Default: every client that is also a target.
+   */
+  resourceServers: z.array(identifier).optional(),
+})
+
 const stsConfigSchema = z.object({
   $comment: z.string().optional(),
   /** The STS's own issuer: `iss` of every token it mints, base of its endpoints. */
@@ -135,6 +151,7 @@ const stsConfigSchema = z.object({
    * no txn tokens. Its workloads are the clients with a `txnToken` block.
    */
   txnTokens: txnTokenSettingsSchema.optional(),
+  introspection: introspectionSchema.default(introspectionSchema.parse({})),
   targets: z.record(identifier, targetPolicySchema),
   clients: z.record(identifier, clientSchema),
 })
@@ -161,6 +178,11 @@ export interface StsConfig {
   readonly clientSecrets: ReadonlyMap<string, string>
   /** The Txn-Token Service policy; `undefined` when the `txnTokens` section is absent. */
   readonly txnTokens: TxnTokenPolicy | undefined
+  /** RFC 7662 introspection: on or off, and the resource servers that may ask (resolved). */
+  readonly introspection: {
+    readonly enabled: boolean
+    readonly resourceServers: readonly string[]
+  }
 }
 
 /** Builds the configuration from parsed JSON; `source` prefixes every problem (the file name). */
@@ -216,6 +238,17 @@ export function parseStsConfig(
       report(`clients.${clientId}.txnToken`, 'needs the txnTokens section (the trust domain)')
     }
   }
+  const resourceServers =
+    file.introspection.resourceServers ??
+    Object.keys(file.clients).filter((id) => Object.hasOwn(file.targets, id))
+  file.introspection.resourceServers?.forEach((id, index) => {
+    if (file.clients[id] === undefined || !Object.hasOwn(file.targets, id)) {
+      report(
+        `introspection.resourceServers.${index}`,
+        `"${id}" must be both a configured client and a configured target`,
+      )
+    }
+  })
   const clientSecrets = new Map<string, string>()
   for (const [clientId, client] of Object.entries(file.clients)) {
     const secret = vars[client.secretEnv]
@@ -285,6 +318,7 @@ export function parseStsConfig(
     policy,
     clientSecrets,
     txnTokens,
+    introspection: { enabled: file.introspection.enabled, resourceServers: [...resourceServers] },
   })
 }
 
