@@ -390,6 +390,8 @@ describe('STS HTTP edge', () => {
       grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint: `${STS_ISSUER}/token/introspection`,
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       dpop_signing_alg_values_supported: ['ES256', 'ES384', 'EdDSA', 'PS256'],
       scopes_supported: ['todos:read', 'todos:write'],
     })
