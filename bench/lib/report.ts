@@ -338,7 +338,9 @@ export function formatTable(result: BenchResult): string {
         `    checked before the load: ${v.alg} ${v.typ ?? ''} signature verified with ${v.issuer}/protocol/openid-connect/certs; aud ${v.aud.join(',')}; sub = demo (${v.sub}); azp ${v.azp}; no act`,
       )
       const settingsUsed = [
-        ...k.process.arguments.filter((arg) => /^(start|--|-X)/.test(arg)),
+        ...k.process.arguments.filter(
+          (arg) => /^(start|--|-X)/.test(arg) && !/^(--add-opens|--enable-native|-XX:Flight)/.test(arg),
+        ),
         ...Object.entries(k.process.environment).map(([name, value]) => `${name}=${value}`),
       ]
       lines.push(`    JVM settings: ${settingsUsed.join(' ')}`)

@@ -2,8 +2,8 @@
  * `npm start`'s time to ready on a warm machine (issue 18: ≤ 1.5 s): the real command
  * (`npm start` = `node scripts/build.js && node dist/cli/main.js start`) spawned in the checkout
  * with its ports moved to free ones and a temporary data folder; ready when it has printed
- * "onbehalf is running" AND every service (IdP, STS, App A, App B, App C) has answered 200 on
- * /readyz. One untimed start first creates the data folder's keys and databases (a user's first
+ * "onbehalf is running" AND every service has answered 200 on its readiness route (/readyz of the
+ * IdP, the STS, App B and App C; App A, which keeps no state of its own, has /healthz only). One untimed start first creates the data folder's keys and databases (a user's first
  * start); the timed starts reuse it, as every later `npm start` does. Beside it, the parts: the
  * build step alone (`node scripts/build.js`, a no-op when dist/ is current) and the same stack
  * started without npm (`node dist/cli/main.js start`), so npm's own share shows.
@@ -18,7 +18,7 @@ import { round } from './wrk.js'
 export interface StartupSample {
   /** From spawn to the "onbehalf is running" line. */
   readonly lineMs: number
-  /** From spawn to every service's /readyz answering 200 (and the line printed). */
+  /** From spawn to every service's readiness route answering 200 (and the line printed). */
   readonly readyMs: number
 }
 
@@ -35,7 +35,14 @@ export interface StartupResult {
   readonly withoutNpmMs: number
 }
 
-const SERVICES = ['IDP', 'STS', 'APP_A', 'APP_B', 'APP_C'] as const
+/** Each service's variable prefix and its readiness route. */
+const SERVICES = [
+  ['IDP', '/readyz'],
+  ['STS', '/readyz'],
+  ['APP_A', '/healthz'],
+  ['APP_B', '/readyz'],
+  ['APP_C', '/readyz'],
+] as const
 
 const median = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -79,7 +86,7 @@ async function startOnce(
         urls
           .filter((url) => !readyAt.has(url))
           .map(async (url) => {
-            const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+            const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
               (response) => response.status === 200,
               () => false,
             )
@@ -140,12 +147,12 @@ export async function measureStartup(input: {
       DATA_DIR: dataDir,
     }
     const urls: string[] = []
-    for (const name of SERVICES) {
+    for (const [name, route] of SERVICES) {
       const port = await freePort()
       const url = `http://127.0.0.1:${port}`
       env[`${name}_PORT`] = String(port)
       env[name === 'IDP' || name === 'STS' ? `${name}_ISSUER` : `${name}_URL`] = url
-      urls.push(url)
+      urls.push(`${url}${route}`)
     }
     const timeoutMs = input.timeoutMs ?? 60_000
     const npmStart = ['npm', 'start', '--silent']
