@@ -28,6 +28,7 @@ import { basicAuthorization } from '../src/client/token_exchange_client.js'
 import { DEVELOPMENT_SECRETS, loadEnv } from '../src/config/env.js'
 import { measureCryptoBound } from './lib/crypto_bound.js'
 import { measureFreshVerify, type FreshVerifyResult } from './lib/fresh_verify.js'
+import { cpuTime } from './lib/cpu.js'
 import { checkWrk, runLoad, type HttpRequest, type LoadResult } from './lib/wrk.js'
 import { describeMachine } from './lib/machine.js'
 import { measureOnBehalf } from './lib/on_behalf.js'
@@ -48,7 +49,6 @@ import {
   type BenchResult,
   type BenchSettings,
   type Phase,
-  type PhaseId,
   type StepId,
 } from './lib/report.js'
 import { BASELINE_CLIENT_ID, BASELINE_CLIENT_SECRET } from './servers/baseline.js'
@@ -651,9 +651,21 @@ async function main(): Promise<void> {
             subjectTokens: settings.subjectTokens,
             marginSeconds: TOKEN_MARGIN_SECONDS,
           })
-          progress(`keycloak ${keycloak.version} ready (pid ${keycloak.process.pid}, realm ${keycloak.realm})`)
+          progress(
+            `keycloak ${keycloak.version} ready (pid ${keycloak.process.pid}, realm ${keycloak.realm})`,
+          )
           await keycloak.checkAll()
           const jvm = keycloak.process
+          // What the JVM spends with no request at all (timers, GC, JIT), to read the row against.
+          const idleSeconds = settings.mode === 'smoke' ? 1 : 5
+          const idleBefore = cpuTime(jvm.pid)
+          await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000))
+          const idleAfter = cpuTime(jvm.pid)
+          const idleCpuMsPerSecond =
+            Math.round(
+              ((idleAfter.user + idleAfter.system - idleBefore.user - idleBefore.system) * 1e4) /
+                idleSeconds,
+            ) / 10
           const result = await loadPhase(
             {
               url: keycloak.url,
@@ -675,6 +687,7 @@ async function main(): Promise<void> {
               realm: keycloak.realm,
               version: keycloak.version,
               warmupSeconds: settings.keycloakWarmupSeconds,
+              idleCpuMsPerSecond,
               process: jvm,
               verification: keycloak.verification,
             },

@@ -163,18 +163,23 @@ function describeProcess(pid: number): KeycloakProcess {
   }
 }
 
-type RealmFile = Record<string, any>
+interface RealmFile {
+  realm: string
+  displayName?: string
+  users?: Array<{ realmRoles?: string[] }>
+  [key: string]: unknown
+}
 
 async function createBenchRealm(admin: KeycloakAdmin): Promise<string> {
   const representation = JSON.parse(
     readFileSync(packageFile('deploy/keycloak/realm-onbehalf.json'), 'utf8'),
   ) as RealmFile
-  const original = representation.realm as string
+  const original = representation.realm
   const realm = `onbehalf-bench-${randomBytes(4).toString('hex')}`
   representation.realm = realm
   representation.displayName = realm
   for (const user of representation.users ?? [])
-    user.realmRoles = (user.realmRoles ?? []).map((role: string) =>
+    user.realmRoles = (user.realmRoles ?? []).map((role) =>
       role === `default-roles-${original}` ? `default-roles-${realm}` : role,
     )
   const created = await admin.send('POST', '/admin/realms', representation)
@@ -302,13 +307,16 @@ export async function prepareKeycloak(input: {
         `Keycloak token exchange: HTTP ${exchanged.status} ${String(exchanged.body.error ?? '')}`,
       )
     const accessToken = String(exchanged.body.access_token)
-    const jwks = (await (await fetch(`${issuer}/protocol/openid-connect/certs`)).json()) as JSONWebKeySet
+    const jwks = (await (
+      await fetch(`${issuer}/protocol/openid-connect/certs`)
+    ).json()) as JSONWebKeySet
     const { payload, protectedHeader } = await jwtVerify(accessToken, createLocalJWKSet(jwks), {
       issuer,
       audience: 'app-b',
       subject: demoUserId,
     })
-    if (payload.azp !== 'app-a') throw new Error(`Keycloak exchanged token: azp ${String(payload.azp)}`)
+    if (payload.azp !== 'app-a')
+      throw new Error(`Keycloak exchanged token: azp ${String(payload.azp)}`)
     if (payload.act !== undefined) throw new Error('Keycloak exchanged token: unexpected act')
     if (!/\btodos:read\b/.test(String(payload.scope)))
       throw new Error(`Keycloak exchanged token: scope ${String(payload.scope)}`)

@@ -49,6 +49,8 @@ export interface Phase {
     readonly realm: string
     readonly version: string
     readonly warmupSeconds: number
+    /** CPU milliseconds per second the JVM used with no request, measured before the load. */
+    readonly idleCpuMsPerSecond: number
     readonly process: KeycloakProcess
     readonly verification: KeycloakVerification
   }
@@ -332,14 +334,15 @@ export function formatTable(result: BenchResult): string {
       const times = (other: number | undefined) =>
         own !== undefined && other ? `${(own / other).toFixed(1)}×` : '-'
       lines.push(
-        `    CPU per exchange ÷ onbehalf STS ${times(sts)}, ÷ embedded IdP ${times(idp)}; req/s ÷ STS ${phase.peak && result.phases.find((p) => p.id === 'sts')?.peak ? (phase.peak.requestsPerSecond / result.phases.find((p) => p.id === 'sts')!.peak!.requestsPerSecond).toFixed(2) : '-'}×; warm-up ${k.warmupSeconds} s`,
+        `    CPU per exchange ÷ onbehalf STS ${times(sts)}, ÷ embedded IdP ${times(idp)}; req/s ÷ STS ${phase.peak && result.phases.find((p) => p.id === 'sts')?.peak ? (phase.peak.requestsPerSecond / result.phases.find((p) => p.id === 'sts')!.peak!.requestsPerSecond).toFixed(2) : '-'}×; warm-up ${k.warmupSeconds} s; idle JVM ${k.idleCpuMsPerSecond} ms CPU/s`,
       )
       lines.push(
         `    checked before the load: ${v.alg} ${v.typ ?? ''} signature verified with ${v.issuer}/protocol/openid-connect/certs; aud ${v.aud.join(',')}; sub = demo (${v.sub}); azp ${v.azp}; no act`,
       )
       const settingsUsed = [
         ...k.process.arguments.filter(
-          (arg) => /^(start|--|-X)/.test(arg) && !/^(--add-opens|--enable-native|-XX:Flight)/.test(arg),
+          (arg) =>
+            /^(start|--|-X)/.test(arg) && !/^(--add-opens|--enable-native|-XX:Flight)/.test(arg),
         ),
         ...Object.entries(k.process.environment).map(([name, value]) => `${name}=${value}`),
       ]

@@ -108,6 +108,7 @@ test(
         assert.equal(verification.azp, 'app-a')
         assert.equal(verification.act, null)
         assert.doesNotMatch(JSON.stringify(phase.keycloak.process.environment), /PASSWORD/)
+        assert.ok(phase.keycloak.idleCpuMsPerSecond >= 0, 'idle CPU read')
       }
       assert.equal(phase.available, true, `${phase.id}: ${phase.reason}`)
       assert.equal(phase.runs.length, result.settings.connections.length, phase.id)
