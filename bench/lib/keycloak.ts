@@ -113,7 +113,7 @@ function listeningInodes(port: number): Set<string> {
 }
 
 /** The process holding the listening socket of `port`, found through /proc/<pid>/fd. */
-export function findListeningProcess(port: number): number | undefined {
+function findListeningProcess(port: number): number | undefined {
   const inodes = listeningInodes(port)
   if (inodes.size === 0) return undefined
   const wanted = new Set([...inodes].map((inode) => `socket:[${inode}]`))

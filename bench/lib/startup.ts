@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { freePort } from './processes.js'
 import { round } from './wrk.js'
 
-export interface StartupSample {
+interface StartupSample {
   /** From spawn to the "onbehalf is running" line. */
   readonly lineMs: number
   /** From spawn to every service's readiness route answering 200 (and the line printed). */

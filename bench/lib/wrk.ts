@@ -49,7 +49,7 @@ export interface LoadSpec {
 }
 
 /** One process's share of a run's CPU (node:cluster: the primary and each worker). */
-export interface ProcessCpu {
+interface ProcessCpu {
   readonly pid: number
   readonly role: 'primary' | 'worker'
   readonly cpuSeconds: number
