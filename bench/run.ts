@@ -28,12 +28,16 @@ import { basicAuthorization } from '../src/client/token_exchange_client.js'
 import { DEVELOPMENT_SECRETS, loadEnv } from '../src/config/env.js'
 import { measureCryptoBound } from './lib/crypto_bound.js'
 import { measureFreshVerify, type FreshVerifyResult } from './lib/fresh_verify.js'
+import { cpuTime } from './lib/cpu.js'
 import { checkWrk, runLoad, type HttpRequest, type LoadResult } from './lib/wrk.js'
 import { describeMachine } from './lib/machine.js'
 import { measureOnBehalf } from './lib/on_behalf.js'
+import { prepareKeycloak, type KeycloakBench } from './lib/keycloak.js'
+import { measureStartup, type StartupResult } from './lib/startup.js'
 import {
   freePort,
   startCompiledSts,
+  readMemory,
   startService,
   type ServiceKind,
   type ServiceProcess,
@@ -45,20 +49,21 @@ import {
   type BenchResult,
   type BenchSettings,
   type Phase,
-  type PhaseId,
+  type StepId,
 } from './lib/report.js'
 import { BASELINE_CLIENT_ID, BASELINE_CLIENT_SECRET } from './servers/baseline.js'
 import { benchStsConfig } from './servers/sts.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
-const ALL_PHASES: readonly PhaseId[] = [
+const ALL_PHASES: readonly StepId[] = [
   'baseline',
   'idp',
   'sts',
   'app-b',
   'app-b-fresh',
   'keycloak',
+  'start',
 ]
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -83,7 +88,7 @@ function readSettings(argv: string[]): { settings: BenchSettings; out: string } 
     },
   })
   const smoke = values.smoke === true
-  const phases = values.only ? (values.only.split(',') as PhaseId[]) : [...ALL_PHASES]
+  const phases = values.only ? (values.only.split(',') as StepId[]) : [...ALL_PHASES]
   for (const phase of phases) {
     if (!ALL_PHASES.includes(phase))
       throw new TypeError(`--only: unknown phase ${phase} (${ALL_PHASES.join(', ')})`)
@@ -111,6 +116,9 @@ function readSettings(argv: string[]): { settings: BenchSettings; out: string } 
     connections,
     durationSeconds,
     warmupSeconds: smoke ? 0 : 3,
+    // The JVM's JIT compiles the hot path over tens of seconds (C2 after ~10k invocations).
+    keycloakWarmupSeconds: smoke ? 0 : 30,
+    startRuns: smoke ? 1 : 3,
     pacedConnections: smoke ? 4 : 10,
     subjectTokens,
     clusterWorkers: smoke ? 0 : 2,
@@ -127,17 +135,23 @@ function readSettings(argv: string[]): { settings: BenchSettings; out: string } 
 
 /** Warm-up, one run per connection level, then (optionally) evenly paced at half the peak. */
 async function loadPhase(
-  service: ServiceProcess,
+  service: Pick<ServiceProcess, 'url' | 'pid' | 'memory'>,
   settings: BenchSettings,
   requests: readonly HttpRequest[],
-  options: { paced: boolean },
+  options: { paced: boolean; perProcess?: boolean },
 ): Promise<Pick<Phase, 'runs' | 'peak' | 'paced' | 'peakRssBytes'>> {
   let peakRss = 0
   const onSample = () => {
     const memory = service.memory()
     if (memory) peakRss = Math.max(peakRss, memory.rssBytes)
   }
-  const spec = { baseUrl: service.url, requests, pid: service.pid, onSample }
+  const spec = {
+    baseUrl: service.url,
+    requests,
+    pid: service.pid,
+    onSample,
+    perProcess: options.perProcess === true,
+  }
   const largest = Math.max(...settings.connections)
   if (settings.warmupSeconds > 0)
     await runLoad({ ...spec, connections: largest, durationSeconds: settings.warmupSeconds })
@@ -237,7 +251,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString()
   const loadAtStart = loadAverage()
   const wrkVersion = await checkWrk()
-  const wants = (phase: PhaseId) => settings.phases.includes(phase)
+  const wants = (phase: StepId) => settings.phases.includes(phase)
   if (wants('sts')) {
     // The STS runs compiled, as `onbehalf sts` does; a no-op when dist/ is up to date.
     execFileSync(process.execPath, [join(ROOT, 'scripts/build.js')], { stdio: 'inherit' })
@@ -510,7 +524,7 @@ async function main(): Promise<void> {
             // At least 10 connections: two workers with one connection would idle half the time.
             { ...settings, connections: [Math.max(10, single.peak.connections)] },
             requests,
-            { paced: false },
+            { paced: false, perProcess: true },
           )
           clustered = {
             workers: settings.clusterWorkers,
@@ -609,18 +623,102 @@ async function main(): Promise<void> {
 
     progress('app-b done')
     if (wants('keycloak')) {
-      phases.push({
-        id: 'keycloak',
+      const keycloakUrl = process.env.KEYCLOAK_URL?.trim()
+      const base = {
+        id: 'keycloak' as const,
         title: 'Keycloak: its own RFC 8693 exchange',
-        request: 'POST /realms/<realm>/protocol/openid-connect/token RFC 8693',
-        process: 'Keycloak (JVM)',
-        available: false,
-        reason: process.env.KEYCLOAK_URL
-          ? 'driving Keycloak is not built yet (KEYCLOAK_URL is set but this bench has no Keycloak phase)'
-          : 'KEYCLOAK_URL is not set (start Keycloak and set KEYCLOAK_URL plus its admin credentials)',
-        distinctTokens: 0,
-        runs: [],
+        request:
+          'POST /realms/<bench realm>/protocol/openid-connect/token RFC 8693 (standard token exchange V2), app-a for app-b, client_secret_basic → ES256 JWT access token',
+      }
+      if (!keycloakUrl) {
+        phases.push({
+          ...base,
+          process: 'Keycloak (JVM)',
+          available: false,
+          reason:
+            'KEYCLOAK_URL is not set (onbehalf keycloak up, then KEYCLOAK_URL=http://127.0.0.1:<port>; admin from KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD)',
+          distinctTokens: 0,
+          runs: [],
+        })
+      } else {
+        let keycloak: KeycloakBench | undefined
+        try {
+          keycloak = await prepareKeycloak({
+            url: keycloakUrl,
+            adminUser: process.env.KC_BOOTSTRAP_ADMIN_USERNAME ?? 'admin',
+            adminPassword: process.env.KC_BOOTSTRAP_ADMIN_PASSWORD ?? 'admin',
+            clientSecret,
+            subjectTokens: settings.subjectTokens,
+            marginSeconds: TOKEN_MARGIN_SECONDS,
+          })
+          progress(
+            `keycloak ${keycloak.version} ready (pid ${keycloak.process.pid}, realm ${keycloak.realm})`,
+          )
+          await keycloak.checkAll()
+          const jvm = keycloak.process
+          // What the JVM spends with no request at all (timers, GC, JIT), to read the row against.
+          const idleSeconds = settings.mode === 'smoke' ? 1 : 5
+          const idleBefore = cpuTime(jvm.pid)
+          await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000))
+          const idleAfter = cpuTime(jvm.pid)
+          const idleCpuMsPerSecond =
+            Math.round(
+              ((idleAfter.user + idleAfter.system - idleBefore.user - idleBefore.system) * 1e4) /
+                idleSeconds,
+            ) / 10
+          const result = await loadPhase(
+            {
+              url: keycloak.url,
+              pid: jvm.pid,
+              memory: () => readMemory(jvm.pid),
+            },
+            { ...settings, warmupSeconds: settings.keycloakWarmupSeconds },
+            await keycloak.requests(),
+            { paced: true },
+          )
+          phases.push({
+            ...base,
+            process: `Keycloak ${keycloak.version} (${jvm.command}, pid ${jvm.pid}, found by its listening port)`,
+            available: true,
+            distinctTokens: keycloak.tokenCount(),
+            ...result,
+            keycloak: {
+              url: keycloak.url,
+              realm: keycloak.realm,
+              version: keycloak.version,
+              warmupSeconds: settings.keycloakWarmupSeconds,
+              idleCpuMsPerSecond,
+              process: jvm,
+              verification: keycloak.verification,
+            },
+          })
+        } catch (err) {
+          if (settings.mode === 'smoke' || process.env.ONBEHALF_REQUIRE_KEYCLOAK) throw err
+          phases.push({
+            ...base,
+            process: 'Keycloak (JVM)',
+            available: false,
+            reason: `Keycloak at ${keycloakUrl} could not be driven: ${(err as Error).message}`,
+            distinctTokens: 0,
+            runs: [],
+          })
+        } finally {
+          await keycloak?.close()
+        }
+      }
+    }
+    progress('keycloak done')
+
+    let startup: StartupResult | null = null
+    if (wants('start')) {
+      // The stack under load is stopped first: npm start's time is not the other services'.
+      await stopAll()
+      startup = await measureStartup({
+        root: ROOT,
+        runs: settings.startRuns,
+        logLevel: settings.logLevel,
       })
+      progress('npm start measured')
     }
 
     const result: BenchResult = {
@@ -634,7 +732,8 @@ async function main(): Promise<void> {
       freshVerify,
       phases,
       onBehalf,
-      targets: evaluateTargets({ crypto, freshVerify, phases, onBehalf }),
+      startup,
+      targets: evaluateTargets({ crypto, freshVerify, phases, onBehalf, startup }),
     }
     mkdirSync(dirname(out), { recursive: true })
     // Formatted as `npm run lint` checks bench/ (reference.json is a copy of a run).

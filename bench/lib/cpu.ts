@@ -78,3 +78,17 @@ export function cpuTime(pid: number): CpuTime {
   }
   return { user: user / clockTicks(), system: system / clockTicks() }
 }
+
+/** CPU seconds so far of `pid` and of each descendant, one entry per process (own time only). */
+export function cpuTimeByProcess(pid: number): Map<number, CpuTime> {
+  const result = new Map<number, CpuTime>()
+  const pending = [pid]
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    const own = ownTicks(next)
+    if (own === undefined) continue
+    result.set(next, { user: own[0] / clockTicks(), system: own[1] / clockTicks() })
+    pending.push(...childrenOf(next))
+  }
+  return result
+}

@@ -46,7 +46,7 @@ export function freePort(): Promise<number> {
 }
 
 /** RSS of the process plus its children (node:cluster workers). */
-function readMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
+export function readMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
   const own = readOwnMemory(pid)
   if (!own) return undefined
   let children: number[] = []

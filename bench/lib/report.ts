@@ -8,10 +8,14 @@ import type { FreshVerifyResult } from './fresh_verify.js'
 import type { LoadResult } from './wrk.js'
 import type { MachineInfo } from './machine.js'
 import type { OnBehalfResult } from './on_behalf.js'
+import type { KeycloakProcess, KeycloakVerification } from './keycloak.js'
+import type { StartupResult } from './startup.js'
 
 export const RESULT_SCHEMA = 'onbehalf-bench/2'
 
 export type PhaseId = 'baseline' | 'idp' | 'sts' | 'app-b' | 'app-b-fresh' | 'keycloak'
+/** What `--only` can name: the load phases and `start` (npm start's time to ready). */
+export type StepId = PhaseId | 'start'
 
 export interface Phase {
   readonly id: PhaseId
@@ -39,6 +43,17 @@ export interface Phase {
     readonly run: LoadResult
     readonly peakRssBytes?: number
   }
+  /** The Keycloak phase: which Keycloak, how it ran, and the exchanged token checked before the load. */
+  readonly keycloak?: {
+    readonly url: string
+    readonly realm: string
+    readonly version: string
+    readonly warmupSeconds: number
+    /** CPU milliseconds per second the JVM used with no request, measured before the load. */
+    readonly idleCpuMsPerSecond: number
+    readonly process: KeycloakProcess
+    readonly verification: KeycloakVerification
+  }
 }
 
 export interface BenchSettings {
@@ -46,6 +61,10 @@ export interface BenchSettings {
   readonly connections: readonly number[]
   readonly durationSeconds: number
   readonly warmupSeconds: number
+  /** Warm-up of the Keycloak phase (the JVM's JIT), at the largest connection count. */
+  readonly keycloakWarmupSeconds: number
+  /** Timed `npm start` runs (their median is the figure). */
+  readonly startRuns: number
   readonly pacedConnections: number
   /** Distinct subject tokens (real logins) the exchange loads cycle through. */
   readonly subjectTokens: number
@@ -56,7 +75,7 @@ export interface BenchSettings {
   /** Log level of the services (written to /dev/null). */
   readonly logLevel: string
   readonly loadGenerator: string
-  readonly phases: readonly PhaseId[]
+  readonly phases: readonly StepId[]
   readonly cpuProfile: string | null
 }
 
@@ -85,6 +104,8 @@ export interface BenchResult {
   readonly freshVerify: FreshVerifyResult | null
   readonly phases: readonly Phase[]
   readonly onBehalf: OnBehalfResult | null
+  /** `npm start`'s time to ready, when measured. */
+  readonly startup: StartupResult | null
   readonly targets: readonly Target[]
 }
 
@@ -135,6 +156,7 @@ export function evaluateTargets(input: {
   freshVerify: FreshVerifyResult | null
   phases: readonly Phase[]
   onBehalf: OnBehalfResult | null
+  startup: StartupResult | null
 }): Target[] {
   const phase = (id: PhaseId) => input.phases.find((p) => p.id === id)
   const missing = (id: PhaseId) => {
@@ -222,6 +244,14 @@ export function evaluateTargets(input: {
       missing('keycloak') ?? missing('sts'),
     ),
     target(
+      'start.ready',
+      'npm start, warm: spawn → every service ready (median)',
+      input.startup?.medianReadyMs,
+      'ms',
+      '<=',
+      1500,
+    ),
+    target(
       'on_behalf.cached_added_p50',
       'cached on-behalf call, added p50 over a direct App B call',
       input.onBehalf?.addedP50Ms.hit,
@@ -286,6 +316,37 @@ export function formatTable(result: BenchResult): string {
           c.peakRssBytes ? String(Math.round(c.peakRssBytes / MB)) : '',
         ),
       )
+      const single = phase.peak
+      const perCpuSecond = (run: LoadResult) => run.requests / Math.max(run.cpuSeconds, 1e-9)
+      const split = (c.run.processes ?? [])
+        .map((p) => `${p.role} ${p.pid} ${p.cpuSeconds} s`)
+        .join(', ')
+      lines.push(
+        `    per core: ${number(perCpuSecond(c.run))} answers per CPU-second (one process: ${single ? number(perCpuSecond(single)) : '-'}); ${number(c.run.requestsPerSecond / c.workers)} req/s per worker; CPU by process: ${split || '-'}`,
+      )
+    }
+    if (phase.keycloak) {
+      const k = phase.keycloak
+      const v = k.verification
+      const sts = cpuPerRequest(result.phases.find((p) => p.id === 'sts'))
+      const idp = cpuPerRequest(result.phases.find((p) => p.id === 'idp'))
+      const own = phase.peak?.cpuPerRequestUs
+      const times = (other: number | undefined) =>
+        own !== undefined && other ? `${(own / other).toFixed(1)}×` : '-'
+      lines.push(
+        `    CPU per exchange ÷ onbehalf STS ${times(sts)}, ÷ embedded IdP ${times(idp)}; req/s ÷ STS ${phase.peak && result.phases.find((p) => p.id === 'sts')?.peak ? (phase.peak.requestsPerSecond / result.phases.find((p) => p.id === 'sts')!.peak!.requestsPerSecond).toFixed(2) : '-'}×; warm-up ${k.warmupSeconds} s; idle JVM ${k.idleCpuMsPerSecond} ms CPU/s`,
+      )
+      lines.push(
+        `    checked before the load: ${v.alg} ${v.typ ?? ''} signature verified with ${v.issuer}/protocol/openid-connect/certs; aud ${v.aud.join(',')}; sub = demo (${v.sub}); azp ${v.azp}; no act`,
+      )
+      const settingsUsed = [
+        ...k.process.arguments.filter(
+          (arg) =>
+            /^(start|--|-X)/.test(arg) && !/^(--add-opens|--enable-native|-XX:Flight)/.test(arg),
+        ),
+        ...Object.entries(k.process.environment).map(([name, value]) => `${name}=${value}`),
+      ]
+      lines.push(`    JVM settings: ${settingsUsed.join(' ')}`)
     }
   }
   if (result.onBehalf) {
@@ -300,6 +361,13 @@ export function formatTable(result: BenchResult): string {
     )
     lines.push(
       `  cache miss (exchange at the IdP first)                  ${pad(miss.p50Ms.toFixed(3), 7)}  ${pad(miss.p99Ms.toFixed(3), 7)}  ${pad(String(miss.calls), 6)}   adds ${addedP50Ms.miss.toFixed(3)} ms at p50`,
+    )
+  }
+  if (result.startup) {
+    const s = result.startup
+    lines.push('')
+    lines.push(
+      `npm start, warm (spawn → "onbehalf is running" and every /readyz 200): median ${s.medianReadyMs} ms of ${s.runs.map((r) => r.readyMs).join(', ')} ms; first start (keys, databases) ${s.firstStartMs} ms; build step alone ${s.buildStepMs} ms; node dist/cli/main.js start ${s.withoutNpmMs} ms`,
     )
   }
   lines.push('')

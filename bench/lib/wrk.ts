@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { cpuTime } from './cpu.js'
+import { cpuTime, cpuTimeByProcess } from './cpu.js'
 
 const run = promisify(execFile)
 const SCRIPT = fileURLToPath(new URL('./wrk_load.lua', import.meta.url))
@@ -44,6 +44,15 @@ export interface LoadSpec {
   readonly pid: number
   /** Called every 250 ms during the run (e.g. to sample the service's memory). */
   readonly onSample?: () => void
+  /** Also report the CPU of each process (the node:cluster primary and its workers). */
+  readonly perProcess?: boolean
+}
+
+/** One process's share of a run's CPU (node:cluster: the primary and each worker). */
+interface ProcessCpu {
+  readonly pid: number
+  readonly role: 'primary' | 'worker'
+  readonly cpuSeconds: number
 }
 
 export interface LoadResult {
@@ -73,6 +82,8 @@ export interface LoadResult {
   readonly systemShare: number
   /** cpuSeconds ÷ 2xx answers, in microseconds. */
   readonly cpuPerRequestUs: number
+  /** With `perProcess`: the CPU of each process of the service during the run. */
+  readonly processes?: readonly ProcessCpu[]
 }
 
 interface WrkOutput {
@@ -160,6 +171,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     env.BENCH_DELAY_MS = String(Math.max(0.5, interval - (spec.answerMs ?? 0)))
   }
   const sampler = spec.onSample ? setInterval(spec.onSample, 250) : undefined
+  const byProcessBefore = spec.perProcess ? cpuTimeByProcess(spec.pid) : undefined
   const cpuBefore = cpuTime(spec.pid)
   let stdout: string
   try {
@@ -182,6 +194,17 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     rmSync(dir, { recursive: true, force: true })
   }
   const cpuAfter = cpuTime(spec.pid)
+  let processes: ProcessCpu[] | undefined
+  if (byProcessBefore) {
+    processes = [...cpuTimeByProcess(spec.pid)].map(([pid, after]) => {
+      const before = byProcessBefore.get(pid) ?? { user: 0, system: 0 }
+      return {
+        pid,
+        role: pid === spec.pid ? 'primary' : 'worker',
+        cpuSeconds: round(after.user + after.system - before.user - before.system, 2),
+      }
+    })
+  }
   const system = cpuAfter.system - cpuBefore.system
   const cpu = cpuAfter.user - cpuBefore.user + system
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '))
@@ -209,5 +232,6 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     cpuSeconds: round(cpu, 2),
     systemShare: cpu > 0 ? round(system / cpu, 2) : 0,
     cpuPerRequestUs: ok > 0 ? round((cpu * 1e6) / ok, 1) : Number.NaN,
+    ...(processes ? { processes } : {}),
   }
 }

@@ -2,7 +2,10 @@
  * Keeps `npm run bench` working: runs its smoke version (every phase, 1 s runs) and checks the
  * JSON it writes — its shape, that every answer under load was a success, and that the
  * measurements are measurements (CPU read for the right process, distinct tokens, paced runs),
- * never how fast anything was, which belongs to the machine. Not part of the unit suite
+ * never how fast anything was, which belongs to the machine. With KEYCLOAK_URL set (CI starts a
+ * Keycloak) the Keycloak row must be a real run: Keycloak's JVM found by its port, 100 subject
+ * tokens from Keycloak logins, an exchanged token whose signature verified against the realm's
+ * keys with the right aud/sub/azp; without it the row must be a skip with its reason. Not part of the unit suite
  * (`npm test`): it starts every service as a process and loads them with wrk, so it is its own
  * CI step, `npm run test:bench`, after `npm test`.
  */
@@ -17,6 +20,7 @@ import type { BenchResult } from '../../bench/lib/report.js'
 import type { LoadResult } from '../../bench/lib/wrk.js'
 
 const run = promisify(execFile)
+const KEYCLOAK_URL = process.env.KEYCLOAK_URL?.trim().replace(/\/+$/, '')
 
 const isPositive = (value: unknown) =>
   typeof value === 'number' && Number.isFinite(value) && value > 0
@@ -41,8 +45,9 @@ function checkRun(what: string, load: LoadResult, floorUs: number, exchange: boo
 
 test(
   'bench smoke run writes every phase, CPU per request, the crypto floor and the targets',
-  // About 45 s on a busy 2-core machine: it starts six processes, logs in 100 times, loads each.
-  { timeout: 170_000 },
+  // About 45 s on a busy 2-core machine: it starts six processes, logs in 100 times, loads each;
+  // about 40 s more with a Keycloak (a realm imported, logins there, its phase) and 10 s for npm start.
+  { timeout: 300_000 },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'onbehalf-bench-smoke-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -51,11 +56,12 @@ test(
     const { stdout } = await run(
       process.execPath,
       ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', out],
-      { timeout: 160_000, maxBuffer: 4 * 1024 * 1024, env: { ...process.env, KEYCLOAK_URL: '' } },
+      { timeout: 290_000, maxBuffer: 4 * 1024 * 1024, env: { ...process.env } },
     )
     assert.match(stdout, /^targets$/m)
     assert.match(stdout, /(PASS|FAIL)\s+STS CPU per exchange ÷ crypto floor/)
-    assert.match(stdout, /Keycloak.*skipped: KEYCLOAK_URL is not set/)
+    if (KEYCLOAK_URL) assert.match(stdout, /checked before the load: ES256 .*signature verified/)
+    else assert.match(stdout, /Keycloak.*skipped: KEYCLOAK_URL is not set/)
 
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult
     assert.equal(result.schema, 'onbehalf-bench/2')
@@ -79,18 +85,36 @@ test(
       ['baseline', 'idp', 'sts', 'app-b', 'app-b-fresh', 'keycloak'],
     )
     for (const phase of result.phases) {
-      if (phase.id === 'keycloak') {
+      if (phase.id === 'keycloak' && !KEYCLOAK_URL) {
         // No Keycloak here: the row is there, skipped, and says why; it is never faked.
         assert.equal(phase.available, false)
         assert.match(phase.reason ?? '', /KEYCLOAK_URL is not set/)
         assert.equal(phase.runs.length, 0)
+        assert.equal(phase.keycloak, undefined)
         continue
+      }
+      if (phase.id === 'keycloak') {
+        // A real Keycloak answered: its JVM was measured and its token is Keycloak's own.
+        assert.equal(phase.available, true, phase.reason)
+        assert.ok(phase.keycloak, 'keycloak details')
+        const { verification, process: jvm } = phase.keycloak
+        assert.equal(jvm.command, 'java', 'the process measured is the JVM')
+        assert.ok(phase.process.includes(`pid ${jvm.pid}`))
+        assert.equal(verification.signatureVerified, true)
+        assert.equal(verification.issuer, `${KEYCLOAK_URL}/realms/${phase.keycloak.realm}`)
+        assert.ok(verification.aud.includes('app-b'), `aud ${verification.aud.join(',')}`)
+        assert.equal(verification.sub, verification.demoUserId, 'sub is the user who logged in')
+        assert.match(verification.sub, /^[0-9a-f-]{36}$/, "Keycloak's user id")
+        assert.equal(verification.azp, 'app-a')
+        assert.equal(verification.act, null)
+        assert.doesNotMatch(JSON.stringify(phase.keycloak.process.environment), /PASSWORD/)
+        assert.ok(phase.keycloak.idleCpuMsPerSecond >= 0, 'idle CPU read')
       }
       assert.equal(phase.available, true, `${phase.id}: ${phase.reason}`)
       assert.equal(phase.runs.length, result.settings.connections.length, phase.id)
       assert.ok(phase.peak, `${phase.id}: peak`)
       assert.ok(isPositive(phase.peakRssBytes), `${phase.id}: RSS`)
-      const exchange = phase.id === 'idp' || phase.id === 'sts'
+      const exchange = phase.id === 'idp' || phase.id === 'sts' || phase.id === 'keycloak'
       for (const load of phase.runs) checkRun(phase.id, load, floorUs, exchange)
       if (exchange || phase.id.startsWith('app-b'))
         assert.ok(phase.distinctTokens >= 100, `${phase.id}: distinct tokens`)
@@ -106,6 +130,16 @@ test(
       }
     }
     assert.equal(result.phases.find((p) => p.id === 'sts')?.process.includes('compiled'), true)
+
+    // npm start's time to ready: measured by starting it, the line printed before every service
+    // answered, and the parts beside it.
+    assert.ok(result.startup, 'npm start measured')
+    assert.equal(result.startup.runs.length, result.settings.startRuns)
+    for (const sample of result.startup.runs) {
+      assert.ok(isPositive(sample.lineMs) && sample.lineMs <= sample.readyMs)
+    }
+    for (const field of ['medianReadyMs', 'firstStartMs', 'buildStepMs', 'withoutNpmMs'] as const)
+      assert.ok(isPositive(result.startup[field]), `startup.${field}`)
 
     assert.ok(result.onBehalf)
     for (const variant of ['direct', 'hit', 'miss'] as const) {
@@ -124,11 +158,13 @@ test(
         'sts.rss',
         'app_b.fresh_verify',
         'keycloak.cpu_vs_sts',
+        'start.ready',
         'on_behalf.cached_added_p50',
       ],
     )
     for (const target of result.targets) {
-      const expected = target.id === 'keycloak.cpu_vs_sts' ? ['n/a'] : ['pass', 'fail']
+      const expected =
+        target.id === 'keycloak.cpu_vs_sts' && !KEYCLOAK_URL ? ['n/a'] : ['pass', 'fail']
       assert.ok(expected.includes(target.status), `${target.id}: ${target.status}`)
       assert.ok(
         target.status === 'n/a' ? target.value === null : typeof target.value === 'number',
