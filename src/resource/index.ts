@@ -41,7 +41,6 @@
  */
 export {
   createAccessTokenVerifier,
-  MAX_TOKEN_LENGTH,
   type AccessTokenVerifier,
   type AccessTokenVerifierOptions,
   type JwksCacheOptions,
@@ -49,6 +48,7 @@ export {
   type KeyResolver,
   type VerifiedAccessToken,
 } from './verifier.js'
+export { MAX_TOKEN_LENGTH } from './signed_token.js'
 export { createTrustedIssuersVerifier } from './trusted_issuers.js'
 export { withIntrospection, type IntrospectionOptions } from './introspection.js'
 export {
