@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto'
 import { decodeJwt } from 'jose'
-import type { DpopKey } from './dpop.js'
+import { asksForDpopNonce, type DpopKey } from './dpop.js'
 import { z } from 'zod'
 import { ExchangedTokenCache, type CachedToken } from './exchanged_token_cache.js'
 import {
@@ -135,16 +135,31 @@ export function createTokenExchangeClient(
     }
     const dpop = options.dpop
     const jkt = dpop?.jkt
-    const dpopHeader: Record<string, string> =
-      dpop === undefined ? {} : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) }
-
-    const answer = await postTokenRequest(
-      fetchImpl,
-      endpoint,
-      { authorization, body, headers: dpopHeader },
-      timeoutMs,
-      PEER,
-    )
+    const send = async () =>
+      postTokenRequest(
+        fetchImpl,
+        endpoint,
+        {
+          authorization,
+          body,
+          // A fresh proof per attempt: the latest nonce the endpoint handed out goes with it.
+          headers:
+            dpop === undefined
+              ? {}
+              : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) },
+        },
+        timeoutMs,
+        PEER,
+      )
+    let answer = await send()
+    if (dpop !== undefined) {
+      dpop.rememberNonce(endpoint, answer.response)
+      // RFC 9449 §8: the server wants its nonce in the proof; once more with the one it sent.
+      if (asksForDpopNonce(answer.response, answer.json)) {
+        answer = await send()
+        dpop.rememberNonce(endpoint, answer.response)
+      }
+    }
     checkTokenEndpointAnswer(answer, PEER)
     const { response, json } = answer
 

@@ -73,6 +73,11 @@ export {
   type ProtectedResourceMetadataOptions,
 } from './protected_resource_metadata.js'
 export { createDpopReplayCache, DPOP_ALGORITHMS, type DpopReplayCache } from '../jwt/dpop_proof.js'
+export { createDpopNonces, type DpopNonceOptions, type DpopNonces } from '../jwt/dpop_nonce.js'
+export {
+  createRedisDpopReplayCache,
+  type RedisDpopReplayCacheOptions,
+} from '../limits/redis_dpop_replay.js'
 export {
   ResourceAuthError,
   type ResourceAuthErrorCode,
