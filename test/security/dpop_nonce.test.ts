@@ -185,7 +185,7 @@ describe('DPoP nonce at the IdP token endpoint (RFC 9449 §8)', () => {
   it('clientKitWhenTheRetryIsRefusedTooThenTheErrorSurfacesAfterOneRetry', async () => {
     const counting = countingFetch()
     // A server that keeps demanding a nonce: every answer is a refusal with a new nonce.
-    const stubborn: typeof fetch = async (input, init) => {
+    const stubborn: typeof fetch = async (input) => {
       counting.calls.push(String(input))
       return new Response(JSON.stringify({ error: 'use_dpop_nonce' }), {
         status: 400,
