@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
+import { Redis } from 'ioredis'
 import { after, before, describe, it } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildAppB } from '../../src/apps/app-b/app.js'
@@ -48,8 +49,12 @@ describe('DPoP replay cache shared across instances', { skip }, () => {
   let prefix: string
 
   before(async () => {
-    stack = await startStack({ logger: silent })
     prefix = `test-${randomBytes(6).toString('hex')}:`
+    // The IdP shares Redis too: its exchange grant keeps the proofs it has seen there.
+    stack = await startStack({
+      logger: silent,
+      env: { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix },
+    })
   })
   after(async () => {
     for (const item of opened.reverse()) await item.close()
@@ -128,6 +133,35 @@ describe('DPoP replay cache shared across instances', { skip }, () => {
       const body = (await response.json()) as Record<string, unknown>
       assert.equal(body.error, 'temporarily_unavailable')
       assert.equal(body.count, undefined, 'no todo data')
+    })
+  })
+
+  describe('at the IdP token endpoint', () => {
+    it('idpWhenProofUsedForAnExchangeThenItIsRecordedInRedisAndItsReplayRefusedWithNothingMinted', async () => {
+      const subjectToken = (await loginForTokens(stack)).access_token
+      const key = await createDpopKey()
+      const proof = await key.proof({ method: 'POST', url: `${stack.idp.issuer}/token` })
+      const params = {
+        subject_token: subjectToken,
+        subject_token_type: ACCESS_TOKEN,
+        audience: 'app-b',
+      }
+      const first = await exchangeToken(stack, params, { headers: { dpop: proof } })
+      assert.equal(first.status, 200, JSON.stringify(first.body))
+      // What every IdP instance consults: the proof's entry under this run's prefix.
+      const redis = new Redis(TEST_REDIS_URL)
+      try {
+        const keys = await redis.keys(`${prefix}dpop:idp:${key.jkt}:*`)
+        assert.equal(keys.length, 1, 'one entry for the proof, keyed by its key')
+        const ttl = await redis.pttl(keys[0]!)
+        assert.ok(ttl > 0 && ttl <= 62_000, `it lives for the proof's window (${ttl} ms)`)
+      } finally {
+        redis.disconnect()
+      }
+      const replay = await exchangeToken(stack, params, { headers: { dpop: proof } })
+      assert.equal(replay.status, 400)
+      assert.equal(replay.body.error, 'invalid_dpop_proof')
+      assert.equal(replay.body.access_token, undefined, 'no token minted for the replay')
     })
   })
 
