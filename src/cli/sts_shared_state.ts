@@ -1,7 +1,8 @@
 /**
  * The STS with the shared state the environment names: its signing keys in PostgreSQL when
  * `DATABASE_URL` is set, its per-IP limit in Redis when `REDIS_URL` is set (several STS instances
- * behind a load balancer); otherwise exactly `buildSts` (key directory, in-process limit). The
+ * behind a load balancer) and so are the DPoP proofs it has seen; its DPoP nonces from
+ * `DPOP_NONCE_SECRET` when set; otherwise exactly `buildSts` (key directory, in-process limit). The
  * connections opened here close with the app.
  */
 import type { FastifyInstance } from 'fastify'
@@ -10,6 +11,8 @@ import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
 import type { RateLimit } from '../limits/rate_limiter.js'
 import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
 import { openRedis, pingRedis } from '../limits/redis.js'
+import { createRedisDpopReplayCache } from '../limits/redis_dpop_replay.js'
+import { createDpopNonces } from '../jwt/dpop_nonce.js'
 import type { Logger } from '../log/logger.js'
 import { openPostgresPool } from '../storage/postgres.js'
 import { buildSts } from '../sts/app.js'
@@ -17,7 +20,17 @@ import type { StsConfig } from '../sts/config.js'
 
 export async function buildStsWithSharedState(
   config: StsConfig,
-  options: { env: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'REDIS_KEY_PREFIX'>; logger: Logger },
+  options: {
+    env: Pick<
+      Env,
+      | 'DATABASE_URL'
+      | 'REDIS_URL'
+      | 'REDIS_KEY_PREFIX'
+      | 'DPOP_NONCE_SECRET'
+      | 'DPOP_NONCE_WINDOW_SECONDS'
+    >
+    logger: Logger
+  },
 ): Promise<FastifyInstance> {
   const { env, logger } = options
   const pool = env.DATABASE_URL
@@ -32,12 +45,22 @@ export async function buildStsWithSharedState(
     return await buildSts(config, {
       logger,
       onClose: release,
+      ...(env.DPOP_NONCE_SECRET
+        ? {
+            dpopNonces: createDpopNonces({
+              secret: env.DPOP_NONCE_SECRET,
+              windowSeconds: env.DPOP_NONCE_WINDOW_SECONDS,
+            }),
+          }
+        : {}),
       ...(pool ? { signingKeyBackend: await createPostgresKeyBackend({ pool, name: 'sts' }) } : {}),
       ...(redis
         ? {
             rateLimiter: (limit: RateLimit) =>
               createRedisRateLimiter(limit, { redis, name: 'sts:token:ip', logger }),
             readinessChecks: { redis: () => pingRedis(redis) },
+            // A proof used at one STS instance is refused at every other (fail closed).
+            dpopReplay: createRedisDpopReplayCache({ redis, name: 'sts', logger }),
           }
         : {}),
     })

@@ -36,7 +36,7 @@ export {
   type TokenExchangeClientOptions,
   type TokenExchangeErrorCode,
 } from './token_exchange_client.js'
-export { createDpopKey, type DpopKey, type DpopProofRequest } from './dpop.js'
+export { createDpopKey, fetchWithDpop, type DpopKey, type DpopProofRequest } from './dpop.js'
 export {
   discoverProtectedResource,
   resourceMetadataUrlOf,

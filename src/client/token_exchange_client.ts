@@ -18,52 +18,27 @@
  */
 import { createHash } from 'node:crypto'
 import { decodeJwt } from 'jose'
-import type { DpopKey } from './dpop.js'
+import { asksForDpopNonce, type DpopKey } from './dpop.js'
 import { z } from 'zod'
 import { ExchangedTokenCache, type CachedToken } from './exchanged_token_cache.js'
-import { fetchJson } from './fetch_json.js'
+import {
+  basicAuthorization,
+  checkTokenEndpointAnswer,
+  postTokenRequest,
+  resolveTokenEndpoint,
+  TokenExchangeError,
+} from './token_endpoint.js'
 import { systemClock, type Clock } from '../time/clock.js'
+
+export {
+  basicAuthorization,
+  TokenExchangeError,
+  type TokenExchangeErrorCode,
+} from './token_endpoint.js'
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt'
-
-export type TokenExchangeErrorCode =
-  | 'invalid_request'
-  | 'invalid_client'
-  | 'invalid_grant'
-  | 'unauthorized_client'
-  | 'unsupported_grant_type'
-  | 'invalid_scope'
-  | 'invalid_target'
-  | 'server_error'
-  | 'temporarily_unavailable'
-  | 'network_error'
-  | 'invalid_response'
-  | (string & {})
-
-export class TokenExchangeError extends Error {
-  static readonly code = 'ERR_TOKEN_EXCHANGE_FAILED'
-  readonly code = TokenExchangeError.code
-  override name = 'TokenExchangeError'
-  /** The token endpoint's OAuth `error`, or `network_error` / `invalid_response`. */
-  readonly error: TokenExchangeErrorCode
-  readonly description: string | undefined
-  /** HTTP status of the token endpoint's answer; undefined for network faults. */
-  readonly statusCode: number | undefined
-
-  constructor(
-    error: TokenExchangeErrorCode,
-    description: string | undefined,
-    statusCode?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(description ? `${error}: ${description}` : error, options)
-    this.error = error
-    this.description = description
-    this.statusCode = statusCode
-  }
-}
 
 export interface TokenExchangeClientOptions {
   /** The IdP's token endpoint, or a function resolving it (e.g. from discovery) per request. */
@@ -112,16 +87,7 @@ const successSchema = z.object({
   scope: z.string().optional(),
 })
 
-const errorSchema = z.object({
-  error: z.string().min(1).max(200),
-  error_description: z.string().max(1000).optional(),
-})
-
-/** RFC 6749 §2.3.1: client id and secret are form-urlencoded before they go into Basic auth. */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
-  const encode = (value: string) => new URLSearchParams([['', value]]).toString().slice(1)
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`
-}
+const PEER = 'the token endpoint'
 
 function digestOf(token: string): string {
   return createHash('sha256').update(token).digest('base64url')
@@ -151,19 +117,10 @@ export function createTokenExchangeClient(
 
   async function requestExchange(params: ExchangeParams): Promise<CachedToken> {
     const started = performance.now()
-    let endpoint: string
-    try {
-      endpoint = typeof tokenEndpoint === 'string' ? tokenEndpoint : await tokenEndpoint()
-    } catch (cause) {
-      throw new TokenExchangeError(
-        'network_error',
-        'the token endpoint is unknown (IdP unreachable)',
-        undefined,
-        {
-          cause,
-        },
-      )
-    }
+    const endpoint = await resolveTokenEndpoint(
+      tokenEndpoint,
+      'the token endpoint is unknown (IdP unreachable)',
+    )
     const body = new URLSearchParams({
       grant_type: TOKEN_EXCHANGE_GRANT,
       subject_token: params.subjectToken,
@@ -178,51 +135,33 @@ export function createTokenExchangeClient(
     }
     const dpop = options.dpop
     const jkt = dpop?.jkt
-    const dpopHeader: Record<string, string> =
-      dpop === undefined ? {} : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) }
-
-    const answer = await fetchJson(
-      fetchImpl,
-      endpoint,
-      {
-        method: 'POST',
-        headers: {
+    const send = async () =>
+      postTokenRequest(
+        fetchImpl,
+        endpoint,
+        {
           authorization,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          ...dpopHeader,
+          body,
+          // A fresh proof per attempt: the latest nonce the endpoint handed out goes with it.
+          headers:
+            dpop === undefined
+              ? {}
+              : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) },
         },
-        body,
-      },
-      timeoutMs,
-    )
-    if (!answer.reached) {
-      throw new TokenExchangeError(
-        'network_error',
-        answer.timedOut
-          ? `no answer from the token endpoint within ${timeoutMs} ms`
-          : 'the token endpoint is unreachable',
-        undefined,
-        { cause: answer.cause },
+        timeoutMs,
+        PEER,
       )
-    }
-    const { response, json } = answer
-
-    if (!response.ok) {
-      const parsed = errorSchema.safeParse(json)
-      if (parsed.success) {
-        throw new TokenExchangeError(
-          parsed.data.error,
-          parsed.data.error_description,
-          response.status,
-        )
+    let answer = await send()
+    if (dpop !== undefined) {
+      dpop.rememberNonce(endpoint, answer.response)
+      // RFC 9449 §8: the server wants its nonce in the proof; once more with the one it sent.
+      if (asksForDpopNonce(answer.response, answer.json)) {
+        answer = await send()
+        dpop.rememberNonce(endpoint, answer.response)
       }
-      throw new TokenExchangeError(
-        'invalid_response',
-        `the token endpoint answered HTTP ${response.status} without an OAuth error`,
-        response.status,
-      )
     }
+    checkTokenEndpointAnswer(answer, PEER)
+    const { response, json } = answer
 
     const parsed = successSchema.safeParse(json)
     if (!parsed.success) {

@@ -26,13 +26,14 @@
  */
 import { decodeJwt } from 'jose'
 import { z } from 'zod'
-import { fetchJson } from './fetch_json.js'
 import {
-  ACCESS_TOKEN_TYPE,
   basicAuthorization,
-  TOKEN_EXCHANGE_GRANT,
+  checkTokenEndpointAnswer,
+  postTokenRequest,
+  resolveTokenEndpoint,
   TokenExchangeError,
-} from './token_exchange_client.js'
+} from './token_endpoint.js'
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './token_exchange_client.js'
 import { systemClock, type Clock } from '../time/clock.js'
 
 export const TXN_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:txn_token'
@@ -100,10 +101,7 @@ const successSchema = z.object({
   refresh_token: z.unknown().optional(),
 })
 
-const errorSchema = z.object({
-  error: z.string().min(1).max(200),
-  error_description: z.string().max(1000).optional(),
-})
+const PEER = 'the Txn-Token Service'
 
 /** The headers that carry a txn token to the next workload (§12.1), as received (§12.2). */
 export function txnTokenHeaders(txnToken: string): { readonly 'txn-token': string } {
@@ -127,57 +125,19 @@ export function createTxnTokenClient(options: TxnTokenClientOptions): TxnTokenCl
 
   async function post(form: URLSearchParams, fallbackScope: string): Promise<TxnTokenResult> {
     const started = performance.now()
-    let endpoint: string
-    try {
-      endpoint =
-        typeof options.tokenEndpoint === 'string'
-          ? options.tokenEndpoint
-          : await options.tokenEndpoint()
-    } catch (cause) {
-      throw new TokenExchangeError('network_error', 'the token endpoint is unknown', undefined, {
-        cause,
-      })
-    }
-    const answer = await fetchJson(
+    const endpoint = await resolveTokenEndpoint(
+      options.tokenEndpoint,
+      'the token endpoint is unknown',
+    )
+    const answer = await postTokenRequest(
       fetchImpl,
       endpoint,
-      {
-        method: 'POST',
-        headers: {
-          authorization,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: form,
-      },
+      { authorization, body: form },
       timeoutMs,
+      PEER,
     )
-    if (!answer.reached) {
-      throw new TokenExchangeError(
-        'network_error',
-        answer.timedOut
-          ? `no answer from the Txn-Token Service within ${timeoutMs} ms`
-          : 'the Txn-Token Service is unreachable',
-        undefined,
-        { cause: answer.cause },
-      )
-    }
+    checkTokenEndpointAnswer(answer, PEER)
     const { response, json } = answer
-    if (!response.ok) {
-      const parsed = errorSchema.safeParse(json)
-      if (parsed.success) {
-        throw new TokenExchangeError(
-          parsed.data.error,
-          parsed.data.error_description,
-          response.status,
-        )
-      }
-      throw new TokenExchangeError(
-        'invalid_response',
-        `the Txn-Token Service answered HTTP ${response.status} without an OAuth error`,
-        response.status,
-      )
-    }
     const parsed = successSchema.safeParse(json)
     // §11.4: token_type N_A, issued_token_type txn_token, no refresh token.
     if (

@@ -63,6 +63,14 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 letters, digits, or . _ : -')
     .default('onbehalf:'),
+  /**
+   * Secret of the DPoP nonces (RFC 9449 §8, §9) the IdP, the STS and App B hand out: instances
+   * that share it accept each other's nonces. Unset: a random one per process (one instance).
+   * Nonces are demanded only where configured (policy `dpop.nonce`, APP_B_DPOP_NONCE).
+   */
+  DPOP_NONCE_SECRET: secret.optional(),
+  /** How long one nonce window lasts; a nonce is accepted for one to two windows. */
+  DPOP_NONCE_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   POLICY_FILE: z.string().min(1).default(packageFile('config/policy.json')),
   USERS_FILE: z.string().min(1).default(packageFile('config/users.json')),
 
@@ -100,6 +108,8 @@ const envSchema = z.object({
    * exchange binds tokens. Default: `on` with the embedded IdP, `off` with Keycloak or authentik.
    */
   APP_A_DPOP: z.enum(['on', 'off']).optional(),
+  /** App B demands a server-issued nonce in every DPoP proof (RFC 9449 §9): `on` or `off`. */
+  APP_B_DPOP_NONCE: z.enum(['on', 'off']).default('off'),
   /**
    * Callers whose own service token may name the user in `X-User-Sub` (the "M2M + header"
    * workaround, on for app-a so the demo can show it). `none` switches it off for everyone.

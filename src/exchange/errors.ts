@@ -37,6 +37,7 @@ export type OAuthErrorCode =
   | 'invalid_target'
   | 'unsupported_grant_type'
   | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'temporarily_unavailable'
   | 'server_error'
 
@@ -175,6 +176,22 @@ export class InvalidDpopProof extends OAuthError {
 }
 
 /**
+ * RFC 9449 §8: the proof lacks a nonce this token endpoint handed out (missing, stale or wrong).
+ * 400 with the fresh nonce in `DPoP-Nonce`, for the client to retry with; nothing is minted.
+ */
+export class UseDpopNonce extends OAuthError {
+  static readonly code = 'ERR_OAUTH_USE_DPOP_NONCE'
+  readonly code = UseDpopNonce.code
+  readonly error = 'use_dpop_nonce'
+  readonly statusCode = 400
+  override readonly headers: Readonly<Record<string, string>>
+  constructor(options: OAuthErrorOptions & { nonce: string }) {
+    super('Authorization server requires nonce in DPoP proof', options)
+    this.headers = Object.freeze({ 'DPoP-Nonce': options.nonce })
+  }
+}
+
+/**
  * 429: an abuse limit was reached. `temporarily_unavailable` is the registered code for "try again
  * later"; `Retry-After` (RFC 9110 §10.2.3) says when, in whole seconds.
  */
@@ -256,6 +273,7 @@ export type AnyOAuthError =
   | InvalidTarget
   | UnsupportedGrantType
   | InvalidDpopProof
+  | UseDpopNonce
   | TooManyRequests
   | PayloadTooLarge
   | TemporarilyUnavailable

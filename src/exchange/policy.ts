@@ -61,8 +61,13 @@ export const clientExchangePolicySchema = z.object({
        * (a bound token issued to another client: the case Keycloak refuses). Its own are implied.
        */
       boundSubjectsFrom: z.array(identifier).default([]),
+      /**
+       * RFC 9449 §8: this client's proofs must carry a nonce the token endpoint handed out; one
+       * without it is answered 400 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`.
+       */
+      nonce: z.boolean().default(false),
     })
-    .default({ required: false, boundSubjectsFrom: [] }),
+    .default({ required: false, boundSubjectsFrom: [], nonce: false }),
 })
 
 export const requestLimitsSchema = z.object({
@@ -120,7 +125,11 @@ export interface ClientExchangePolicy {
   /** Filled with the engine-wide cap when the client sets none. */
   readonly maxLifetimeSeconds: number
   readonly serviceIdentities: readonly string[]
-  readonly dpop: { readonly required: boolean; readonly boundSubjectsFrom: readonly string[] }
+  readonly dpop: {
+    readonly required: boolean
+    readonly boundSubjectsFrom: readonly string[]
+    readonly nonce: boolean
+  }
 }
 
 export interface ExchangePolicy {
@@ -193,6 +202,7 @@ export function createExchangePolicy(input: ExchangePolicyInput): ExchangePolicy
         dpop: Object.freeze({
           required: client.dpop.required,
           boundSubjectsFrom: Object.freeze([...new Set(client.dpop.boundSubjectsFrom)]),
+          nonce: client.dpop.nonce,
         }),
       }),
     )

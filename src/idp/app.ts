@@ -58,6 +58,9 @@ import {
   type RateLimiter,
 } from '../limits/rate_limiter.js'
 import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
+import { createRedisDpopReplayCache } from '../limits/redis_dpop_replay.js'
+import { createDpopNonces } from '../jwt/dpop_nonce.js'
+import { randomBytes } from 'node:crypto'
 import { openRedis, pingRedis, type RedisClient } from '../limits/redis.js'
 import { registerHealthRoutes } from '../storage/readiness.js'
 import { createTokenExchangeAdapter } from './token_exchange_grant.js'
@@ -459,7 +462,19 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   }
   const tokenExchange = createTokenExchangeAdapter(
     runner,
-    createTokenExchangeGrant({ policy: policy.exchange, verifier, subjectStatus }),
+    createTokenExchangeGrant({
+      policy: policy.exchange,
+      verifier,
+      subjectStatus,
+      dpop: {
+        // REDIS_URL: a proof used at one instance is refused at every other (fail closed).
+        ...(redis ? { replay: createRedisDpopReplayCache({ redis, name: 'idp', logger }) } : {}),
+        nonces: createDpopNonces({
+          secret: env.DPOP_NONCE_SECRET ?? randomBytes(32).toString('base64url'),
+          windowSeconds: env.DPOP_NONCE_WINDOW_SECONDS,
+        }),
+      },
+    }),
   )
   const federation = createJwtFederationGrant({
     policy: policy.federation,

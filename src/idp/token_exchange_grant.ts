@@ -89,7 +89,11 @@ export function createTokenExchangeAdapter(
           dpop: dpopInputOf(ctx),
         })
       } catch (error) {
-        if (error instanceof OAuthError) throw toProviderError(error)
+        if (error instanceof OAuthError) {
+          // `DPoP-Nonce` (RFC 9449 §8) and the like: oidc-provider's error answer keeps them.
+          for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value)
+          throw toProviderError(error)
+        }
         throw error
       }
     },

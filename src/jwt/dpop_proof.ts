@@ -29,6 +29,7 @@ import {
   type JWTPayload,
 } from 'jose'
 import type { EpochSeconds } from '../time/clock.js'
+import type { DpopNonces, DpopNonceVerdict } from './dpop_nonce.js'
 
 /** RFC 9449 §4.2: the proof's media type. */
 export const DPOP_PROOF_TYP = 'dpop+jwt'
@@ -66,20 +67,48 @@ export class DpopProofError extends Error {
   readonly code = DpopProofError.code
   override name = 'DpopProofError'
   readonly reason: DpopFailureReason
+  /** reason `nonce`: what was wrong with the proof's nonce (missing, stale, wrong). */
+  readonly nonce: Exclude<DpopNonceVerdict, 'ok'> | undefined
 
-  constructor(reason: DpopFailureReason, message: string, options?: { cause?: unknown }) {
+  constructor(
+    reason: DpopFailureReason,
+    message: string,
+    options?: { cause?: unknown; nonce?: Exclude<DpopNonceVerdict, 'ok'> },
+  ) {
     super(message, options)
     this.reason = reason
+    this.nonce = options?.nonce
   }
 }
 
 /**
- * Remembers each proof's `jti` per key until its window closed: a proof is good once. Bounded:
- * beyond `maxEntries` the oldest entries go first, which are the ones whose window closes first.
+ * The replay cache could not answer (a shared cache whose store is down). Not a verdict on the
+ * proof: the request cannot be judged right now, so it is refused as unavailable (fail closed),
+ * never let through unchecked.
+ */
+export class DpopReplayUnavailable extends Error {
+  static readonly code = 'ERR_DPOP_REPLAY_UNAVAILABLE'
+  readonly code = DpopReplayUnavailable.code
+  override name = 'DpopReplayUnavailable'
+}
+
+/**
+ * Remembers each proof's `jti` per key until its window closed: a proof is good once. This one is
+ * per process; `createRedisDpopReplayCache` (src/limits/redis_dpop_replay.ts) is shared by every
+ * instance. Bounded: beyond `maxEntries` the oldest entries go first, which are the ones whose
+ * window closes first.
  */
 export interface DpopReplayCache {
-  /** True the first time `(jkt, jti)` is seen before `expiresAt`; false for a replay. */
-  firstUse(jkt: string, jti: string, expiresAt: EpochSeconds, now: EpochSeconds): boolean
+  /**
+   * True the first time `(jkt, jti)` is seen before `expiresAt`; false for a replay. Throws (or
+   * rejects with) `DpopReplayUnavailable` when it cannot tell.
+   */
+  firstUse(
+    jkt: string,
+    jti: string,
+    expiresAt: EpochSeconds,
+    now: EpochSeconds,
+  ): boolean | Promise<boolean>
 }
 
 export function createDpopReplayCache(
@@ -113,8 +142,8 @@ export interface DpopProofCheck {
   readonly htu: string
   /** The access token the proof must cover (`ath`), at a resource server. */
   readonly accessToken?: string
-  /** The nonce the server demands, when it demands one. */
-  readonly nonce?: string
+  /** Server-issued nonces (RFC 9449 §8, §9): when set, the proof must carry a recent one. */
+  readonly nonces?: DpopNonces
   readonly now: EpochSeconds
   readonly replay: DpopReplayCache
   /** Default `DPOP_ALGORITHMS`. */
@@ -213,8 +242,11 @@ export async function verifyDpopProof(
   if (Math.abs(check.now - payload.iat) > maxAge) {
     throw new DpopProofError('iat', 'iat is outside the acceptance window')
   }
-  if (check.nonce !== undefined && payload.nonce !== check.nonce) {
-    throw new DpopProofError('nonce', 'nonce is missing or stale')
+  if (check.nonces !== undefined) {
+    const verdict = check.nonces.check(payload.nonce, check.now)
+    if (verdict !== 'ok') {
+      throw new DpopProofError('nonce', `nonce is ${verdict}`, { nonce: verdict })
+    }
   }
   if (check.accessToken !== undefined) {
     if (payload.ath !== accessTokenHash(check.accessToken)) {
@@ -224,7 +256,7 @@ export async function verifyDpopProof(
 
   const jkt = await calculateJwkThumbprint(jwk, 'sha256')
   // The window closes maxAge after iat; a replay inside it is refused, after it the iat check is.
-  if (!check.replay.firstUse(jkt, payload.jti, payload.iat + maxAge + 1, check.now)) {
+  if (!(await check.replay.firstUse(jkt, payload.jti, payload.iat + maxAge + 1, check.now))) {
     throw new DpopProofError('replay', 'proof jti was already used')
   }
   return Object.freeze({ jkt, jti: payload.jti, iat: payload.iat })

@@ -7,9 +7,11 @@
  * RFC 6750 §2.3) or in a parsed form body (§2.2) is refused with `invalid_request`, even next to a
  * valid header. Answers never carry the token, the private `detail` or a stack.
  */
+import type { DpopNonces } from '../jwt/dpop_nonce.js'
 import {
   createDpopReplayCache,
   DpopProofError,
+  DpopReplayUnavailable,
   readDpopHeader,
   readJktConfirmation,
   verifyDpopProof,
@@ -57,8 +59,17 @@ export interface DpopResourceOptions {
   readonly origin: string
   /** Refuse unbound tokens: only DPoP-bound ones pass. Default false. */
   readonly required?: boolean
-  /** Proofs already seen. Default: a cache of this authenticator's own. */
+  /**
+   * Proofs already seen. Default: a cache of this authenticator's own (per process); several
+   * instances share one with `createRedisDpopReplayCache`.
+   */
   readonly replay?: DpopReplayCache
+  /**
+   * Demand server-issued nonces (RFC 9449 §9, `createDpopNonces`): a proof without a recent one
+   * is answered 401 `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`. Instances that share
+   * the secret accept each other's nonces.
+   */
+  readonly nonces?: DpopNonces
   /** Seconds a proof is accepted around its `iat`. Default 60. */
   readonly maxAgeSeconds?: number
   /** Algorithms a proof may use. Default `DPOP_ALGORITHMS`. */
@@ -201,11 +212,11 @@ export function createBearerAuthenticator(
   }
 }
 
-type DpopCheck = (
-  proof: string,
-  request: BearerRequest,
-  accessToken: string,
-) => Promise<VerifiedDpopProof>
+interface DpopCheck {
+  (proof: string, request: BearerRequest, accessToken: string): Promise<VerifiedDpopProof>
+  /** The nonce to hand out now, when nonces are demanded. */
+  readonly nonce: (() => string) | undefined
+}
 
 function createDpopCheck(options: DpopResourceOptions): DpopCheck {
   const origin = URL.parse(options.origin)
@@ -214,16 +225,24 @@ function createDpopCheck(options: DpopResourceOptions): DpopCheck {
   }
   const replay = options.replay ?? createDpopReplayCache()
   const now = options.now ?? systemClock
-  return (proof, request, accessToken) =>
+  const { nonces } = options
+  if (nonces !== undefined && typeof nonces.check !== 'function') {
+    throw new TypeError('"dpop.nonces" must come from createDpopNonces')
+  }
+  const check = (proof: string, request: BearerRequest, accessToken: string) =>
     verifyDpopProof(proof, {
       htm: (request.method ?? 'GET').toUpperCase(),
       htu: new URL(request.url ?? '/', origin).href,
       accessToken,
       now: now(),
       replay,
+      ...(nonces === undefined ? {} : { nonces }),
       ...(options.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: options.maxAgeSeconds }),
       ...(options.algorithms === undefined ? {} : { algorithms: options.algorithms }),
     })
+  return Object.assign(check, {
+    nonce: nonces === undefined ? undefined : () => nonces.current(now()),
+  })
 }
 
 function dpopRefused(detail: string, cause?: unknown): ResourceAuthError {
@@ -277,8 +296,25 @@ async function checkBinding(
     if (header === undefined) throw dpopRefused('no DPoP proof with a DPoP-bound token')
     proof = await checkProof(header, request, presented.token)
   } catch (err) {
+    if (err instanceof DpopProofError && err.reason === 'nonce' && checkProof.nonce) {
+      // RFC 9449 §9: not a bad proof, a missing nonce; the client retries with this one.
+      throw new ResourceAuthError('use_dpop_nonce', {
+        detail: `DPoP proof nonce ${err.nonce ?? 'missing'}`,
+        cause: err,
+        scheme: 'DPoP',
+        dpopNonce: checkProof.nonce(),
+      })
+    }
     if (err instanceof DpopProofError) {
       throw dpopRefused(`DPoP proof refused (${err.reason}): ${err.message}`, err)
+    }
+    if (err instanceof DpopReplayUnavailable) {
+      // Fail closed (src/limits/redis_dpop_replay.ts): cannot tell a replay, so cannot accept.
+      throw new ResourceAuthError('temporarily_unavailable', {
+        detail: 'DPoP replay cache unavailable',
+        cause: err,
+        scheme: 'DPoP',
+      })
     }
     throw err
   }
@@ -366,6 +402,7 @@ export function bearerErrorResponse(
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
   }
+  if (err.dpopNonce !== undefined) headers['dpop-nonce'] = err.dpopNonce
   if (err.error === 'temporarily_unavailable') headers['retry-after'] = '5'
   else {
     headers['www-authenticate'] = buildChallenge(

@@ -21,6 +21,7 @@ export type ResourceAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'temporarily_unavailable'
 
 const STATUS: Readonly<Record<ResourceAuthErrorCode, number>> = {
@@ -29,6 +30,8 @@ const STATUS: Readonly<Record<ResourceAuthErrorCode, number>> = {
   insufficient_scope: 403,
   // RFC 9449 §7.1: a DPoP-bound token with no valid proof from its key.
   invalid_dpop_proof: 401,
+  // RFC 9449 §9: the proof lacks the nonce this server handed out (sent again in `DPoP-Nonce`).
+  use_dpop_nonce: 401,
   // Not an RFC 6750 code: the key set could not be fetched, so no token can be judged right now.
   temporarily_unavailable: 503,
 }
@@ -38,6 +41,7 @@ const DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
   invalid_token: 'the access token is invalid',
   insufficient_scope: 'the access token does not grant access to this resource',
   invalid_dpop_proof: 'the DPoP proof is invalid or missing',
+  use_dpop_nonce: 'the DPoP proof must carry the nonce in DPoP-Nonce',
   temporarily_unavailable: 'the access token cannot be checked right now',
 }
 
@@ -48,6 +52,7 @@ const TXN_DESCRIPTION: Readonly<Record<ResourceAuthErrorCode, string>> = {
   insufficient_scope: 'the txn token does not authorize this call',
   // A txn token is not DPoP-bound: should this code ever reach one, it reads as malformed.
   invalid_dpop_proof: 'the request is malformed',
+  use_dpop_nonce: 'the request is malformed',
   temporarily_unavailable: 'the txn token cannot be checked right now',
 }
 
@@ -57,6 +62,7 @@ const CODE = {
   invalid_token: 'ERR_BEARER_INVALID_TOKEN',
   insufficient_scope: 'ERR_BEARER_INSUFFICIENT_SCOPE',
   invalid_dpop_proof: 'ERR_BEARER_INVALID_DPOP_PROOF',
+  use_dpop_nonce: 'ERR_BEARER_USE_DPOP_NONCE',
   temporarily_unavailable: 'ERR_BEARER_TEMPORARILY_UNAVAILABLE',
 } as const satisfies Readonly<Record<ResourceAuthErrorCode, `ERR_BEARER_${string}`>>
 
@@ -78,6 +84,8 @@ export interface ResourceAuthErrorOptions {
   readonly credential?: 'access_token' | 'txn_token'
   /** The authentication scheme the challenge answers (RFC 9449 §7.1: `DPoP`). Default `Bearer`. */
   readonly scheme?: 'Bearer' | 'DPoP'
+  /** RFC 9449 §9: the nonce to send in `DPoP-Nonce` with this answer. */
+  readonly dpopNonce?: string
 }
 
 export class ResourceAuthError extends Error {
@@ -93,6 +101,7 @@ export class ResourceAuthError extends Error {
   readonly credentialsSent: boolean
   readonly credential: 'access_token' | 'txn_token'
   readonly scheme: 'Bearer' | 'DPoP'
+  readonly dpopNonce: string | undefined
 
   constructor(error: ResourceAuthErrorCode, options: ResourceAuthErrorOptions) {
     const credentialsSent = options.credentialsSent ?? true
@@ -111,6 +120,7 @@ export class ResourceAuthError extends Error {
     this.credentialsSent = credentialsSent
     this.credential = credential
     this.scheme = options.scheme ?? 'Bearer'
+    this.dpopNonce = options.dpopNonce
     // RFC 6750 §3.1: a request without any credentials is answered 401 whatever the code.
     this.statusCode = this.credentialsSent ? STATUS[error] : 401
     this.description = description

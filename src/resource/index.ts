@@ -41,7 +41,6 @@
  */
 export {
   createAccessTokenVerifier,
-  MAX_TOKEN_LENGTH,
   type AccessTokenVerifier,
   type AccessTokenVerifierOptions,
   type JwksCacheOptions,
@@ -49,6 +48,7 @@ export {
   type KeyResolver,
   type VerifiedAccessToken,
 } from './verifier.js'
+export { MAX_TOKEN_LENGTH } from './signed_token.js'
 export { createTrustedIssuersVerifier } from './trusted_issuers.js'
 export { withIntrospection, type IntrospectionOptions } from './introspection.js'
 export {
@@ -73,6 +73,11 @@ export {
   type ProtectedResourceMetadataOptions,
 } from './protected_resource_metadata.js'
 export { createDpopReplayCache, DPOP_ALGORITHMS, type DpopReplayCache } from '../jwt/dpop_proof.js'
+export { createDpopNonces, type DpopNonceOptions, type DpopNonces } from '../jwt/dpop_nonce.js'
+export {
+  createRedisDpopReplayCache,
+  type RedisDpopReplayCacheOptions,
+} from '../limits/redis_dpop_replay.js'
 export {
   ResourceAuthError,
   type ResourceAuthErrorCode,

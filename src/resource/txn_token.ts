@@ -27,17 +27,15 @@
  * console.log(txn.txn, txn.sub, txn.reqWl)
  * ```
  */
-import type { KeyObject } from 'node:crypto'
 import type { JWTPayload } from 'jose'
 import { readAudienceClaim } from '../jwt/access_token_claims.js'
-import { createJwsVerifier, type JwsHeader, type KeyResolver } from '../jws/verify_jws.js'
-import { createRemoteKeySet, DEFAULT_KEY_CACHE } from '../keys/remote_jwks.js'
+import { createJwsVerifier, type KeyResolver } from '../jws/verify_jws.js'
+import { DEFAULT_KEY_CACHE } from '../keys/remote_jwks.js'
 import type { Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
 import { parseScopes } from './checks.js'
-import { fromJoseError, fromJwsError, ResourceAuthError } from './errors.js'
-import { checkRegisteredClaims } from './jwt_claims.js'
-import { MAX_TOKEN_LENGTH } from './verifier.js'
+import { fromJoseError, ResourceAuthError } from './errors.js'
+import { createKeySource, verifySignedToken } from './signed_token.js'
 
 /** §12.1: the header name (HTTP field names compare case-insensitively). */
 export const TXN_TOKEN_HEADER = 'txn-token'
@@ -147,33 +145,6 @@ export function readTxnToken(request: TxnTokenRequest): string {
   return token
 }
 
-function keySource(
-  options: TxnTokenVerifierOptions,
-  issuer: string,
-  algorithms: readonly string[],
-): KeyResolver {
-  const { jwksUri, keyResolver } = options
-  if ((jwksUri === undefined) === (keyResolver === undefined)) {
-    throw new TypeError('exactly one of "jwksUri" and "keyResolver" is required')
-  }
-  if (keyResolver !== undefined) {
-    if (typeof keyResolver !== 'function') throw new TypeError('"keyResolver" must be a function')
-    return keyResolver
-  }
-  const url = new URL(jwksUri instanceof URL ? jwksUri.href : checkString('jwksUri', jwksUri))
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new TypeError('"jwksUri" must be an http(s) URL')
-  }
-  const keys = createRemoteKeySet({
-    issuer,
-    jwksUri: url.href,
-    algorithms,
-    cache: DEFAULT_KEY_CACHE,
-    logger: options.logger,
-  })
-  return ({ kid, alg }): Promise<KeyObject | undefined> => keys.getKey(kid, alg)
-}
-
 function readObjectClaim(claims: JWTPayload, name: string): Readonly<Record<string, unknown>> {
   const value = claims[name]
   if (value === undefined) return Object.freeze({})
@@ -214,30 +185,28 @@ export function createTxnTokenVerifier(options: TxnTokenVerifierOptions): TxnTok
       : new Set(checkList('allowedWorkloads', options.allowedWorkloads))
   const now = options.now ?? systemClock
   if (typeof now !== 'function') throw new TypeError('"now" must be a function')
-  const jws = createJwsVerifier({ algorithms, resolveKey: keySource(options, issuer, algorithms) })
+  const jws = createJwsVerifier({
+    algorithms,
+    resolveKey: createKeySource(options, issuer, algorithms, DEFAULT_KEY_CACHE),
+  })
 
   async function verifyTxnToken(token: string): Promise<VerifiedTxnToken> {
-    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-      refuse('invalid_token', 'txn token empty or too long')
-    }
-    let header: JwsHeader
     let claims: JWTPayload
     try {
-      ;({ header, payload: claims } = await jws.verify(token))
-    } catch (err) {
-      throw asTxnError(fromJwsError(err))
-    }
-    if (header.x5c !== undefined) refuse('invalid_token', 'header parameter x5c refused')
-    try {
-      checkRegisteredClaims(header, claims, {
-        typ: TXN_TOKEN_TYP,
-        issuer,
-        audience: trustDomain,
-        requiredClaims: REQUIRED_CLAIMS,
-        optionalStringClaims: ['jti'],
-        clockToleranceSeconds: tolerance,
-        now: Math.floor(now()),
-      })
+      ;({ claims } = await verifySignedToken(
+        jws,
+        token,
+        {
+          typ: TXN_TOKEN_TYP,
+          issuer,
+          audience: trustDomain,
+          requiredClaims: REQUIRED_CLAIMS,
+          optionalStringClaims: ['jti'],
+          clockToleranceSeconds: tolerance,
+          now: Math.floor(now()),
+        },
+        'txn token',
+      ))
     } catch (err) {
       throw asTxnError(fromJoseError(err))
     }

@@ -16,11 +16,9 @@
  * `ERR_JWT_EXPIRED`), policy faults `insufficient_scope` 403, and keys that cannot be fetched
  * `temporarily_unavailable` 503, so a broken JWKS endpoint is never reported as a bad token.
  */
-import type { KeyObject } from 'node:crypto'
 import type { JWTPayload } from 'jose'
-import { createJwsVerifier, type JwsHeader, type KeyResolver } from '../jws/verify_jws.js'
+import { createJwsVerifier, type KeyResolver } from '../jws/verify_jws.js'
 import {
-  createRemoteKeySet,
   DEFAULT_KEY_CACHE,
   MAX_COOLDOWN_SECONDS,
   type KeyCacheSettings,
@@ -28,8 +26,8 @@ import {
 import type { Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
 import { checkCallerAllowed, checkScopes, parseActorChain, parseScopes } from './checks.js'
-import { ResourceAuthError, fromJwsError } from './errors.js'
-import { checkRegisteredClaims } from './jwt_claims.js'
+import { ResourceAuthError } from './errors.js'
+import { createKeySource, MAX_TOKEN_LENGTH, verifySignedToken } from './signed_token.js'
 
 export type { KeyLookup, KeyResolver } from '../jws/verify_jws.js'
 
@@ -118,9 +116,6 @@ export type AccessTokenVerifier = ((token: string) => Promise<VerifiedAccessToke
   readonly audience: string
 }
 
-/** Longest token accepted before any parsing (RFC 8693 S14: cap token size). */
-export const MAX_TOKEN_LENGTH = 8192
-
 const REQUIRED_CLAIMS = ['exp', 'iat', 'sub', 'client_id', 'jti']
 
 function checkNonEmptyString(name: string, value: unknown): string {
@@ -161,31 +156,8 @@ function checkDuration(name: string, value: number | undefined, fallbackSeconds:
   return value / 1000
 }
 
-function createKeySource(
-  options: AccessTokenVerifierOptions,
-  issuer: string,
-  algorithms: readonly string[],
-): KeyResolver {
-  const { jwksUri, keyResolver } = options
-  if ((jwksUri === undefined) === (keyResolver === undefined)) {
-    throw new TypeError('exactly one of "jwksUri" and "keyResolver" is required')
-  }
-  if (keyResolver !== undefined) {
-    if (typeof keyResolver !== 'function') throw new TypeError('"keyResolver" must be a function')
-    return keyResolver
-  }
-  let url: URL
-  try {
-    url = new URL(jwksUri instanceof URL ? jwksUri.href : checkNonEmptyString('jwksUri', jwksUri))
-  } catch (err) {
-    throw err instanceof TypeError && err.message.startsWith('"')
-      ? err
-      : new TypeError('"jwksUri" must be an absolute URL')
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new TypeError('"jwksUri" must be an http(s) URL')
-  }
-  const cache = options.jwksOptions ?? {}
+/** The `jwksOptions` in milliseconds, as the key cache's settings in seconds. */
+function keyCacheSettings(cache: JwksCacheOptions): KeyCacheSettings {
   const cooldownSeconds = checkDuration(
     'cooldownDuration',
     cache.cooldownDuration,
@@ -196,7 +168,7 @@ function createKeySource(
       `"jwksOptions.cooldownDuration" must be at most ${MAX_COOLDOWN_SECONDS * 1000}`,
     )
   }
-  const settings: KeyCacheSettings = {
+  return {
     cooldownSeconds,
     maxAgeSeconds: checkDuration('cacheMaxAge', cache.cacheMaxAge, DEFAULT_KEY_CACHE.maxAgeSeconds),
     staleIfErrorSeconds: checkDuration(
@@ -208,15 +180,6 @@ function createKeySource(
       checkDuration('timeoutDuration', cache.timeoutDuration, DEFAULT_KEY_CACHE.timeoutMs / 1000) *
       1000,
   }
-  // The issuer's key set, fetched on first use, parsed once into KeyObjects (src/keys).
-  const keys = createRemoteKeySet({
-    issuer,
-    jwksUri: url.href,
-    algorithms,
-    cache: settings,
-    logger: options.logger,
-  })
-  return ({ kid, alg }): Promise<KeyObject | undefined> => keys.getKey(kid, alg)
 }
 
 /**
@@ -283,7 +246,15 @@ export function createAccessTokenVerifier(
   // Keys come only from the configured source, whatever the token's header says.
   const jws = createJwsVerifier({
     algorithms,
-    resolveKey: createKeySource(options, issuer, algorithms),
+    resolveKey: createKeySource(
+      options,
+      issuer,
+      algorithms,
+      // Checked only when the keys are fetched (a keyResolver ignores them).
+      options.jwksUri === undefined
+        ? DEFAULT_KEY_CACHE
+        : keyCacheSettings(options.jwksOptions ?? {}),
+    ),
   })
 
   function currentSeconds(): number {
@@ -317,26 +288,20 @@ export function createAccessTokenVerifier(
   }
 
   async function verifyUncached(token: string): Promise<VerifiedAccessToken> {
-    let header: JwsHeader
-    let claims: JWTPayload
-    try {
-      ;({ header, payload: claims } = await jws.verify(token))
-    } catch (err) {
-      throw fromJwsError(err)
-    }
-    // verify_jws ignores `x5c`; a token naming a certificate chain is refused all the same.
-    if (header.x5c !== undefined) {
-      throw new ResourceAuthError('invalid_token', { detail: 'header parameter x5c refused' })
-    }
-    checkRegisteredClaims(header, claims, {
-      typ: 'at+jwt',
-      issuer,
-      audience,
-      requiredClaims: REQUIRED_CLAIMS,
-      optionalStringClaims: ['azp'],
-      clockToleranceSeconds: clockTolerance,
-      now: currentSeconds(),
-    })
+    const { claims } = await verifySignedToken(
+      jws,
+      token,
+      {
+        typ: 'at+jwt',
+        issuer,
+        audience,
+        requiredClaims: REQUIRED_CLAIMS,
+        optionalStringClaims: ['azp'],
+        clockToleranceSeconds: clockTolerance,
+        now: currentSeconds(),
+      },
+      'token',
+    )
 
     // Checked above: non-empty strings.
     const sub = claims.sub as string

@@ -63,7 +63,9 @@ import { SIGNING_ALGORITHM } from '../keys/signing_key_store.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
-import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
+import { DPOP_ALGORITHMS, type DpopReplayCache } from '../jwt/dpop_proof.js'
+import { createDpopNonces, type DpopNonces } from '../jwt/dpop_nonce.js'
+import { randomBytes } from 'node:crypto'
 import type { StsConfig } from './config.js'
 import { createIntrospector } from '../exchange/introspect.js'
 import { registerIntrospectionRoute, STS_INTROSPECTION_PATH } from './introspection.js'
@@ -86,6 +88,13 @@ export interface StsOptions {
   readonly readinessChecks?: Readonly<Record<string, () => Promise<unknown>>>
   /** Runs when the app closes, after its own resources (connections the caller opened for it). */
   readonly onClose?: () => Promise<void>
+  /** Where DPoP proofs already seen are kept (e.g. Redis, shared); default: in this process. */
+  readonly dpopReplay?: DpopReplayCache
+  /**
+   * The DPoP nonces handed out to clients whose policy says `dpop.nonce`; default: a random
+   * secret of this process (instances behind one load balancer need a shared one).
+   */
+  readonly dpopNonces?: DpopNonces
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
@@ -156,6 +165,11 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     policy: config.policy,
     verifier,
     subjectStatus,
+    dpop: {
+      ...(options.dpopReplay === undefined ? {} : { replay: options.dpopReplay }),
+      nonces:
+        options.dpopNonces ?? createDpopNonces({ secret: randomBytes(32).toString('base64url') }),
+    },
   })
   // Txn-Token Service mode (draft-ietf-oauth-transaction-tokens-10), when configured.
   const txnGrant =

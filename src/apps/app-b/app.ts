@@ -13,7 +13,9 @@
  * `APP_B_TO_APP_C` says; the service API reads the log back for App A either way
  * (`GET /api/activity?via=txn-token`).
  */
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import { openRedis } from '../../limits/redis.js'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import {
   createTokenExchangeClient,
@@ -30,7 +32,9 @@ import {
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
 import {
   createAccessTokenVerifier,
+  createDpopNonces,
   createProtectedResourceMetadata,
+  createRedisDpopReplayCache,
   createTrustedIssuersVerifier,
   DPOP_ALGORITHMS,
   type AccessTokenVerifier,
@@ -219,6 +223,9 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     bodyLimit: 64 * 1024,
   })
   if (ownsStore) app.addHook('onClose', () => store.close())
+  // REDIS_URL: every App B instance sees every DPoP proof (a replay at another one is refused).
+  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'app-b', env.REDIS_KEY_PREFIX) : undefined
+  if (redis) app.addHook('onClose', async () => redis.disconnect())
 
   // Outside the web context: JSON errors, 5xx without their message.
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
@@ -243,6 +250,15 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     verifier,
     realm: env.APP_B_CLIENT_ID,
     dpopOrigin: new URL(env.APP_B_URL).origin,
+    ...(redis ? { dpopReplay: createRedisDpopReplayCache({ redis, name: 'app-b', logger }) } : {}),
+    ...(env.APP_B_DPOP_NONCE === 'on'
+      ? {
+          dpopNonces: createDpopNonces({
+            secret: env.DPOP_NONCE_SECRET ?? randomBytes(32).toString('base64url'),
+            windowSeconds: env.DPOP_NONCE_WINDOW_SECONDS,
+          }),
+        }
+      : {}),
     trustedHeaderCallers: options.trustedHeaderCallers ?? env.APP_B_TRUSTED_HEADER_CALLERS,
     appC,
     appCTxn,

@@ -31,7 +31,7 @@ import { checkScopes } from '../../resource/checks.js'
 import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ACTIVITY_READ_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import type { TodoStore } from './todo_store.js'
-import { DPOP_ALGORITHMS } from '../../resource/index.js'
+import { DPOP_ALGORITHMS, type DpopNonces, type DpopReplayCache } from '../../resource/index.js'
 
 /** The scope App B's service API requires. */
 export const SERVICE_API_SCOPE = 'todos:read'
@@ -55,6 +55,10 @@ export interface ServiceApiOptions {
    * whose `htu` names this origin. Without it only bearer tokens pass (a bound one never does).
    */
   readonly dpopOrigin?: string
+  /** Where DPoP proofs already seen are kept; default: in this process. */
+  readonly dpopReplay?: DpopReplayCache
+  /** Demand server-issued DPoP nonces (RFC 9449 §9). */
+  readonly dpopNonces?: DpopNonces
   /** RFC 9728 metadata URL, named in every challenge (`resource_metadata`). */
   readonly resourceMetadata?: string
 }
@@ -117,7 +121,14 @@ export async function serviceApi(
   })
   fastify.decorateRequest('identityDecision', null)
   await fastify.register(bearerAuth, { realm })
-  const dpop = options.dpopOrigin === undefined ? undefined : { origin: options.dpopOrigin }
+  const dpop =
+    options.dpopOrigin === undefined
+      ? undefined
+      : {
+          origin: options.dpopOrigin,
+          ...(options.dpopReplay ? { replay: options.dpopReplay } : {}),
+          ...(options.dpopNonces ? { nonces: options.dpopNonces } : {}),
+        }
   fastify.addHook(
     'preHandler',
     fastify.requireBearer({

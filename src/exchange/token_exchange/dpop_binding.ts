@@ -18,9 +18,17 @@
  * - With a proof the issued token is bound to the proof's key (the requester's), `token_type: DPoP`.
  * - A client whose policy says `dpop.required` exchanges only with a proof.
  */
-import { InvalidDpopProof, InvalidRequest, SUBJECT_TOKEN_INVALID } from '../errors.js'
+import {
+  InvalidDpopProof,
+  InvalidRequest,
+  SUBJECT_TOKEN_INVALID,
+  TemporarilyUnavailable,
+  UseDpopNonce,
+} from '../errors.js'
+import type { DpopNonces } from '../../jwt/dpop_nonce.js'
 import {
   DpopProofError,
+  DpopReplayUnavailable,
   readDpopHeader,
   verifyDpopProof,
   type DpopReplayCache,
@@ -36,9 +44,12 @@ import type {
 } from './types.js'
 
 export interface DpopBindingDeps {
+  /** Proofs already seen: per process, or shared by every instance (Redis). */
   readonly replay: DpopReplayCache
   /** Seconds a proof is accepted around its `iat`. */
   readonly maxAgeSeconds?: number
+  /** The nonces handed out, for clients whose policy says `dpop.nonce` (RFC 9449 §8). */
+  readonly nonces?: DpopNonces
 }
 
 function invalidProof(detail: string, cause?: unknown): InvalidDpopProof {
@@ -57,26 +68,47 @@ export function readDpopProof(dpop: DpopInput | undefined): DpopRequest | undefi
   }
 }
 
-/** validate: the proof of this request, or `undefined` when none was sent. */
+/**
+ * validate: the proof of this request, or `undefined` when none was sent. A client whose policy
+ * says `dpop.nonce` must put a recent server nonce in it (`use_dpop_nonce` and a fresh one
+ * otherwise); the replay cache is asked last, so a proof refused for its nonce is not spent.
+ */
 export async function validateDpopProof(
   request: ExchangeRequest,
+  client: ExchangeClient,
   deps: DpopBindingDeps,
   now: EpochSeconds,
 ): Promise<VerifiedProof | undefined> {
   const { dpop } = request
   if (dpop === undefined) return undefined
+  const nonces = client.policy.dpop.nonce ? deps.nonces : undefined
+  if (client.policy.dpop.nonce && nonces === undefined) {
+    throw new TypeError('dpop.nonce is set but the token endpoint has no nonce source')
+  }
   try {
     const proof = await verifyDpopProof(dpop.proof, {
       htm: dpop.htm,
       htu: dpop.htu,
       now,
       replay: deps.replay,
+      ...(nonces === undefined ? {} : { nonces }),
       ...(deps.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: deps.maxAgeSeconds }),
     })
     return proof as VerifiedProof
   } catch (err) {
+    if (err instanceof DpopProofError && err.reason === 'nonce' && nonces !== undefined) {
+      throw new UseDpopNonce({
+        detail: `DPoP proof nonce ${err.nonce ?? 'missing'} (dpop.nonce)`,
+        cause: err,
+        nonce: nonces.current(now),
+      })
+    }
     if (err instanceof DpopProofError) {
       throw invalidProof(`DPoP proof refused (${err.reason}): ${err.message}`, err)
+    }
+    if (err instanceof DpopReplayUnavailable) {
+      // Fail closed (src/limits/redis_dpop_replay.ts): a replay cannot be ruled out.
+      throw new TemporarilyUnavailable({ detail: 'DPoP replay cache unavailable', cause: err })
     }
     throw err
   }

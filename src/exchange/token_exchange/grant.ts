@@ -53,7 +53,10 @@ export interface TokenExchangeGrantDeps {
   readonly verifier: JwsVerifier
   /** Checks subject and actor tokens are still live (issued, not revoked, grant alive). */
   readonly subjectStatus: TokenStatus
-  /** DPoP proofs (RFC 9449): the replay cache, one per token service. Default: a fresh one. */
+  /**
+   * DPoP proofs (RFC 9449): the replay cache, one per token service (default: a fresh one of this
+   * process), and the nonce source for clients whose policy says `dpop.nonce`.
+   */
   readonly dpop?: Partial<DpopBindingDeps>
 }
 
@@ -72,6 +75,7 @@ export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExc
   const dpop: DpopBindingDeps = {
     replay: deps.dpop?.replay ?? createDpopReplayCache(),
     ...(deps.dpop?.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: deps.dpop.maxAgeSeconds }),
+    ...(deps.dpop?.nonces === undefined ? {} : { nonces: deps.dpop.nonces }),
   }
   if (policy === undefined || policy.clients === undefined) {
     throw new TypeError('createTokenExchange: policy is required (createExchangePolicy)')
@@ -81,6 +85,12 @@ export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExc
   }
   if (typeof subjectStatus?.isActive !== 'function') {
     throw new TypeError('createTokenExchange: subjectStatus.isActive is required')
+  }
+  const nonceClients = [...policy.clients.values()].filter((client) => client.dpop.nonce)
+  if (nonceClients.length > 0 && dpop.nonces === undefined) {
+    throw new TypeError(
+      `createTokenExchange: clients.${nonceClients[0]!.clientId}.tokenExchange.dpop.nonce needs dpop.nonces (createDpopNonces)`,
+    )
   }
 
   return Object.freeze({
@@ -117,7 +127,7 @@ export function createTokenExchangeGrant(deps: TokenExchangeGrantDeps): TokenExc
       const actor = await validateActorToken(request, subject, client, tokenDeps)
       context.note({ actorSub: actor?.sub, actorJti: actor?.jti })
       // After the tokens: a replayed proof is only ever counted for a request that could succeed.
-      const proof = await validateDpopProof(request, dpop, context.now)
+      const proof = await validateDpopProof(request, client, dpop, context.now)
       return { request, client, subject, actor, proof }
     },
     decide(verified, context) {

@@ -17,7 +17,7 @@
  * ```
  */
 import { InvalidRequest, UnsupportedGrantType } from '../errors.js'
-import { isResourceUri, malformed, SCOPE_TOKEN } from '../syntax.js'
+import { checkAudienceValue, isResourceUri, malformed, parseScope, readSingle } from '../syntax.js'
 import {
   TOKEN_TYPE,
   type AcceptedTokenType,
@@ -28,8 +28,6 @@ import { GRANT_TYPE_TOKEN_EXCHANGE, type DpopRequest, type ExchangeRequest } fro
 
 const ACCEPTED_TOKEN_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE.ACCESS_TOKEN, TOKEN_TYPE.JWT])
 const KNOWN_TOKEN_TYPES: ReadonlySet<string> = new Set(Object.values(TOKEN_TYPE))
-/** Visible ASCII, no spaces: client ids and URIs. */
-const AUDIENCE_VALUE = /^[\x21-\x7E]+$/
 
 export function parseExchangeRequest(
   params: GrantParams,
@@ -46,11 +44,7 @@ export function parseExchangeRequest(
   for (const resource of resources) checkResourceUri(resource)
 
   const audiences = readMany(params, 'audience', limits)
-  for (const audience of audiences) {
-    if (!AUDIENCE_VALUE.test(audience)) {
-      throw malformed('audience', 'is malformed', 'audience has characters outside visible ASCII')
-    }
-  }
+  for (const audience of audiences) checkAudienceValue(audience)
 
   const scope = readSingle(params, 'scope', limits.maxParameterLength)
   const scopes = scope === undefined ? undefined : parseScope(scope, limits.maxScopes)
@@ -86,23 +80,6 @@ export function parseExchangeRequest(
     dpop,
   } as const
   return Object.freeze(request) as ExchangeRequest
-}
-
-/** A parameter that must appear at most once; `undefined` when absent or empty. */
-function readSingle(params: GrantParams, name: string, maxLength: number): string | undefined {
-  const raw = params[name]
-  let value: string | undefined
-  if (typeof raw === 'string') {
-    value = raw
-  } else if (raw !== undefined) {
-    if (raw.length > 1) throw malformed(name, 'is duplicated', `${raw.length} values`)
-    value = raw[0]
-  }
-  if (value === undefined || value === '') return undefined
-  if (value.length > maxLength) {
-    throw malformed(name, 'is too long', `${value.length} characters, limit ${maxLength}`)
-  }
-  return value
 }
 
 /** `audience` and `resource` may repeat (RFC 8693 §2.1); duplicates collapse, empties are refused. */
@@ -162,18 +139,4 @@ export function checkResourceUri(value: string): void {
       'resource is not an absolute URI without query or fragment',
     )
   }
-}
-
-/** RFC 6749 §3.3: scope = scope-token *( SP scope-token ). */
-function parseScope(scope: string, maxScopes: number): readonly string[] {
-  const tokens = scope.split(' ')
-  if (tokens.length > maxScopes) {
-    throw malformed('scope', 'has too many values', `${tokens.length} scopes, limit ${maxScopes}`)
-  }
-  for (const token of tokens) {
-    if (!SCOPE_TOKEN.test(token)) {
-      throw malformed('scope', 'is malformed', 'scope is not space-separated RFC 6749 scope-tokens')
-    }
-  }
-  return Object.freeze([...new Set(tokens)])
 }

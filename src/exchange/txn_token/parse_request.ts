@@ -22,7 +22,7 @@
  * ```
  */
 import { InvalidRequest, UnsupportedGrantType } from '../errors.js'
-import { malformed, SCOPE_TOKEN } from '../syntax.js'
+import { checkAudienceValue, malformed, parseScope, readSingle } from '../syntax.js'
 import { TOKEN_TYPE, type GrantParams } from '../types.js'
 import type { TxnTokenPolicy } from './policy.js'
 import {
@@ -46,7 +46,6 @@ const KNOWN_TOKEN_TYPES: ReadonlySet<string> = new Set([
   TOKEN_TYPE_SELF_SIGNED,
   TOKEN_TYPE_UNSIGNED_JSON,
 ])
-const AUDIENCE_VALUE = /^[\x21-\x7E]+$/
 // A letter first: no `__proto__`, no surprises for readers of rctx/tctx.
 const CONTEXT_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/
 const MAX_CONTEXT_MEMBERS = 20
@@ -83,9 +82,7 @@ export function parseTxnTokenRequest(
   // §11.1: audience REQUIRED, the trust domain name: one value.
   const audience = readSingle(params, 'audience', limits.maxParameterLength)
   if (audience === undefined) throw malformed('audience', 'is missing', 'audience missing')
-  if (!AUDIENCE_VALUE.test(audience)) {
-    throw malformed('audience', 'is malformed', 'audience has characters outside visible ASCII')
-  }
+  checkAudienceValue(audience)
 
   // §11.1: scope REQUIRED, the purpose of the transaction.
   const scope = readSingle(params, 'scope', limits.maxParameterLength)
@@ -133,41 +130,10 @@ export function parseTxnTokenRequest(
   return Object.freeze(request) as TxnTokenRequest
 }
 
-/** A parameter that must appear at most once; `undefined` when absent or empty. */
-function readSingle(params: GrantParams, name: string, maxLength: number): string | undefined {
-  const raw = params[name]
-  let value: string | undefined
-  if (typeof raw === 'string') {
-    value = raw
-  } else if (raw !== undefined) {
-    if (raw.length > 1) throw malformed(name, 'is duplicated', `${raw.length} values`)
-    value = raw[0]
-  }
-  if (value === undefined || value === '') return undefined
-  if (value.length > maxLength) {
-    throw malformed(name, 'is too long', `${value.length} characters, limit ${maxLength}`)
-  }
-  return value
-}
-
 function readMany(params: GrantParams, name: string): readonly string[] {
   const raw = params[name]
   if (raw === undefined || raw === '') return []
   return typeof raw === 'string' ? [raw] : raw.filter((value) => value !== '')
-}
-
-/** RFC 6749 §3.3: scope = scope-token *( SP scope-token ). */
-function parseScope(scope: string, maxScopes: number): readonly string[] {
-  const tokens = scope.split(' ')
-  if (tokens.length > maxScopes) {
-    throw malformed('scope', 'has too many values', `${tokens.length} scopes, limit ${maxScopes}`)
-  }
-  for (const token of tokens) {
-    if (!SCOPE_TOKEN.test(token)) {
-      throw malformed('scope', 'is malformed', 'scope is not space-separated RFC 6749 scope-tokens')
-    }
-  }
-  return Object.freeze([...new Set(tokens)])
 }
 
 /** A flat JSON object of strings, numbers and booleans; `undefined` when absent. */
