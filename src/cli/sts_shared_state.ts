@@ -6,12 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Env } from '../config/env.js'
-import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
 import type { RateLimit } from '../limits/rate_limiter.js'
-import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
-import { openRedis, pingRedis } from '../limits/redis.js'
 import type { Logger } from '../log/logger.js'
-import { openPostgresPool } from '../storage/postgres.js'
 import { buildSts } from '../sts/app.js'
 import type { StsConfig } from '../sts/config.js'
 
@@ -20,10 +16,27 @@ export async function buildStsWithSharedState(
   options: { env: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'REDIS_KEY_PREFIX'>; logger: Logger },
 ): Promise<FastifyInstance> {
   const { env, logger } = options
-  const pool = env.DATABASE_URL
-    ? openPostgresPool(env.DATABASE_URL, { name: 'sts', max: 4 })
+  // Loaded only when configured: pg and ioredis cost resident memory an STS without them never uses.
+  const postgres = env.DATABASE_URL
+    ? {
+        ...(await import('../storage/postgres.js')),
+        ...(await import('../keys/postgres_key_backend.js')),
+      }
     : undefined
-  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'sts', env.REDIS_KEY_PREFIX) : undefined
+  const redisModules = env.REDIS_URL
+    ? {
+        ...(await import('../limits/redis.js')),
+        ...(await import('../limits/redis_rate_limiter.js')),
+      }
+    : undefined
+  const pool =
+    postgres && env.DATABASE_URL
+      ? postgres.openPostgresPool(env.DATABASE_URL, { name: 'sts', max: 4 })
+      : undefined
+  const redis =
+    redisModules && env.REDIS_URL
+      ? redisModules.openRedis(env.REDIS_URL, 'sts', env.REDIS_KEY_PREFIX)
+      : undefined
   const release = async () => {
     redis?.disconnect()
     await pool?.end()
@@ -32,12 +45,14 @@ export async function buildStsWithSharedState(
     return await buildSts(config, {
       logger,
       onClose: release,
-      ...(pool ? { signingKeyBackend: await createPostgresKeyBackend({ pool, name: 'sts' }) } : {}),
-      ...(redis
+      ...(pool && postgres
+        ? { signingKeyBackend: await postgres.createPostgresKeyBackend({ pool, name: 'sts' }) }
+        : {}),
+      ...(redis && redisModules
         ? {
             rateLimiter: (limit: RateLimit) =>
-              createRedisRateLimiter(limit, { redis, name: 'sts:token:ip', logger }),
-            readinessChecks: { redis: () => pingRedis(redis) },
+              redisModules.createRedisRateLimiter(limit, { redis, name: 'sts:token:ip', logger }),
+            readinessChecks: { redis: () => redisModules.pingRedis(redis) },
           }
         : {}),
     })
