@@ -54,4 +54,3 @@ export function stopOnSignal(running: Running[], logger: Logger): Promise<void> 
     process.once('SIGTERM', () => stop('SIGTERM'))
   })
 }
-

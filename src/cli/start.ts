@@ -2,7 +2,6 @@
  * Launchers: `onbehalf start` runs the IdP, App A, App B and App C on 127.0.0.1 (ports from the
  * environment), prints where to go and how to sign in, and stops cleanly on Ctrl-C / SIGTERM.
  */
-import type { FastifyInstance } from 'fastify'
 import { configVariables, loadDotEnv, loadEnv, type Env } from '../config/env.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import { buildIdp } from '../idp/app.js'
