@@ -2,7 +2,6 @@
  * Launchers: `onbehalf start` runs the IdP, App A, App B and App C on 127.0.0.1 (ports from the
  * environment), prints where to go and how to sign in, and stops cleanly on Ctrl-C / SIGTERM.
  */
-import type { FastifyInstance } from 'fastify'
 import { configVariables, loadDotEnv, loadEnv, type Env } from '../config/env.js'
 import { createLogger, type Logger } from '../log/logger.js'
 import { buildIdp } from '../idp/app.js'
@@ -13,11 +12,7 @@ import { buildAppB } from '../apps/app-b/app.js'
 import { buildAppC } from '../apps/app-c/app.js'
 import { buildStsWithSharedState } from './sts_shared_state.js'
 import { readStsConfigFile } from '../sts/config.js'
-
-interface Running {
-  name: string
-  app: FastifyInstance
-}
+import { listenAll, stopOnSignal } from './listen.js'
 
 function setup(): { env: Env; logger: Logger } {
   loadDotEnv()
@@ -36,49 +31,6 @@ function setup(): { env: Env; logger: Logger } {
     )
   }
   return { env, logger }
-}
-
-export async function listenAll(
-  services: Array<{ name: string; port: number; build: () => Promise<FastifyInstance> }>,
-  host: string,
-  logger: Logger,
-): Promise<Running[]> {
-  const running: Running[] = []
-  try {
-    for (const service of services) {
-      const app = await service.build()
-      running.push({ name: service.name, app })
-      await app.listen({ host, port: service.port })
-    }
-  } catch (error) {
-    await closeAll(running, logger)
-    throw error
-  }
-  return running
-}
-
-async function closeAll(running: Running[], logger: Logger): Promise<void> {
-  for (const { name, app } of [...running].reverse()) {
-    try {
-      await app.close()
-    } catch (error) {
-      logger.error({ err: error, service: name }, 'error while stopping')
-    }
-  }
-}
-
-export function stopOnSignal(running: Running[], logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false
-    const stop = (signal: string) => {
-      if (stopping) return
-      stopping = true
-      logger.info({ signal }, 'stopping')
-      closeAll(running, logger).then(resolve, resolve)
-    }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
-  })
 }
 
 export async function runStack(): Promise<void> {

@@ -10,7 +10,7 @@
 import { configVariables, loadDotEnv, loadEnv } from '../config/env.js'
 import { createLogger } from '../log/logger.js'
 import { buildStsWithSharedState } from './sts_shared_state.js'
-import { listenAll, stopOnSignal } from './start.js'
+import { listenAll, stopOnSignal } from './listen.js'
 import { readStsConfigFile } from '../sts/config.js'
 import { join, resolve } from 'node:path'
 import { openStsKeyStore, STS_KEY_FILE } from '../sts/signing_keys.js'

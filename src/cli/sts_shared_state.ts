@@ -7,14 +7,9 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Env } from '../config/env.js'
-import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
 import type { RateLimit } from '../limits/rate_limiter.js'
-import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
-import { openRedis, pingRedis } from '../limits/redis.js'
-import { createRedisDpopReplayCache } from '../limits/redis_dpop_replay.js'
 import { createDpopNonces } from '../jwt/dpop_nonce.js'
 import type { Logger } from '../log/logger.js'
-import { openPostgresPool } from '../storage/postgres.js'
 import { buildSts } from '../sts/app.js'
 import type { StsConfig } from '../sts/config.js'
 
@@ -33,10 +28,28 @@ export async function buildStsWithSharedState(
   },
 ): Promise<FastifyInstance> {
   const { env, logger } = options
-  const pool = env.DATABASE_URL
-    ? openPostgresPool(env.DATABASE_URL, { name: 'sts', max: 4 })
+  // Loaded only when configured: pg and ioredis cost resident memory an STS without them never uses.
+  const postgres = env.DATABASE_URL
+    ? {
+        ...(await import('../storage/postgres.js')),
+        ...(await import('../keys/postgres_key_backend.js')),
+      }
     : undefined
-  const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'sts', env.REDIS_KEY_PREFIX) : undefined
+  const redisModules = env.REDIS_URL
+    ? {
+        ...(await import('../limits/redis.js')),
+        ...(await import('../limits/redis_rate_limiter.js')),
+        ...(await import('../limits/redis_dpop_replay.js')),
+      }
+    : undefined
+  const pool =
+    postgres && env.DATABASE_URL
+      ? postgres.openPostgresPool(env.DATABASE_URL, { name: 'sts', max: 4 })
+      : undefined
+  const redis =
+    redisModules && env.REDIS_URL
+      ? redisModules.openRedis(env.REDIS_URL, 'sts', env.REDIS_KEY_PREFIX)
+      : undefined
   const release = async () => {
     redis?.disconnect()
     await pool?.end()
@@ -53,14 +66,16 @@ export async function buildStsWithSharedState(
             }),
           }
         : {}),
-      ...(pool ? { signingKeyBackend: await createPostgresKeyBackend({ pool, name: 'sts' }) } : {}),
-      ...(redis
+      ...(pool && postgres
+        ? { signingKeyBackend: await postgres.createPostgresKeyBackend({ pool, name: 'sts' }) }
+        : {}),
+      ...(redis && redisModules
         ? {
             rateLimiter: (limit: RateLimit) =>
-              createRedisRateLimiter(limit, { redis, name: 'sts:token:ip', logger }),
-            readinessChecks: { redis: () => pingRedis(redis) },
+              redisModules.createRedisRateLimiter(limit, { redis, name: 'sts:token:ip', logger }),
+            readinessChecks: { redis: () => redisModules.pingRedis(redis) },
             // A proof used at one STS instance is refused at every other (fail closed).
-            dpopReplay: createRedisDpopReplayCache({ redis, name: 'sts', logger }),
+            dpopReplay: redisModules.createRedisDpopReplayCache({ redis, name: 'sts', logger }),
           }
         : {}),
     })
