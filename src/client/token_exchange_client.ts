@@ -5,7 +5,9 @@
  *
  * Faults come back as one typed error, `TokenExchangeError`: `error` is the OAuth code from the
  * server (RFC 6749 §5.2, RFC 8693 §2.2.2) or `network_error` / `invalid_response` for transport
- * faults. Tokens are never logged; `claims` is the decoded (not verified) payload, for display.
+ * faults. A request that no instance answered (connection refused or reset, the load balancer's own
+ * 502/503/504) is sent once more (`retry`, src/client/retry.ts). Tokens are never logged; `claims`
+ * is the decoded (not verified) payload, for display.
  *
  * @example
  * const exchanger = createTokenExchangeClient({
@@ -21,7 +23,8 @@ import { decodeJwt } from 'jose'
 import type { DpopKey } from './dpop.js'
 import { z } from 'zod'
 import { ExchangedTokenCache, type CachedToken } from './exchanged_token_cache.js'
-import { fetchJson } from './fetch_json.js'
+import { fetchJson, type JsonAnswer } from './fetch_json.js'
+import { connectionErrorCode, isGatewayFailure, type RetryReason } from './retry.js'
 import { systemClock, type Clock } from '../time/clock.js'
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
@@ -80,6 +83,14 @@ export interface TokenExchangeClientOptions {
    * to it (`cnf.jkt`, `token_type: DPoP`) and is useless without it.
    */
   dpop?: DpopKey
+  /**
+   * Send the request once more when the connection failed before an answer or the load balancer
+   * answered 502/503/504 itself (src/client/retry.ts); never on a timeout or an OAuth error.
+   * Default true.
+   */
+  retry?: boolean
+  /** Called before the second attempt, with why (a connection error code or `gateway <status>`). */
+  onRetry?: (reason: RetryReason) => void
 }
 
 export interface ExchangeParams {
@@ -135,6 +146,12 @@ function decodeClaims(token: string): Record<string, unknown> | undefined {
   }
 }
 
+/** Why a token request should be sent again, or undefined when its answer stands. */
+function retryReason(answer: JsonAnswer): RetryReason | undefined {
+  if (!answer.reached) return answer.timedOut ? undefined : connectionErrorCode(answer.cause)
+  return isGatewayFailure(answer.response) ? `gateway ${answer.response.status}` : undefined
+}
+
 export function createTokenExchangeClient(
   options: TokenExchangeClientOptions,
 ): TokenExchangeClient {
@@ -178,24 +195,33 @@ export function createTokenExchangeClient(
     }
     const dpop = options.dpop
     const jkt = dpop?.jkt
-    const dpopHeader: Record<string, string> =
-      dpop === undefined ? {} : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) }
-
-    const answer = await fetchJson(
-      fetchImpl,
-      endpoint,
-      {
-        method: 'POST',
-        headers: {
-          authorization,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          ...dpopHeader,
+    // Each attempt carries a proof of its own: a repeated `jti` is refused as a replay.
+    const send = async () =>
+      fetchJson(
+        fetchImpl,
+        endpoint,
+        {
+          method: 'POST',
+          headers: {
+            authorization,
+            'content-type': 'application/x-www-form-urlencoded',
+            accept: 'application/json',
+            ...(dpop === undefined
+              ? {}
+              : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) }),
+          },
+          body,
         },
-        body,
-      },
-      timeoutMs,
-    )
+        timeoutMs,
+      )
+
+    let answer = await send()
+    // A token request is safe to repeat: once, when no instance answered (src/client/retry.ts).
+    const reason = options.retry === false ? undefined : retryReason(answer)
+    if (reason !== undefined) {
+      options.onRetry?.(reason)
+      answer = await send()
+    }
     if (!answer.reached) {
       throw new TokenExchangeError(
         'network_error',
