@@ -55,14 +55,12 @@ async function scriptedServer(t: TestContext, steps: readonly Step[]) {
             .end(JSON.stringify({ error: 'temporarily_unavailable' }))
           return
         case 'oauth-error':
-          response
-            .writeHead(400, { 'content-type': 'application/json' })
-            .end(
-              JSON.stringify({
-                error: 'invalid_grant',
-                error_description: 'grant request is invalid',
-              }),
-            )
+          response.writeHead(400, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              error: 'invalid_grant',
+              error_description: 'grant request is invalid',
+            }),
+          )
           return
         case 'ok':
           response.writeHead(200, { 'content-type': 'application/json' }).end(

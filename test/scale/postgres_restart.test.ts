@@ -196,8 +196,8 @@ describe('PostgreSQL restarted under load', { skip, timeout: 300_000 }, () => {
       }
     }
 
-    let outageMs = 0
-    let recoveredMs = 0
+    let outageMs: number
+    let recoveredMs: number
     try {
       await until('load running', () => counts.exchange.ok >= 5 && counts.write.ok >= 5)
       const stoppedAt = performance.now()
