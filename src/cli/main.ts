@@ -5,6 +5,7 @@
  *
  *   onbehalf start         IdP (:9000), STS (:9100), App A (:3993), App B (:3994), App C (:3995)
  *   onbehalf idp           the embedded IdP alone
+ *   onbehalf app-b         App B alone (one of several instances on DATABASE_URL)
  *   onbehalf attack        the attack lab against a running stack (src/cli/attack.ts)
  *   onbehalf keys rotate [--create]   make a new IdP signing key active (old public keys stay
  *                          published; a running IdP picks it up without a restart)
@@ -23,6 +24,8 @@ commands:
   start         start the embedded IdP, the STS, App A, App B and App C (what \`npm start\` runs;
                 onbehalf start --help lists the ports, files and variables)
   idp           start the embedded IdP alone (onbehalf idp --help)
+  app-b         start App B alone, e.g. one of several instances on DATABASE_URL
+                (onbehalf app-b --help)
   keys rotate [--create]
                 make a new IdP signing key active; old public keys stay in the JWKS and the
                 running IdP signs with the new key without a restart. Refuses when DATA_DIR
@@ -47,10 +50,14 @@ commands:
 
 const isHelp = (args: readonly string[]) => args.length === 1 && ['--help', '-h'].includes(args[0]!)
 
-/** `start` and `idp` take no arguments but --help; anything else is a mistake, not ignored. */
-async function runServer(command: 'start' | 'idp', args: readonly string[]): Promise<number> {
+/** `start`, `idp` and `app-b` take no arguments but --help; anything else is a mistake. */
+async function runServer(
+  command: 'start' | 'idp' | 'app-b',
+  args: readonly string[],
+): Promise<number> {
   const help = await import('./start_help.js')
-  const usage = command === 'start' ? help.startUsage : help.idpUsage
+  const usage =
+    command === 'start' ? help.startUsage : command === 'idp' ? help.idpUsage : help.appBUsage
   if (isHelp(args)) {
     console.log(usage())
     return 0
@@ -60,7 +67,11 @@ async function runServer(command: 'start' | 'idp', args: readonly string[]): Pro
     return 2
   }
   const start = await import('./start.js')
-  await (command === 'start' ? start.runStack() : start.runIdpOnly())
+  await (command === 'start'
+    ? start.runStack()
+    : command === 'idp'
+      ? start.runIdpOnly()
+      : start.runAppBOnly())
   return 0
 }
 
@@ -69,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
     case 'idp':
+    case 'app-b':
       return runServer(command, rest)
     case 'sts':
       return (await import('./sts.js')).runSts(rest)

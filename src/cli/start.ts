@@ -106,3 +106,15 @@ export async function runIdpOnly(): Promise<void> {
   )
   await stopOnSignal(running, logger)
 }
+
+/** App B alone: one of several instances behind a load balancer when DATABASE_URL is set. */
+export async function runAppBOnly(): Promise<void> {
+  const { env, logger } = setup()
+  const running = await listenAll(
+    [{ name: 'app-b', port: env.APP_B_PORT, build: () => buildAppB({ env, logger }) }],
+    env.HOST,
+    logger,
+  )
+  process.stdout.write(`\n  onbehalf App B: ${env.APP_B_URL} (service API: /api/todos)\n\n`)
+  await stopOnSignal(running, logger)
+}

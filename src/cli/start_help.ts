@@ -1,5 +1,5 @@
 /**
- * `onbehalf start --help` and `onbehalf idp --help`: what each command starts, where, and the
+ * `onbehalf start --help`, `onbehalf idp --help` and `onbehalf app-b --help`: what each command starts, where, and the
  * variables that change it, with the defaults this installation resolves (the package's own
  * config files, `./data` of the working directory). Light on purpose: it loads no server code.
  */
@@ -22,6 +22,13 @@ const IDP: Service = {
   port: 'IDP_PORT',
 }
 
+const APP_B: Service = {
+  name: 'App B',
+  what: 'the todo service App A calls for the user',
+  url: 'APP_B_URL',
+  port: 'APP_B_PORT',
+}
+
 const STACK: readonly Service[] = [
   IDP,
   {
@@ -37,12 +44,7 @@ const STACK: readonly Service[] = [
     url: 'APP_A_URL',
     port: 'APP_A_PORT',
   },
-  {
-    name: 'App B',
-    what: 'the todo service App A calls for the user',
-    url: 'APP_B_URL',
-    port: 'APP_B_PORT',
-  },
+  APP_B,
   {
     name: 'App C',
     what: 'the activity API App B calls (third hop)',
@@ -68,7 +70,7 @@ function show(defaults: Env, name: keyof Env | 'IDP'): string {
   return name === 'DATA_DIR' ? `${value} → ${resolve(value)}` : value
 }
 
-function usage(command: 'start' | 'idp', services: readonly Service[]): string {
+function usage(command: 'start' | 'idp' | 'app-b', services: readonly Service[]): string {
   const defaults = loadEnv({})
   const lines = [
     `usage: onbehalf ${command}`,
@@ -84,7 +86,7 @@ function usage(command: 'start' | 'idp', services: readonly Service[]): string {
   }
   lines.push('', 'Also read:')
   for (const { name, what } of SETTINGS) {
-    if (command === 'idp' && name === 'IDP') continue
+    if (command !== 'start' && name === 'IDP') continue
     lines.push(`  ${name.padEnd(12)} ${what} [${show(defaults, name)}]`)
   }
   lines.push(
@@ -99,6 +101,10 @@ function usage(command: 'start' | 'idp', services: readonly Service[]): string {
 
 export function startUsage(): string {
   return usage('start', STACK)
+}
+
+export function appBUsage(): string {
+  return usage('app-b', [APP_B])
 }
 
 export function idpUsage(): string {

@@ -4,7 +4,8 @@
  * service at any RFC 8693 token endpoint (the onbehalf IdP or STS, Keycloak 26.2+, authentik
  * 2026.8+), authenticating with `client_secret_basic`. With an `ExchangedTokenCache`, a token is
  * reused until shortly before it expires and concurrent requests for the same token share one
- * exchange. `createTxnTokenClient` requests transaction tokens (draft-ietf-oauth-transaction-
+ * exchange; a request no instance answered is sent once more (`createRetryingFetch` does the same
+ * for other calls, only where a repeat cannot double an effect). `createTxnTokenClient` requests transaction tokens (draft-ietf-oauth-transaction-
  * tokens-10) from a Txn-Token Service, and `txnTokenHeaders` forwards one in the `Txn-Token` header.
  *
  * @example
@@ -36,6 +37,7 @@ export {
   type TokenExchangeClientOptions,
   type TokenExchangeErrorCode,
 } from './token_exchange_client.js'
+export { createRetryingFetch, type RetryingFetchOptions, type RetryReason } from './retry.js'
 export { createDpopKey, fetchWithDpop, type DpopKey, type DpopProofRequest } from './dpop.js'
 export {
   discoverProtectedResource,

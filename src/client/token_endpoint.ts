@@ -14,7 +14,8 @@
  * ```
  */
 import { z } from 'zod'
-import { fetchJson } from './fetch_json.js'
+import { fetchJson, type JsonAnswer } from './fetch_json.js'
+import { connectionErrorCode, isGatewayFailure, type RetryReason } from './retry.js'
 
 export type TokenExchangeErrorCode =
   | 'invalid_request'
@@ -90,32 +91,59 @@ export interface TokenRequest {
   readonly headers?: Readonly<Record<string, string>>
 }
 
+/** Whether a failed token request is sent once more (src/client/retry.ts). */
+export interface TokenRequestRetry {
+  /** A token request is safe to repeat: it mints at most one more token, never doubles an effect. */
+  readonly enabled: boolean
+  /** Called before the second attempt, with why (a connection error code or `gateway <status>`). */
+  readonly onRetry?: ((reason: RetryReason) => void) | undefined
+}
+
+/** Once more only when no instance answered: never on a timeout or any answer the server wrote. */
+function retryReason(answer: JsonAnswer): RetryReason | undefined {
+  if (!answer.reached) return answer.timedOut ? undefined : connectionErrorCode(answer.cause)
+  return isGatewayFailure(answer.response) ? `gateway ${answer.response.status}` : undefined
+}
+
 /**
  * POSTs a form to the token endpoint. Resolves to whatever answer came back; throws
  * `network_error` when none did (`peer` names the server in the message: "the token endpoint").
+ * `request` is a function when each attempt needs headers of its own (a fresh DPoP proof: a
+ * repeated `jti` is refused as a replay).
  */
 export async function postTokenRequest(
   fetchImpl: typeof fetch,
   endpoint: string,
-  request: TokenRequest,
+  request: TokenRequest | (() => Promise<TokenRequest>),
   timeoutMs: number,
   peer: string,
+  retry?: TokenRequestRetry,
 ): Promise<TokenEndpointAnswer> {
-  const answer = await fetchJson(
-    fetchImpl,
-    endpoint,
-    {
-      method: 'POST',
-      headers: {
-        authorization: request.authorization,
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        ...request.headers,
+  const send = async () => {
+    const { authorization, body, headers } =
+      typeof request === 'function' ? await request() : request
+    return fetchJson(
+      fetchImpl,
+      endpoint,
+      {
+        method: 'POST',
+        headers: {
+          authorization,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          ...headers,
+        },
+        body,
       },
-      body: request.body,
-    },
-    timeoutMs,
-  )
+      timeoutMs,
+    )
+  }
+  let answer = await send()
+  const reason = retry?.enabled ? retryReason(answer) : undefined
+  if (reason !== undefined) {
+    retry?.onRetry?.(reason)
+    answer = await send()
+  }
   if (!answer.reached) {
     throw new TokenExchangeError(
       'network_error',

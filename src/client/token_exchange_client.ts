@@ -5,7 +5,9 @@
  *
  * Faults come back as one typed error, `TokenExchangeError`: `error` is the OAuth code from the
  * server (RFC 6749 §5.2, RFC 8693 §2.2.2) or `network_error` / `invalid_response` for transport
- * faults. Tokens are never logged; `claims` is the decoded (not verified) payload, for display.
+ * faults. A request that no instance answered (connection refused or reset, the load balancer's own
+ * 502/503/504) is sent once more (`retry`, src/client/retry.ts). Tokens are never logged; `claims`
+ * is the decoded (not verified) payload, for display.
  *
  * @example
  * const exchanger = createTokenExchangeClient({
@@ -27,7 +29,9 @@ import {
   postTokenRequest,
   resolveTokenEndpoint,
   TokenExchangeError,
+  type TokenRequest,
 } from './token_endpoint.js'
+import type { RetryReason } from './retry.js'
 import { systemClock, type Clock } from '../time/clock.js'
 
 export {
@@ -55,6 +59,14 @@ export interface TokenExchangeClientOptions {
    * to it (`cnf.jkt`, `token_type: DPoP`) and is useless without it.
    */
   dpop?: DpopKey
+  /**
+   * Send the request once more when the connection failed before an answer or the load balancer
+   * answered 502/503/504 itself (src/client/retry.ts); never on a timeout or an OAuth error.
+   * Default true.
+   */
+  retry?: boolean
+  /** Called before the second attempt, with why (a connection error code or `gateway <status>`). */
+  onRetry?: (reason: RetryReason) => void
 }
 
 export interface ExchangeParams {
@@ -139,17 +151,18 @@ export function createTokenExchangeClient(
       postTokenRequest(
         fetchImpl,
         endpoint,
-        {
+        // A fresh proof per attempt: the latest nonce the endpoint handed out goes with it.
+        async (): Promise<TokenRequest> => ({
           authorization,
           body,
-          // A fresh proof per attempt: the latest nonce the endpoint handed out goes with it.
-          headers:
-            dpop === undefined
-              ? {}
-              : { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) },
-        },
+          ...(dpop === undefined
+            ? {}
+            : { headers: { dpop: await dpop.proof({ method: 'POST', url: endpoint, jkt }) } }),
+        }),
         timeoutMs,
         PEER,
+        // A token request is safe to repeat: once, when no instance answered (src/client/retry.ts).
+        { enabled: options.retry !== false, onRetry: options.onRetry },
       )
     let answer = await send()
     if (dpop !== undefined) {

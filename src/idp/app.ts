@@ -47,7 +47,7 @@ import { loadUserDirectory } from './users.js'
 import { openOidcStorage } from './sqlite_adapter.js'
 import { openPostgresOidcStorage } from './postgres_adapter.js'
 import type { OidcStorage } from './oidc_storage.js'
-import { openPostgresPool } from '../storage/postgres.js'
+import { isDatabaseUnavailable, openPostgresPool } from '../storage/postgres.js'
 import { createIssuedTokenRegistry, type IssuedTokenRegistry } from './issued_tokens.js'
 import { createProvider } from './provider.js'
 import { interactionRoutes } from './interactions.js'
@@ -352,6 +352,45 @@ function awaitIssuedTokenRecords(issuedTokens: IssuedTokenRegistry) {
   }
 }
 
+/**
+ * PostgreSQL unreachable (restarting, failing over): the request is answered 503
+ * `temporarily_unavailable` with `Retry-After`, never a 500 — nothing is wrong with the request
+ * and the pool reconnects once the server is back. Covers errors the provider's own error handler
+ * turned into `server_error` (flagged by the `server_error` listener below) and errors thrown
+ * around it (the issued-token records awaited after the route: the token never leaves).
+ */
+const DATABASE_UNAVAILABLE = Symbol('databaseUnavailable')
+
+function answerDatabaseOutage(logger: Logger) {
+  return async function databaseOutage(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    const state = ctx.state as { [DATABASE_UNAVAILABLE]?: unknown }
+    let error: unknown
+    try {
+      await next()
+    } catch (thrown) {
+      if (!isDatabaseUnavailable(thrown)) throw thrown
+      error = thrown
+    }
+    if (error === undefined && state[DATABASE_UNAVAILABLE] === undefined) return
+    logger.warn({ err: error ?? state[DATABASE_UNAVAILABLE] }, 'database unavailable')
+    ctx.status = 503
+    ctx.set('retry-after', '1')
+    ctx.set('cache-control', 'no-store')
+    ctx.body = {
+      error: 'temporarily_unavailable',
+      error_description: 'the database is unavailable, retry later',
+    }
+  }
+}
+
+function flagDatabaseOutage(provider: Provider): void {
+  provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
+    if (isDatabaseUnavailable(error)) {
+      ;(ctx.state as { [DATABASE_UNAVAILABLE]?: unknown })[DATABASE_UNAVAILABLE] = error
+    }
+  })
+}
+
 export interface Idp {
   app: FastifyInstance
   /** The oidc-provider instance serving now (a new one after every key rotation). */
@@ -487,6 +526,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   // Built once: their state (limiter counts) outlives every provider instance.
   const clientCredentials = createClientCredentialsGrant(policy.clientCredentials)
   const providerMiddleware = [
+    answerDatabaseOutage(logger),
     awaitIssuedTokenRecords(issuedTokens),
     limitTokenEndpointPerClient(abuseLimits, limiterSource),
     revokeJwtAccessTokens(verifier, issuedTokens, logger),
@@ -512,6 +552,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       tokenExchange.allowedDuplicateParameters,
     )
     for (const middleware of providerMiddleware) provider.use(middleware)
+    flagDatabaseOutage(provider)
     // URLs come from X-Forwarded-Proto and Host, which the front door sets from the issuer alone
     // (any client-sent forwarding header is dropped first): never from the client's Host.
     provider.proxy = true

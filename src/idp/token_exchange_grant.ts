@@ -29,6 +29,9 @@ export function toProviderError(error: OAuthError): Error {
     detail: error.detail,
   })
   Object.assign(providerError, {
+    // Kept for the server_error listeners (a database outage answers 503, src/idp/app.ts); never
+    // written to the response.
+    cause: error,
     status: error.statusCode,
     statusCode: error.statusCode,
     expose: error.statusCode < 500,

@@ -54,6 +54,11 @@ export async function inTransaction<T>(
   work: (client: PgClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect()
+  // A checked-out client whose server goes away (restart, failover) emits 'error' besides failing
+  // its query: without a listener that would crash the process. The connection is then discarded.
+  let lost: Error | undefined
+  const onError = (error: Error) => (lost = error)
+  client.on('error', onError)
   try {
     await client.query('BEGIN')
     const result = await work(client)
@@ -63,7 +68,8 @@ export async function inTransaction<T>(
     await client.query('ROLLBACK').catch(() => {})
     throw error
   } finally {
-    client.release()
+    client.removeListener('error', onError)
+    client.release(lost)
   }
 }
 
@@ -111,4 +117,47 @@ export async function migratePostgres(
 /** True when the database answers a trivial query (readiness). */
 export async function pingPostgres(pool: PgPool): Promise<void> {
   await pool.query('SELECT 1')
+}
+
+/** SQLSTATE classes and codes that mean the server is unreachable or going away, not a bad query. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300'])
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+])
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'Client has encountered a connection error',
+  'Connection terminated unexpectedly',
+]
+
+/**
+ * True when `error` (or one of its causes) says PostgreSQL cannot be reached right now: connection
+ * refused or lost, server shutting down or starting (57P01–57P03), too many connections, connect or
+ * query timeout. Services answer such a request 503 (retry later), never 500: nothing is wrong with
+ * the request, and the pool reconnects by itself once the server is back.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string') {
+      if (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code)) return true
+      if (code.startsWith('08')) return true
+    }
+    if (
+      UNAVAILABLE_MESSAGES.some(
+        (message) => current instanceof Error && current.message.includes(message),
+      )
+    ) {
+      return true
+    }
+    current = current.cause
+  }
+  return false
 }

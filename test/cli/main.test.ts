@@ -85,6 +85,18 @@ describe('onbehalf CLI from another folder', () => {
     assert.doesNotMatch(stdout, /App A/)
   })
 
+  it('app-b --help lists App B alone, and an unexpected argument exits 2', async () => {
+    const { code, stdout } = await cli(['app-b', '--help'])
+    assert.equal(code, 0)
+    assert.match(stdout, /^usage: onbehalf app-b$/m)
+    assert.match(stdout, /APP_B_PORT=3994/)
+    assert.doesNotMatch(stdout, /IDP_PORT|STS_ISSUER|APP_C_URL/)
+    const wrong = await cli(['app-b', '--port', '1'])
+    assert.equal(wrong.code, 2)
+    assert.match(wrong.stderr, /usage: onbehalf app-b/)
+    assert.equal(existsSync(join(elsewhere, 'data')), false)
+  })
+
   it('start with an unexpected argument exits 2 with the usage and starts nothing', async () => {
     const { code, stderr } = await cli(['start', '--port', '1'])
     assert.equal(code, 2)

@@ -1,21 +1,24 @@
 /**
  * Several instances behind a real load balancer, started by a test: two IdP instances with one
- * issuer and two STS instances, each on its own 127.0.0.1 socket (port 0), all on one PostgreSQL
+ * issuer, two STS instances and two App B instances, each on its own 127.0.0.1 socket (port 0),
+ * all on one PostgreSQL
  * schema of their own and one Redis key prefix of their own, behind nginx (/usr/sbin/nginx, a
  * config generated in a temporary folder, `daemon off`, a child process of the test). nginx
  * listens on one port per service, chosen by the system (listen on 0, read, close), round-robin,
  * no sticky sessions, and says which instance answered in `x-upstream`. A request with
  * `x-test-instance: N` goes to instance N through the same proxy (Host and all), so a test can
- * put each step of a flow on the instance it chooses.
+ * put each step of a flow on the instance it chooses. The IdP's policy is config/policy.json with
+ * `todos:write` added to App A's exchange ceiling, so a test can write todos through App B's API.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { configVariables, loadEnv, type Env } from '../../src/config/env.js'
+import { buildAppB } from '../../src/apps/app-b/app.js'
 import { buildIdp, type AbuseLimitsInput, type Idp } from '../../src/idp/app.js'
 import { createLogger } from '../../src/log/logger.js'
 import { buildStsWithSharedState } from '../../src/cli/sts_shared_state.js'
@@ -29,10 +32,11 @@ export const NGINX = '/usr/sbin/nginx'
 export interface Topology {
   env: Env
   /** The load balancer's URL for each service (the IdP's is the issuer). */
-  readonly lb: { idp: string; sts: string }
+  readonly lb: { idp: string; sts: string; appB: string }
   readonly idps: readonly Idp[]
   readonly idpUrls: readonly string[]
   readonly stsUrls: readonly string[]
+  readonly appBUrls: readonly string[]
   readonly schema: TestSchema
   close(): Promise<void>
 }
@@ -68,9 +72,13 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`)
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Request-Id $request_id;
-      # A dead instance: the request goes to the other one. Non-idempotent requests are retried
-      # only when they never reached an instance (connect refused), which nginx knows.
+      # A dead instance: the request goes to the other one. nginx passes a POST on only when it
+      # never reached an instance (connect refused); one that did gets 502, and the client kit
+      # retries it where a repeat cannot double an effect (src/client/retry.ts). At most one other
+      # instance, within 5 s; a failed instance is left out for fail_timeout after max_fails.
       proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 2;
+      proxy_next_upstream_timeout 5s;
       proxy_connect_timeout 1s;
       add_header X-Upstream $upstream_addr always;
     }
@@ -143,6 +151,22 @@ async function spawnNginx(
   return child
 }
 
+/**
+ * config/policy.json with `todos:write` in App A's exchange ceiling, written to `dir`: the shipped
+ * demo never writes through App B's API, the topology tests do.
+ */
+export function writeWritablePolicy(dir: string): string {
+  const policy = JSON.parse(
+    readFileSync(new URL('../../config/policy.json', import.meta.url), 'utf8'),
+  ) as {
+    clients: { 'app-a': { tokenExchange: { scopeCeiling: string[] } } }
+  }
+  policy.clients['app-a'].tokenExchange.scopeCeiling.push('todos:write')
+  const file = join(dir, 'policy.json')
+  writeFileSync(file, JSON.stringify(policy))
+  return file
+}
+
 export async function startTopology(
   options: { abuseLimits?: AbuseLimitsInput } = {},
 ): Promise<Topology> {
@@ -166,10 +190,12 @@ export async function startTopology(
     }
     const idpSockets = [await bind(), await bind()]
     const stsSockets = [await bind(), await bind()]
-    const lbPorts = { idp: await freePort(), sts: await freePort() }
+    const appBSockets = [await bind(), await bind()]
+    const lbPorts = { idp: await freePort(), sts: await freePort(), appB: await freePort() }
     const lb = {
       idp: `http://127.0.0.1:${lbPorts.idp}`,
       sts: `http://127.0.0.1:${lbPorts.sts}`,
+      appB: `http://127.0.0.1:${lbPorts.appB}`,
     }
     const redisUrl = new URL(TEST_REDIS_URL)
     const env = loadEnv({
@@ -178,6 +204,8 @@ export async function startTopology(
       DATA_DIR: join(dir, 'data'),
       IDP_ISSUER: lb.idp,
       STS_ISSUER: lb.sts,
+      APP_B_URL: lb.appB,
+      POLICY_FILE: writeWritablePolicy(dir),
       DATABASE_URL: schema.url,
       REDIS_URL: redisUrl.toString(),
       // This run's limiter keys only: earlier runs' counts in the same Redis are not seen.
@@ -195,6 +223,7 @@ export async function startTopology(
     nginx = await startNginx(dir, [
       { name: 'idp', port: lbPorts.idp, upstreams: idpSockets.map((s) => s.port) },
       { name: 'sts', port: lbPorts.sts, upstreams: stsSockets.map((s) => s.port) },
+      { name: 'app_b', port: lbPorts.appB, upstreams: appBSockets.map((s) => s.port) },
     ])
     const stsConfig = readStsConfigFile(env.STS_CONFIG, configVariables(env))
     const stss = await Promise.all(
@@ -204,12 +233,18 @@ export async function startTopology(
       apps.push(sts)
       await stsSockets[index]!.serve(sts)
     }
+    const appBs = await Promise.all(appBSockets.map(() => buildAppB({ env, logger })))
+    for (const [index, appB] of appBs.entries()) {
+      apps.push(appB)
+      await appBSockets[index]!.serve(appB)
+    }
     return {
       env,
       lb,
       idps,
       idpUrls: idpSockets.map((s) => s.url),
       stsUrls: stsSockets.map((s) => s.url),
+      appBUrls: appBSockets.map((s) => s.url),
       schema,
       close,
     }

@@ -5,9 +5,11 @@
  * token minted by one STS instance verifies with the other's JWKS; the shared abuse limit
  * triggers at the same count whichever instance is hit; a key rotated on one instance is used and
  * published by the other without a failed exchange; logout (grant revoked) on one stops exchanges
- * on both.
+ * on both; a todo written through one App B instance is read through the other, and a write
+ * repeated on the other instance (or sent to both at once) with its Idempotency-Key is stored once.
  */
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { createLocalJWKSet, jwtVerify } from 'jose'
@@ -46,7 +48,7 @@ describe(
     const instanceFor = (path: string) => (path === '/auth' || path.startsWith('/auth/') ? 0 : 1)
 
     /** Signs in as demo for app-a, steered step by step, or plainly through nginx's round-robin. */
-    async function signIn(steer: boolean) {
+    async function signIn(steer: boolean, scope = 'openid todos:read') {
       const served: Array<{ instance: number; method: string; path: string }> = []
       const steering: typeof fetch = async (input, init) => {
         const url = new URL(input instanceof Request ? input.url : String(input))
@@ -66,7 +68,7 @@ describe(
         clientId: 'app-a',
         clientSecret: topology.env.APP_A_CLIENT_SECRET,
         redirectUri: `${topology.env.APP_A_URL}/auth/callback`,
-        scope: 'openid todos:read',
+        scope,
         username: 'demo',
         password: 'changeme',
         fetch: steering,
@@ -189,6 +191,87 @@ describe(
         assert.equal(refused.body.error, 'invalid_request')
         assert.equal(refused.body.access_token, undefined)
       }
+    })
+
+    /** A token for App B with todos:write, exchanged through the load balancer. */
+    async function writeToken(): Promise<{ token: string; sub: string }> {
+      const { tokens } = await signIn(false, 'openid todos:read todos:write')
+      const response = await fetch(`${topology.lb.idp}/token`, {
+        method: 'POST',
+        headers: {
+          authorization: basicAuth('app-a', topology.env.APP_A_CLIENT_SECRET),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({
+          grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+          subject_token: tokens.access_token,
+          subject_token_type: ACCESS_TOKEN,
+          audience: 'app-b',
+          scope: 'todos:read todos:write',
+        }),
+      })
+      const body = (await response.json()) as Record<string, string>
+      assert.equal(response.status, 200, JSON.stringify(body))
+      return { token: body.access_token!, sub: decodeJwt(body.access_token!).payload.sub as string }
+    }
+
+    async function addTodo(base: string, token: string, title: string, key: string) {
+      const response = await fetch(`${base}/api/todos`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify({ title }),
+      })
+      return {
+        status: response.status,
+        body: (await response.json()) as { replayed?: boolean; todo?: { id: number } },
+      }
+    }
+
+    async function titlesAt(base: string, token: string): Promise<string[]> {
+      const response = await fetch(`${base}/api/todos`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      assert.equal(response.status, 200)
+      const body = (await response.json()) as { todos: Array<{ title: string }> }
+      return body.todos.map((todo) => todo.title)
+    }
+
+    it('when a todo is written through one App B instance then the other reads it', async () => {
+      const { token } = await writeToken()
+      const [one, two] = topology.appBUrls as [string, string]
+      const title = `shared ${randomUUID()}`
+      const written = await addTodo(one, token, title, randomUUID())
+      assert.equal(written.status, 201, JSON.stringify(written.body))
+      assert.ok((await titlesAt(two, token)).includes(title), 'instance 2 lists it')
+      assert.ok((await titlesAt(topology.lb.appB, token)).includes(title), 'and so does nginx')
+    })
+
+    it('when a write is repeated on the other App B instance, or sent to both at once, then it is stored once', async () => {
+      const { token } = await writeToken()
+      const [one, two] = topology.appBUrls as [string, string]
+      const title = `once ${randomUUID()}`
+      const key = randomUUID()
+      const first = await addTodo(one, token, title, key)
+      const again = await addTodo(two, token, title, key)
+      assert.deepEqual([first.status, again.status], [201, 200])
+      assert.equal(again.body.replayed, true)
+      assert.equal(again.body.todo?.id, first.body.todo?.id, 'the stored todo comes back')
+
+      const racing = `race ${randomUUID()}`
+      const raceKey = randomUUID()
+      const answers = await Promise.all([
+        addTodo(one, token, racing, raceKey),
+        addTodo(two, token, racing, raceKey),
+      ])
+      assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 201])
+      assert.equal(answers[0]!.body.todo?.id, answers[1]!.body.todo?.id)
+      const titles = await titlesAt(one, token)
+      assert.equal(titles.filter((t) => t === title).length, 1, 'one todo, not two')
+      assert.equal(titles.filter((t) => t === racing).length, 1, 'one todo, not two')
     })
 
     it('when token requests of one client alternate between instances then the shared limit refuses the same count', async () => {

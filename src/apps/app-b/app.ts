@@ -47,7 +47,7 @@ import { createAppCTxnLink } from './app_c_txn_link.js'
 import { SERVICE_API_SCOPE, serviceApi, TODOS_WRITE_SCOPE } from './service_api.js'
 import { openTodoStore, type TodoStore } from './todo_store.js'
 import { openPostgresTodoStore } from './todo_store_postgres.js'
-import { openPostgresPool } from '../../storage/postgres.js'
+import { isDatabaseUnavailable, openPostgresPool } from '../../storage/postgres.js'
 import { registerHealthRoutes } from '../../storage/readiness.js'
 import { webUi } from './web_ui.js'
 
@@ -229,6 +229,14 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
 
   // Outside the web context: JSON errors, 5xx without their message.
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    // PostgreSQL restarting: 503, retry later (the pool reconnects), never a 500 storm.
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable')
+      return reply.code(503).header('retry-after', '1').send({
+        error: 'temporarily_unavailable',
+        error_description: 'the database is unavailable, retry later',
+      })
+    }
     const status =
       typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600
         ? error.statusCode

@@ -30,11 +30,13 @@ import { readAccessToken } from '../../resource/bearer_auth.js'
 import { checkScopes } from '../../resource/checks.js'
 import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ACTIVITY_READ_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
-import type { TodoStore } from './todo_store.js'
+import { IdempotencyKeyReusedError, TodoValidationError, type TodoStore } from './todo_store.js'
 import { DPOP_ALGORITHMS, type DpopNonces, type DpopReplayCache } from '../../resource/index.js'
 
 /** The scope App B's service API requires. */
 export const SERVICE_API_SCOPE = 'todos:read'
+/** The header that makes a todo write safe to retry (required on `POST /api/todos`). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key'
 /** The scope an agent needs to add and complete a user's todos through the service API. */
 export const TODOS_WRITE_SCOPE = 'todos:write'
 
@@ -102,6 +104,14 @@ const listResponse = {
     type: 'object',
     required: ['todos', 'user', 'caller', 'decidedBy'],
     properties: { todos: { type: 'array', items: todoSchema }, ...decision },
+  },
+} as const
+
+const createdResponse = {
+  '2xx': {
+    type: 'object',
+    required: ['replayed', 'user', 'caller', 'decidedBy'],
+    properties: { replayed: { type: 'boolean' }, todo: todoSchema, ...decision },
   },
 } as const
 
@@ -180,6 +190,70 @@ export async function serviceApi(
     const fields = decisionFields(request)
     return { todos: await store.list(fields.user), ...fields }
   })
+
+  /**
+   * Adds a todo for the user: `todos:write` on a token naming the user in `sub`, and an
+   * `Idempotency-Key` header (required: a client that lost the answer sends the same key again and
+   * gets the stored todo back, 200 `replayed`, never a second one). 201 with the todo once stored
+   * and committed: an acknowledged write is never lost.
+   */
+  fastify.post(
+    '/api/todos',
+    {
+      schema: { response: createdResponse },
+      preHandler: async (request, reply) => {
+        try {
+          checkScopes(verifiedToken(request).scopes, [TODOS_WRITE_SCOPE])
+          if (request.identityDecision?.decidedBy !== 'token') {
+            throw new ResourceAuthError('insufficient_scope', {
+              detail: 'writes need a token naming the user in sub',
+              requiredScopes: [TODOS_WRITE_SCOPE],
+            })
+          }
+        } catch (error) {
+          if (!(error instanceof ResourceAuthError)) throw error
+          request.accessTokenError = error
+          return sendAuthError(reply, realm, error, {
+            ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
+            ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
+          })
+        }
+      },
+    },
+    async (request, reply) => {
+      const fields = decisionFields(request)
+      const key = request.headers[IDEMPOTENCY_KEY_HEADER]
+      if (typeof key !== 'string') {
+        return reply.code(400).send({
+          error: 'invalid_request',
+          error_description: 'an Idempotency-Key header is required',
+        })
+      }
+      const title = (request.body as { title?: unknown } | null | undefined)?.title
+      try {
+        const result = await store.addOnce(fields.user, title as string, key)
+        if (result.replayed) {
+          request.log.info({ todo: result.todo?.id }, 'todo creation replayed, nothing added')
+          return reply
+            .code(200)
+            .send({ replayed: true, ...(result.todo ? { todo: result.todo } : {}), ...fields })
+        }
+        return reply.code(201).send({ replayed: false, todo: result.todo, ...fields })
+      } catch (error) {
+        if (error instanceof IdempotencyKeyReusedError) {
+          return reply
+            .code(422)
+            .send({ error: 'idempotency_key_reused', error_description: error.message })
+        }
+        if (error instanceof TodoValidationError) {
+          return reply
+            .code(400)
+            .send({ error: 'invalid_request', error_description: error.message })
+        }
+        throw error
+      }
+    },
+  )
 
   const appC = options.appC
   if (!appC) return
