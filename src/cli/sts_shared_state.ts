@@ -5,7 +5,7 @@
  * connections opened here close with the app.
  */
 import type { FastifyInstance } from 'fastify'
-import type { Env } from '../config/env.js'
+import { metricsSettingsOf, trustProxyOption, type Env } from '../config/env.js'
 import { createPostgresKeyBackend } from '../keys/postgres_key_backend.js'
 import type { RateLimit } from '../limits/rate_limiter.js'
 import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
@@ -17,7 +17,13 @@ import type { StsConfig } from '../sts/config.js'
 
 export async function buildStsWithSharedState(
   config: StsConfig,
-  options: { env: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'REDIS_KEY_PREFIX'>; logger: Logger },
+  options: {
+    env: Pick<
+      Env,
+      'DATABASE_URL' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'METRICS' | 'METRICS_TOKEN' | 'TRUST_PROXY'
+    >
+    logger: Logger
+  },
 ): Promise<FastifyInstance> {
   const { env, logger } = options
   const pool = env.DATABASE_URL
@@ -32,6 +38,8 @@ export async function buildStsWithSharedState(
     return await buildSts(config, {
       logger,
       onClose: release,
+      metrics: metricsSettingsOf(env),
+      trustProxy: trustProxyOption(env.TRUST_PROXY),
       ...(pool ? { signingKeyBackend: await createPostgresKeyBackend({ pool, name: 'sts' }) } : {}),
       ...(redis
         ? {

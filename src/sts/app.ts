@@ -64,6 +64,8 @@ import { fastifyLogOptions, type Logger } from '../log/logger.js'
 import { systemClock, type Clock } from '../time/clock.js'
 import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
 import type { StsConfig } from './config.js'
+import { reportRefusals } from '../limits/observed.js'
+import { metricsFor, registerMetricsRoute, type MetricsSettings } from '../metrics/metrics.js'
 import { openStsKeyStore } from './signing_keys.js'
 
 export interface StsOptions {
@@ -83,6 +85,10 @@ export interface StsOptions {
   readonly readinessChecks?: Readonly<Record<string, () => Promise<unknown>>>
   /** Runs when the app closes, after its own resources (connections the caller opened for it). */
   readonly onClose?: () => Promise<void>
+  /** `GET /metrics` (Prometheus) on the STS's port; default off. */
+  readonly metrics?: MetricsSettings
+  /** Fastify's `trustProxy`: whose X-Forwarded-For names the client IP of the per-IP limit. */
+  readonly trustProxy?: false | string[] | ((address: string, hop: number) => boolean)
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
@@ -99,6 +105,8 @@ function dpopHeaders(rawHeaders: readonly string[]): string[] {
 export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
   const { logger } = options
   const now = options.now ?? systemClock
+  const metricsSettings = options.metrics ?? { enabled: false }
+  const metrics = metricsFor('sts', metricsSettings)
   // What a DPoP proof's `htu` must name (RFC 9449 §4.3): the endpoint discovery publishes.
   const tokenEndpoint = `${config.issuer}/token`
   const signingKeys = await openStsKeyStore({
@@ -120,6 +128,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
         fetch: options.fetch,
         now,
         logger: logger.child({ component: 'sts', upstream: upstream.name }),
+        onFetchFailure: () => metrics.jwksFetchFailed(upstream.issuer),
       }),
     )
   }
@@ -136,13 +145,16 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   const runner = createGrantRunner<TokenExchangeAuditEvent | TxnTokenAuditEvent>({
     // The IdP's minter signature: the shared key directory's active key, picked per token.
     minter: createJwsMinter({ currentSigner: () => signingKeys.signer() }),
-    audit: (event) =>
+    audit: (event) => {
       logger.info(
         { audit: event, component: 'sts' },
         `${event.event === 'txn_token' ? 'txn token' : 'token exchange'} ${event.outcome}`,
-      ),
+      )
+      metrics.tokenRequest(event.event, event.outcome, event.error)
+    },
     now,
   })
+  metrics.signingKeyCreatedAt(() => signingKeys.current().active.createdAt)
   const exchangeGrant = createTokenExchangeGrant({
     policy: config.policy,
     verifier,
@@ -175,6 +187,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   const app = Fastify({
     ...fastifyLogOptions(logger, 'sts'),
     bodyLimit: config.bodyLimitBytes,
+    trustProxy: options.trustProxy ?? false,
     // POST /token writes its own record: one audit line per decision, a line per failed client
     // authentication and per body refused before the engine saw it. Fastify's two request lines
     // ("incoming request", "request completed") would triple the logging on the hot path and say
@@ -212,6 +225,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     return signingKeys.publishedJwks()
   })
 
+  registerMetricsRoute(app, metrics, metricsSettings)
   registerHealthRoutes(app, {
     logger,
     info: () => ({
@@ -235,10 +249,20 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
 
     // Abuse limit per client IP, before the body is parsed (the IdP's token endpoint has the same).
     const ipLimit = { max: config.tokenRequestsPerMinutePerIp, windowSeconds: 60 }
-    const perIp =
+    const limiter =
       config.tokenRequestsPerMinutePerIp <= 0
         ? UNLIMITED
         : (options.rateLimiter?.(ipLimit) ?? createRateLimiter(ipLimit, { maxKeys: 10_000 }))
+    const perIp =
+      metrics.registry === undefined
+        ? limiter
+        : reportRefusals(limiter, () => metrics.limiterRefused('token:ip'))
+    if (metrics.registry !== undefined) {
+      tokenScope.addHook('onResponse', async (request, reply) => {
+        if (request.method === 'POST' && request.url === '/token')
+          metrics.tokenLatency(reply.elapsedTime / 1000, reply.statusCode)
+      })
+    }
     tokenScope.addHook('onRequest', async (request, reply) => {
       const wait = await perIp.retryAfter(request.ip)
       if (wait > 0) {

@@ -20,7 +20,7 @@ import {
   createTxnTokenClient,
   ExchangedTokenCache,
 } from '../../client/index.js'
-import type { Env } from '../../config/env.js'
+import { metricsSettingsOf, type Env } from '../../config/env.js'
 import {
   discoveryUrlOf,
   idpProfile,
@@ -45,6 +45,12 @@ import { openTodoStore, type TodoStore } from './todo_store.js'
 import { openPostgresTodoStore } from './todo_store_postgres.js'
 import { openPostgresPool } from '../../storage/postgres.js'
 import { registerHealthRoutes } from '../../storage/readiness.js'
+import {
+  metricsFor,
+  NO_METRICS,
+  registerMetricsRoute,
+  type ServiceMetrics,
+} from '../../metrics/metrics.js'
 import { webUi } from './web_ui.js'
 
 export interface BuildAppBOptions {
@@ -97,6 +103,7 @@ export function appBResourceMetadata(env: Env): ProtectedResourceMetadata {
 export function createAppBVerifier(
   env: Env,
   allowedCallers?: readonly string[],
+  metrics: ServiceMetrics = NO_METRICS,
 ): AccessTokenVerifier {
   return createTrustedIssuersVerifier(
     [
@@ -114,6 +121,7 @@ export function createAppBVerifier(
         allowedCallers: allowedCallers ?? env.APP_B_ALLOWED_CALLERS,
         requiredScopes: [SERVICE_API_SCOPE],
         ...(env.APP_B_VERIFIED_TOKEN_CACHE === 'off' ? { verifiedTokenCache: false as const } : {}),
+        onKeyFetchFailure: () => metrics.jwksFetchFailed(issuer),
       }),
     ),
   )
@@ -200,7 +208,9 @@ export function createAppBToAppCTxnLink(
  */
 export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInstance> {
   const { env, logger } = options
-  const verifier = options.verifier ?? createAppBVerifier(env, options.allowedCallers)
+  const metricsSettings = metricsSettingsOf(env)
+  const metrics = metricsFor('app-b', metricsSettings)
+  const verifier = options.verifier ?? createAppBVerifier(env, options.allowedCallers, metrics)
   const ownsStore = options.store === undefined
   // DATABASE_URL: one list shared by every App B instance; else a SQLite file in DATA_DIR.
   const store =
@@ -234,6 +244,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   })
 
   registerHealthRoutes(app, { logger, checks: { database: () => store.ping() } })
+  registerMetricsRoute(app, metrics, metricsSettings)
   // RFC 9728: who issues tokens for App B's service API, and how to present them.
   const metadata = appBResourceMetadata(env)
   registerProtectedResourceMetadata(app, metadata)
