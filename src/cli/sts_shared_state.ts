@@ -20,7 +20,12 @@ export async function buildStsWithSharedState(
   options: {
     env: Pick<
       Env,
-      'DATABASE_URL' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'METRICS' | 'METRICS_TOKEN' | 'TRUST_PROXY'
+      | 'DATABASE_URL'
+      | 'REDIS_URL'
+      | 'REDIS_KEY_PREFIX'
+      | 'METRICS'
+      | 'METRICS_TOKEN'
+      | 'TRUST_PROXY'
     >
     logger: Logger
   },
