@@ -30,6 +30,7 @@ interface StoredSession {
 }
 
 const SCAN_BATCH = 200
+const CONNECT_WAIT_MS = 2000
 
 export function createRedisSessionStore(options: RedisSessionStoreOptions): SessionBackend {
   const { redis, name, ttlSeconds } = options
@@ -38,6 +39,23 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
   const keyOf = (id: string) => `session:${name}:${id}`
   /** ioredis prefixes command keys, never SCAN patterns or the keys SCAN returns. */
   const prefix = redis.options.keyPrefix ?? ''
+
+  /**
+   * The connection fails commands fast while it is down (redis.ts): a session operation waits up
+   * to `CONNECT_WAIT_MS` for it to come up (the first request after start, a reconnect) first.
+   */
+  async function connected(): Promise<void> {
+    if (redis.status === 'ready') return
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        redis.off('ready', done)
+        resolve()
+      }
+      const timer = setTimeout(done, CONNECT_WAIT_MS)
+      redis.once('ready', done)
+    })
+  }
 
   function parse(id: string, json: string): SessionRecord | undefined {
     try {
@@ -58,19 +76,23 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     ttlSeconds,
     now,
     async load(id: string): Promise<SessionRecord | undefined> {
+      await connected()
       const json = await redis.getex(keyOf(id), 'EX', ttlSeconds)
       return json === null ? undefined : parse(id, json)
     },
     async save(record: SessionRecord): Promise<void> {
+      await connected()
       record.expiresAt = now() + ttlSeconds
       const stored: StoredSession = { csrfToken: record.csrfToken, data: [...record.data] }
       await redis.set(keyOf(record.id), JSON.stringify(stored), 'EX', ttlSeconds)
     },
     async remove(id: string): Promise<void> {
+      await connected()
       await redis.del(keyOf(id))
     },
     /** A SCAN over this app's sessions (back-channel logout: rare, bounded by live sessions). */
     async removeWhere(matches: (data: ReadonlyMap<string, unknown>) => boolean): Promise<number> {
+      await connected()
       let removed = 0
       let cursor = '0'
       do {

@@ -66,9 +66,7 @@ export interface SessionBackend {
   save(record: SessionRecord): void | Promise<void>
   remove(id: string): void | Promise<void>
   /** Removes every live record whose data matches; how many went. */
-  removeWhere(
-    matches: (data: ReadonlyMap<string, unknown>) => boolean,
-  ): number | Promise<number>
+  removeWhere(matches: (data: ReadonlyMap<string, unknown>) => boolean): number | Promise<number>
   /** Drops expired records (a store whose records do not expire by themselves). */
   sweep?(): number
   /** Releases the store's connections. */
