@@ -32,6 +32,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider'
 import { metricsSettingsOf, trustProxyOption, type Env } from '../config/env.js'
 import { loadPolicyFile, type IdpPolicy } from '../config/policy_file.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
+import { registerTraceContext } from '../log/request_context.js'
 import { createJwsVerifier, type JwsVerifier } from '../jws/verify_jws.js'
 import type { AuditEvent } from '../exchange/audit.js'
 import { createClientCredentialsGrant } from '../exchange/client_credentials/grant.js'
@@ -532,6 +533,8 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     // TRUST_PROXY: which peers' X-Forwarded-For names the client IP (per-IP limits, logs).
     trustProxy: trustProxyOption(env.TRUST_PROXY),
   })
+  // First: every request (oidc-provider's too, behind middie) runs in its trace context.
+  registerTraceContext(app)
   await app.register(middie)
   // First: the issuer's host, then body size and per-IP limits on every client-authenticating
   // route, resolved as oidc-provider resolves it (the paths do not change with a key rotation).

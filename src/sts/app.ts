@@ -61,6 +61,7 @@ import { createTokenExchangeGrant } from '../exchange/token_exchange/grant.js'
 import { SIGNING_ALGORITHM } from '../keys/signing_key_store.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
+import { registerTraceContext } from '../log/request_context.js'
 import { systemClock, type Clock } from '../time/clock.js'
 import { DPOP_ALGORITHMS } from '../jwt/dpop_proof.js'
 import type { StsConfig } from './config.js'
@@ -197,6 +198,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
         request.method === 'POST' && request.url === '/token',
     }),
   })
+  registerTraceContext(app)
   app.addHook('onClose', async () => {
     await signingKeys.close()
     await options.onClose?.()

@@ -21,6 +21,7 @@ import {
 import type { Env } from '../../config/env.js'
 import type { IdpKind } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
+import { registerTraceContext } from '../../log/request_context.js'
 import { registerWebBasics, sendHtml } from '../../web/basics.js'
 import { sessionStoreFromEnv } from '../../web/redis_session_store.js'
 import { html } from '../../web/html.js'
@@ -93,6 +94,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     ...fastifyLogOptions(options.logger, 'app-a'),
     trustProxy: false,
   })
+  registerTraceContext(app)
 
   await registerWebBasics(app, {
     appName: 'App A',

@@ -28,6 +28,7 @@ import {
   jwksUriForIssuer,
 } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
+import { registerTraceContext } from '../../log/request_context.js'
 import {
   createAccessTokenVerifier,
   createProtectedResourceMetadata,
@@ -228,6 +229,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     ...fastifyLogOptions(logger, 'app-b'),
     bodyLimit: 64 * 1024,
   })
+  registerTraceContext(app)
   if (ownsStore) app.addHook('onClose', () => store.close())
 
   // Outside the web context: JSON errors, 5xx without their message.

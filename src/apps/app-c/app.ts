@@ -10,6 +10,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { metricsSettingsOf, type Env } from '../../config/env.js'
 import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
+import { registerTraceContext } from '../../log/request_context.js'
 import {
   createAccessTokenVerifier,
   createProtectedResourceMetadata,
@@ -88,6 +89,7 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
         })
       : openActivityStore(join(env.DATA_DIR, 'app-c.sqlite')))
   const app = Fastify({ ...fastifyLogOptions(logger, 'app-c'), bodyLimit: 16 * 1024 })
+  registerTraceContext(app)
   if (ownsStore) app.addHook('onClose', () => store.close())
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status =
