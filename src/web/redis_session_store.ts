@@ -109,7 +109,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         const values = await redis.mget(...unprefixed)
         const ending = unprefixed.filter((key, index) => {
           const json = values[index]
-          const record = json == null ? undefined : parse(key, json)
+          const record = json === null || json === undefined ? undefined : parse(key, json)
           return record !== undefined && matches(record.data)
         })
         if (ending.length > 0) removed += await redis.del(...ending)
