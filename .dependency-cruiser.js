@@ -24,8 +24,8 @@ const LAYERS = [
   },
   {
     name: 'foundation',
-    folders: ['log', 'limits', 'storage'],
-    why: 'logging, rate limiting and the SQLite opener: no domain knowledge, usable by any layer',
+    folders: ['log', 'limits', 'storage', 'metrics'],
+    why: 'logging, rate limiting, metrics and the database openers: no domain knowledge, usable by any layer',
   },
   {
     name: 'keys',

@@ -12,6 +12,7 @@
  *   onbehalf keycloak up|down|status   a local Keycloak without Docker (src/cli/keycloak.ts)
  *   onbehalf sts --config <file>   the RFC 8693 security token service (deploy/sts/README.md)
  *   onbehalf users hash-password   a USERS_FILE passwordHash, the password read from stdin
+ *   onbehalf migrate       apply every component's PostgreSQL migrations (DATABASE_URL) and exit
  */
 import { ConfigError } from '../config/env.js'
 import { packageVersion } from '../config/package_files.js'
@@ -41,6 +42,8 @@ commands:
                 start the security token service (RFC 8693 for IdPs that lack it)
   sts rotate-keys --config <file> [--create]
                 make a new STS signing key active (running instances pick it up)
+  migrate       apply the PostgreSQL migrations of every component to DATABASE_URL and exit,
+                starting no server (services also migrate at start)
   users hash-password
                 print a USERS_FILE passwordHash for the password read from standard input
   attack        play a compromised App A against the running stack: every path, every attempt,
@@ -91,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
       break
     case 'users':
       return (await import('./users.js')).runUsersCommand(rest)
+    case 'migrate':
+      return (await import('./migrate.js')).runMigrate(rest)
     case 'doctor':
       return (await import('./doctor/index.js')).runDoctorCommand(rest)
     case 'keycloak':

@@ -6,7 +6,7 @@
  * connections opened here close with the app.
  */
 import type { FastifyInstance } from 'fastify'
-import type { Env } from '../config/env.js'
+import { metricsSettingsOf, trustProxyOption, type Env } from '../config/env.js'
 import type { RateLimit } from '../limits/rate_limiter.js'
 import { createDpopNonces } from '../jwt/dpop_nonce.js'
 import type { Logger } from '../log/logger.js'
@@ -23,6 +23,9 @@ export async function buildStsWithSharedState(
       | 'REDIS_KEY_PREFIX'
       | 'DPOP_NONCE_SECRET'
       | 'DPOP_NONCE_WINDOW_SECONDS'
+      | 'METRICS'
+      | 'METRICS_TOKEN'
+      | 'TRUST_PROXY'
     >
     logger: Logger
   },
@@ -58,6 +61,8 @@ export async function buildStsWithSharedState(
     return await buildSts(config, {
       logger,
       onClose: release,
+      metrics: metricsSettingsOf(env),
+      trustProxy: trustProxyOption(env.TRUST_PROXY),
       ...(env.DPOP_NONCE_SECRET
         ? {
             dpopNonces: createDpopNonces({

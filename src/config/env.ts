@@ -6,11 +6,13 @@
  * `process.env` itself.
  */
 import { existsSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { loadIdpSettings } from './idp_settings.js'
 import type { IdpSettings } from '../idp_profiles/profiles.js'
 import { ConfigError } from './config_error.js'
+import type { MetricsSettings } from '../metrics/metrics.js'
 import { packageFile } from './package_files.js'
 
 /** Development-only secrets: accepted outside production, with a warning, so `npm start` works on a fresh clone. */
@@ -36,6 +38,44 @@ const clientIdList = (fallback: string) =>
     .regex(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, 'must be a comma-separated list of client ids')
     .default(fallback)
     .transform((value) => Object.freeze(value.split(',')))
+
+/** An IPv4/IPv6 address, optionally with a /prefix: a trusted proxy. */
+function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, extra] = entry.split('/')
+  if (extra !== undefined || address === undefined) return false
+  const family = isIP(address)
+  if (family === 0) return false
+  if (prefix === undefined) return true
+  if (!/^\d{1,3}$/.test(prefix)) return false
+  return Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+/** `off`, a hop count 1-10, or trusted proxy addresses (Fastify's `trustProxy`). */
+const trustProxy = z
+  .string()
+  .refine(
+    (value) =>
+      value === 'off' ||
+      /^([1-9]|10)$/.test(value) ||
+      value.split(',').every((entry) => isAddressOrCidr(entry.trim())),
+    'must be `off`, a number of proxy hops from 1 to 10, or comma-separated proxy IP addresses or CIDR ranges',
+  )
+  .transform((value): TrustProxy => {
+    if (value === 'off') return false
+    if (/^\d+$/.test(value)) return Number(value)
+    return Object.freeze(value.split(',').map((entry) => entry.trim()))
+  })
+
+/** TRUST_PROXY validated: false, a hop count, or trusted proxy addresses. */
+export type TrustProxy = false | number | readonly string[]
+
+/** TRUST_PROXY as Fastify's `trustProxy` option (a hop count as proxy-addr's hop function). */
+export function trustProxyOption(
+  value: TrustProxy,
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value === 'number') return (_address, hop) => hop < value
+  return value === false ? false : [...value]
+}
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -71,6 +111,23 @@ const envSchema = z.object({
   DPOP_NONCE_SECRET: secret.optional(),
   /** How long one nonce window lasts; a nonce is accepted for one to two windows. */
   DPOP_NONCE_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+  /**
+   * `on`: the IdP, the STS, App B and App C serve Prometheus metrics at `GET /metrics` on their own
+   * port (src/metrics/metrics.ts). Off by default.
+   */
+  METRICS: z.enum(['on', 'off']).default('off'),
+  /** When set, a scrape of `/metrics` must send `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7E]{16,256}$/, 'must be 16-256 visible ASCII characters')
+    .optional(),
+  /**
+   * Which peers' `X-Forwarded-For` to believe for the client IP of per-IP limits and logs (IdP,
+   * STS): `off` (default: the socket's address, the header is ignored), a number of proxy hops
+   * (`1`: the load balancer in front), or a comma-separated list of proxy addresses or CIDR ranges
+   * (`127.0.0.1,10.0.0.0/8`).
+   */
+  TRUST_PROXY: trustProxy.default(false),
   POLICY_FILE: z.string().min(1).default(packageFile('config/policy.json')),
   USERS_FILE: z.string().min(1).default(packageFile('config/users.json')),
 
@@ -199,6 +256,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       developmentSecrets.push(name)
     }
   }
+  if (raw.METRICS === 'on' && raw.NODE_ENV === 'production' && raw.METRICS_TOKEN === undefined) {
+    problems.push('METRICS_TOKEN: required when METRICS=on and NODE_ENV=production')
+  }
   let idp: Readonly<IdpSettings> | undefined
   try {
     idp = loadIdpSettings(cleaned)
@@ -212,6 +272,14 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     ...secrets,
     idp,
     developmentSecrets: Object.freeze(developmentSecrets),
+  })
+}
+
+/** Whether and how the services serve `/metrics` (METRICS, METRICS_TOKEN). */
+export function metricsSettingsOf(env: Pick<Env, 'METRICS' | 'METRICS_TOKEN'>): MetricsSettings {
+  return Object.freeze({
+    enabled: env.METRICS === 'on',
+    ...(env.METRICS_TOKEN === undefined ? {} : { token: env.METRICS_TOKEN }),
   })
 }
 

@@ -29,9 +29,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import type Provider from 'oidc-provider'
 import type { KoaContextWithOIDC } from 'oidc-provider'
-import type { Env } from '../config/env.js'
+import { metricsSettingsOf, trustProxyOption, type Env } from '../config/env.js'
 import { loadPolicyFile, type IdpPolicy } from '../config/policy_file.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
+import { registerTraceContext } from '../log/request_context.js'
 import { createJwsVerifier, type JwsVerifier } from '../jws/verify_jws.js'
 import type { AuditEvent } from '../exchange/audit.js'
 import { createClientCredentialsGrant } from '../exchange/client_credentials/grant.js'
@@ -61,6 +62,8 @@ import { createRedisRateLimiter } from '../limits/redis_rate_limiter.js'
 import { createRedisDpopReplayCache } from '../limits/redis_dpop_replay.js'
 import { createDpopNonces } from '../jwt/dpop_nonce.js'
 import { randomBytes } from 'node:crypto'
+import { reportRefusals } from '../limits/observed.js'
+import { metricsFor, registerMetricsRoute, type ServiceMetrics } from '../metrics/metrics.js'
 import { openRedis, pingRedis, type RedisClient } from '../limits/redis.js'
 import { registerHealthRoutes } from '../storage/readiness.js'
 import { createTokenExchangeAdapter } from './token_exchange_grant.js'
@@ -160,6 +163,8 @@ export function abuseLimitsFromEnv(env: Env): AbuseLimitsInput {
 interface LimiterSource {
   readonly redis?: RedisClient
   readonly logger: Logger
+  /** Counts each refusal under the limit's name. */
+  readonly metrics: ServiceMetrics
 }
 
 function limiterFor(
@@ -169,14 +174,16 @@ function limiterFor(
   source: LimiterSource,
 ): RateLimiter {
   if (!limits.enabled) return UNLIMITED
-  if (source.redis) {
-    return createRedisRateLimiter(limit, {
-      redis: source.redis,
-      name: `idp:${name}`,
-      logger: source.logger,
-    })
-  }
-  return createRateLimiter(limit, { maxKeys: limits.maxTrackedKeys })
+  const limiter = source.redis
+    ? createRedisRateLimiter(limit, {
+        redis: source.redis,
+        name: `idp:${name}`,
+        logger: source.logger,
+      })
+    : createRateLimiter(limit, { maxKeys: limits.maxTrackedKeys })
+  return source.metrics.registry === undefined
+    ? limiter
+    : reportRefusals(limiter, () => source.metrics.limiterRefused(name))
 }
 
 /** The client_id of HTTP Basic client authentication (RFC 6749 §2.3.1: form-encoded), if any. */
@@ -244,10 +251,16 @@ function frontDoor(options: {
   }
   const host = options.issuer.host
   const proto = options.issuer.protocol.slice(0, -1)
+  const { metrics } = options.source
   return function idpFrontDoor(req: LimitedRequest, res: ServerResponse, next: () => void) {
+    // The client IP as Fastify resolved it (middie copies request.ip): the socket's address, or
+    // with TRUST_PROXY the address the trusted proxies forwarded.
+    const ip = (req as { ip?: string }).ip ?? req.socket.remoteAddress ?? 'unknown'
     req.headers.host = host
-    for (const name of ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port'])
+    for (const name of ['forwarded', 'x-forwarded-host', 'x-forwarded-port'])
       delete req.headers[name]
+    // oidc-provider (koa, app.proxy) reads the client IP from here: only the resolved one.
+    req.headers['x-forwarded-for'] = ip
     req.headers['x-forwarded-proto'] = proto
     const url = req.url ?? '/'
     const queryAt = url.indexOf('?')
@@ -256,6 +269,12 @@ function frontDoor(options: {
     if (resolved === undefined) return next()
     if (resolved.path !== path) req.url = resolved.path + (queryAt === -1 ? '' : url.slice(queryAt))
     if (req.method !== 'POST') return next()
+    if (resolved.route === 'token' && metrics.registry !== undefined) {
+      const started = process.hrtime.bigint()
+      res.once('finish', () =>
+        metrics.tokenLatency(Number(process.hrtime.bigint() - started) / 1e9, res.statusCode),
+      )
+    }
     const declared = req.headers['content-length']
     if (declared !== undefined && !(Number(declared) <= limits.tokenBodyBytes)) {
       return sendTokenError(
@@ -265,7 +284,6 @@ function frontDoor(options: {
         { connection: 'close' },
       )
     }
-    const ip = req.socket.remoteAddress ?? 'unknown'
     check(ip).then(
       (wait) => {
         if (wait === 0) {
@@ -414,7 +432,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
 const OWN_PATHS =
-  /^\/(interaction\/|assets\/|(?:healthz|readyz)(?:$|\?)|token\/introspection(?:$|\?))/
+  /^\/(interaction\/|assets\/|(?:healthz|readyz|metrics)(?:$|\?)|token\/introspection(?:$|\?))/
 
 /** A verifier for JWTs this IdP signed: pinned algorithm, keys only from our own key store. */
 function createOwnTokenVerifier(issuer: string, keys: SigningKeyStore): JwsVerifier {
@@ -483,7 +501,9 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const users = loadUserDirectory(env.USERS_FILE)
   // REDIS_URL: the abuse limits count across every instance (redis_rate_limiter.ts).
   const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'idp', env.REDIS_KEY_PREFIX) : undefined
-  const limiterSource: LimiterSource = { redis, logger }
+  const metricsSettings = metricsSettingsOf(env)
+  const metrics = metricsFor('idp', metricsSettings)
+  const limiterSource: LimiterSource = { redis, logger, metrics }
   const issuedTokens = createIssuedTokenRegistry(storage)
   const verifier = createOwnTokenVerifier(issuer, keyStore)
   // Follows rotations: always the active key of the store.
@@ -493,9 +513,12 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   // (exchange, federation); oidc-provider signs client_credentials tokens from the decision.
   const runner = createGrantRunner({
     minter: createIdpMinter(() => signer, issuedTokens),
-    audit: (event: AuditEvent) =>
-      logger.info({ audit: event }, `${AUDIT_LABEL[event.event]} ${event.outcome}`),
+    audit: (event: AuditEvent) => {
+      logger.info({ audit: event }, `${AUDIT_LABEL[event.event]} ${event.outcome}`)
+      metrics.tokenRequest(event.event, event.outcome, event.error)
+    },
   })
+  metrics.signingKeyCreatedAt(() => keyStore.current().active.createdAt)
   const subjectStatus = {
     isActive: (token: { jti: string }) => issuedTokens.isActive(token.jti),
   }
@@ -560,7 +583,14 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   }
   const providers = createLiveProvider(keyStore, buildProvider, logger)
 
-  const app = Fastify({ ...fastifyLogOptions(logger, 'idp'), bodyLimit: 64 * 1024 })
+  const app = Fastify({
+    ...fastifyLogOptions(logger, 'idp'),
+    bodyLimit: 64 * 1024,
+    // TRUST_PROXY: which peers' X-Forwarded-For names the client IP (per-IP limits, logs).
+    trustProxy: trustProxyOption(env.TRUST_PROXY),
+  })
+  // First: every request (oidc-provider's too, behind middie) runs in its trace context.
+  registerTraceContext(app)
   await app.register(middie)
   // First: the issuer's host, then body size and per-IP limits on every client-authenticating
   // route, resolved as oidc-provider resolves it (the paths do not change with a key rotation).
@@ -586,6 +616,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       .header('cache-control', 'public, max-age=300')
       .send(stylesheet),
   )
+  registerMetricsRoute(app, metrics, metricsSettings)
   registerHealthRoutes(app, {
     logger,
     info: () => ({ issuer }),

@@ -71,6 +71,8 @@ export interface RemoteKeySetOptions {
   /** Seconds since the epoch. */
   readonly now?: () => number
   readonly logger?: Logger
+  /** Called once per failed fetch (after its retries): for a failure counter. */
+  readonly onFetchFailure?: () => void
 }
 
 export interface RemoteKeyStatus {
@@ -158,6 +160,7 @@ export function createRemoteKeySet(options: RemoteKeySetOptions): RemoteKeySet {
           { event: 'upstream_keys_fetch_failed', issuer, reason: (error as Error).message },
           'upstream keys could not be fetched',
         )
+        options.onFetchFailure?.()
         return false
       },
     )

@@ -18,7 +18,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { FastifyChildLoggerFactory } from 'fastify/types/logger.js'
 import type { IncomingMessage } from 'node:http'
-import { requestIdOf, traceContextOf } from './request_context.js'
+import { currentTrace, requestIdOf, requestTraceOf } from './request_context.js'
 import { requestLogSerializer } from './request_serializer.js'
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
@@ -127,10 +127,28 @@ export function censorNestedFields(line: Fields): Fields {
   return copy ?? line
 }
 
+/** Marks a request's own logger (bound to its trace already): the mixin adds nothing to it. */
+const REQUEST_BOUND = Symbol('onbehalf.requestBoundLogger')
+const NO_FIELDS = Object.freeze({})
+
+/**
+ * pino `mixin`: a line logged while a request runs, through a logger not bound to that request
+ * (the audit sinks log through the service's logger), gets the request's `reqId` and trace
+ * fields. No allocation: the request's fields object is frozen and reused.
+ */
+function traceMixin(_merge: object, _level: number, logger: unknown): object {
+  if ((logger as { [REQUEST_BOUND]?: true })[REQUEST_BOUND] === true) return NO_FIELDS
+  return currentTrace()?.fields ?? NO_FIELDS
+}
+
 export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const log = options.formatters?.log
   const settings: LoggerOptions = {
     level: 'info',
+    mixin: traceMixin,
+    // Never pino's default (Object.assign onto the mixin's object): the fields object is shared.
+    mixinMergeStrategy: (merge: object, mixin: object) =>
+      mixin === NO_FIELDS ? merge : { ...mixin, ...merge },
     ...options,
     // Literal top-level paths only: pino then checks one property per field, bindings included.
     redact: { paths: [...SENSITIVE_FIELDS], censor: CENSOR },
@@ -146,7 +164,8 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
  * Fastify options for a service: our pino logger (child per component) whose request lines go
  * through `requestLogSerializer`, so codes and tokens in query strings never reach a log; every
  * request's lines carry its `reqId` (the caller's `x-request-id` when well-formed) and, when the
- * caller sent a W3C `traceparent`, its `traceId` and `parentId` (request_context.ts).
+ * request's `traceId`, `spanId` and, when the caller sent a W3C `traceparent`, `parentId`
+ * (request_context.ts; `registerTraceContext` carries them into outgoing calls).
  */
 export function fastifyLogOptions(
   logger: Logger,
@@ -163,8 +182,10 @@ export function fastifyLogOptions(
     ) as FastifyBaseLogger,
     genReqId: requestIdOf,
     childLoggerFactory(parent, bindings, options, rawReq) {
-      const trace = traceContextOf(rawReq as IncomingMessage)
-      return parent.child(trace ? { ...bindings, ...trace } : bindings, options)
+      const { fields } = requestTraceOf(rawReq as IncomingMessage, String(bindings.reqId))
+      const child = parent.child({ ...fields, ...bindings }, options)
+      ;(child as unknown as { [REQUEST_BOUND]: true })[REQUEST_BOUND] = true
+      return child
     },
   }
 }

@@ -30,6 +30,8 @@ export interface KeySourceOptions {
   readonly keyResolver?: KeyResolver | undefined
   /** Where a failed key-set fetch is reported. */
   readonly logger?: Logger | undefined
+  /** Called on each failed key-set fetch (a metric, say). */
+  readonly onKeyFetchFailure?: (() => void) | undefined
 }
 
 /** Checks the key options once (a `TypeError` on misuse) and returns the key lookup. */
@@ -62,6 +64,7 @@ export function createKeySource(
     algorithms,
     cache,
     logger: options.logger,
+    onFetchFailure: options.onKeyFetchFailure,
   })
   return ({ kid, alg }): Promise<KeyObject | undefined> => keys.getKey(kid, alg)
 }

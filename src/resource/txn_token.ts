@@ -58,6 +58,8 @@ export interface TxnTokenVerifierOptions {
   /** Workloads (`req_wl`) whose transactions are accepted. Omitted: any the service vouches for. */
   readonly allowedWorkloads?: readonly string[]
   readonly logger?: Logger
+  /** Called once per failed fetch of the `jwksUri` key set (after its retries): for a metric. */
+  readonly onKeyFetchFailure?: () => void
   /** The clock, for tests. */
   readonly now?: Clock
 }

@@ -80,6 +80,8 @@ export interface AccessTokenVerifierOptions {
   readonly jwksOptions?: JwksCacheOptions
   /** Where a failed key-set fetch is reported (`upstream_keys_fetch_failed`). */
   readonly logger?: Logger
+  /** Called once per failed fetch of the `jwksUri` key set (after its retries): for a metric. */
+  readonly onKeyFetchFailure?: () => void
   /** The clock, for tests. */
   readonly now?: Clock
   /**

@@ -62,6 +62,7 @@ import { createTokenExchangeGrant } from '../exchange/token_exchange/grant.js'
 import { SIGNING_ALGORITHM } from '../keys/signing_key_store.js'
 import { createRemoteKeySet, type RemoteKeySet } from '../keys/remote_jwks.js'
 import { fastifyLogOptions, type Logger } from '../log/logger.js'
+import { registerTraceContext } from '../log/request_context.js'
 import { systemClock, type Clock } from '../time/clock.js'
 import { DPOP_ALGORITHMS, type DpopReplayCache } from '../jwt/dpop_proof.js'
 import { createDpopNonces, type DpopNonces } from '../jwt/dpop_nonce.js'
@@ -69,6 +70,8 @@ import { randomBytes } from 'node:crypto'
 import type { StsConfig } from './config.js'
 import { createIntrospector } from '../exchange/introspect.js'
 import { registerIntrospectionRoute, STS_INTROSPECTION_PATH } from './introspection.js'
+import { reportRefusals } from '../limits/observed.js'
+import { metricsFor, registerMetricsRoute, type MetricsSettings } from '../metrics/metrics.js'
 import { openStsKeyStore } from './signing_keys.js'
 
 export interface StsOptions {
@@ -95,6 +98,10 @@ export interface StsOptions {
    * secret of this process (instances behind one load balancer need a shared one).
    */
   readonly dpopNonces?: DpopNonces
+  /** `GET /metrics` (Prometheus) on the STS's port; default off. */
+  readonly metrics?: MetricsSettings
+  /** Fastify's `trustProxy`: whose X-Forwarded-For names the client IP of the per-IP limit. */
+  readonly trustProxy?: false | string[] | ((address: string, hop: number) => boolean)
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
@@ -111,6 +118,8 @@ function dpopHeaders(rawHeaders: readonly string[]): string[] {
 export async function buildSts(config: StsConfig, options: StsOptions): Promise<FastifyInstance> {
   const { logger } = options
   const now = options.now ?? systemClock
+  const metricsSettings = options.metrics ?? { enabled: false }
+  const metrics = metricsFor('sts', metricsSettings)
   // What a DPoP proof's `htu` must name (RFC 9449 §4.3): the endpoint discovery publishes.
   const tokenEndpoint = `${config.issuer}/token`
   const signingKeys = await openStsKeyStore({
@@ -132,6 +141,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
         fetch: options.fetch,
         now,
         logger: logger.child({ component: 'sts', upstream: upstream.name }),
+        onFetchFailure: () => metrics.jwksFetchFailed(upstream.issuer),
       }),
     )
   }
@@ -154,13 +164,16 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   const runner = createGrantRunner<TokenExchangeAuditEvent | TxnTokenAuditEvent>({
     // The IdP's minter signature: the shared key directory's active key, picked per token.
     minter: createJwsMinter({ currentSigner: () => signingKeys.signer() }),
-    audit: (event) =>
+    audit: (event) => {
       logger.info(
         { audit: event, component: 'sts' },
         `${event.event === 'txn_token' ? 'txn token' : 'token exchange'} ${event.outcome}`,
-      ),
+      )
+      metrics.tokenRequest(event.event, event.outcome, event.error)
+    },
     now,
   })
+  metrics.signingKeyCreatedAt(() => signingKeys.current().active.createdAt)
   const exchangeGrant = createTokenExchangeGrant({
     policy: config.policy,
     verifier,
@@ -210,6 +223,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
   const app = Fastify({
     ...fastifyLogOptions(logger, 'sts'),
     bodyLimit: config.bodyLimitBytes,
+    trustProxy: options.trustProxy ?? false,
     // POST /token writes its own record: one audit line per decision, a line per failed client
     // authentication and per body refused before the engine saw it. Fastify's two request lines
     // ("incoming request", "request completed") would triple the logging on the hot path and say
@@ -219,6 +233,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
         request.method === 'POST' && request.url === '/token',
     }),
   })
+  registerTraceContext(app)
   app.addHook('onClose', async () => {
     await signingKeys.close()
     await options.onClose?.()
@@ -253,6 +268,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     return signingKeys.publishedJwks()
   })
 
+  registerMetricsRoute(app, metrics, metricsSettings)
   registerHealthRoutes(app, {
     logger,
     info: () => ({
@@ -276,10 +292,20 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
 
     // Abuse limit per client IP, before the body is parsed (the IdP's token endpoint has the same).
     const ipLimit = { max: config.tokenRequestsPerMinutePerIp, windowSeconds: 60 }
-    const perIp =
+    const limiter =
       config.tokenRequestsPerMinutePerIp <= 0
         ? UNLIMITED
         : (options.rateLimiter?.(ipLimit) ?? createRateLimiter(ipLimit, { maxKeys: 10_000 }))
+    const perIp =
+      metrics.registry === undefined
+        ? limiter
+        : reportRefusals(limiter, () => metrics.limiterRefused('token:ip'))
+    if (metrics.registry !== undefined) {
+      tokenScope.addHook('onResponse', async (request, reply) => {
+        if (request.method === 'POST' && request.url === '/token')
+          metrics.tokenLatency(reply.elapsedTime / 1000, reply.statusCode)
+      })
+    }
     tokenScope.addHook('onRequest', async (request, reply) => {
       const wait = await perIp.retryAfter(request.ip)
       if (wait > 0) {

@@ -25,7 +25,14 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import type { Clock } from '../time/clock.js'
 import { renderErrorPage } from './layout.js'
-import { createSessionRecord, SessionStore, type Session, type SessionRecord } from './session.js'
+import {
+  createSessionRecord,
+  DEFAULT_SESSION_TTL_SECONDS,
+  SessionStore,
+  type Session,
+  type SessionBackend,
+  type SessionRecord,
+} from './session.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,8 +55,8 @@ declare module 'fastify' {
 }
 
 export interface WebSessions {
-  /** Ends every session whose data matches; returns how many ended. */
-  endWhere(matches: (data: ReadonlyMap<string, unknown>) => boolean): number
+  /** Ends every session whose data matches; resolves with how many ended. */
+  endWhere(matches: (data: ReadonlyMap<string, unknown>) => boolean): Promise<number>
 }
 
 export interface WebBasicsOptions {
@@ -68,6 +75,11 @@ export interface WebBasicsOptions {
   maxSessions?: number
   /** Clock for session expiry (tests). */
   now?: Clock
+  /**
+   * Where sessions live, e.g. `createRedisSessionStore` (shared by every instance; closed with the
+   * app). Default: this process's memory (`SessionStore`, bounded by `maxSessions`).
+   */
+  sessionStore?: SessionBackend
 }
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
@@ -92,7 +104,11 @@ export function sendHtml(reply: FastifyReply, document: string, status = 200): F
 class RequestSession implements Session {
   #record: SessionRecord
   #persisted: boolean
-  readonly #store: SessionStore
+  /** Changed since it was loaded: saved once, before the response leaves (`flush`). */
+  #dirty = false
+  /** Ids of records this request dropped (regenerate, destroy), removed at `flush`. */
+  readonly #removed: string[] = []
+  readonly #store: SessionBackend
   readonly #reply: FastifyReply
   readonly #cookieName: string
   readonly #secure: boolean
@@ -101,7 +117,7 @@ class RequestSession implements Session {
   constructor(args: {
     record: SessionRecord
     persisted: boolean
-    store: SessionStore
+    store: SessionBackend
     reply: FastifyReply
     cookieName: string
     secure: boolean
@@ -138,23 +154,25 @@ class RequestSession implements Session {
   set(key: string, value: unknown): void {
     this.#record.data.set(key, value)
     this.#persist()
+    this.#dirty = true
   }
 
   delete(key: string): void {
-    this.#record.data.delete(key)
+    if (this.#record.data.delete(key)) this.#dirty = true
   }
 
   regenerate(): void {
-    if (this.#persisted) this.#store.remove(this.#record.id)
+    if (this.#persisted) this.#removed.push(this.#record.id)
     this.#record = createSessionRecord(this.#store.now(), this.#store.ttlSeconds)
     this.#persisted = false
     this.#persist()
   }
 
   destroy(): void {
-    if (this.#persisted) this.#store.remove(this.#record.id)
+    if (this.#persisted) this.#removed.push(this.#record.id)
     this.#record = createSessionRecord(this.#store.now(), this.#store.ttlSeconds)
     this.#persisted = false
+    this.#dirty = false
     if (!this.#detached) {
       this.#reply.clearCookie(this.#cookieName, this.#cookieOptions())
     }
@@ -172,9 +190,19 @@ class RequestSession implements Session {
 
   #persist(): void {
     if (this.#persisted || this.#detached) return
-    this.#store.save(this.#record)
     this.#persisted = true
+    this.#dirty = true
     this.#reply.setCookie(this.#cookieName, this.#record.id, this.#cookieOptions())
+  }
+
+  /** Writes this request's changes to the store: before the response is sent. */
+  async flush(): Promise<void> {
+    if (this.#detached) return
+    for (const id of this.#removed.splice(0)) await this.#store.remove(id)
+    if (this.#persisted && this.#dirty) {
+      this.#dirty = false
+      await this.#store.save(this.#record)
+    }
   }
 }
 
@@ -188,17 +216,20 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
   const formActionOrigins = (options.formActionOrigins ?? []).map(
     (origin) => new URL(origin).origin,
   )
-  const store = new SessionStore({
-    ttlSeconds: options.sessionTtlSeconds ?? 8 * 60 * 60,
-    maxSessions: options.maxSessions,
-    now: options.now,
-  })
-  const frozen = Object.freeze({ ...options, sessionSecret: '[redacted]' })
+  const store: SessionBackend =
+    options.sessionStore ??
+    new SessionStore({
+      ttlSeconds: options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS,
+      maxSessions: options.maxSessions,
+      now: options.now,
+    })
+  const frozen = Object.freeze({ ...options, sessionSecret: '[redacted]', sessionStore: undefined })
   app.decorate('webBasics', frozen)
   app.decorate(
     'webSessions',
     Object.freeze({
-      endWhere: (matches: Parameters<WebSessions['endWhere']>[0]) => store.removeWhere(matches),
+      endWhere: async (matches: Parameters<WebSessions['endWhere']>[0]) =>
+        store.removeWhere(matches),
     }),
   )
 
@@ -227,9 +258,12 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
     crossOriginEmbedderPolicy: false,
   })
 
-  const sweepTimer = setInterval(() => store.sweep(), 60_000)
-  sweepTimer.unref()
-  app.addHook('onClose', async () => clearInterval(sweepTimer))
+  const sweepTimer = store.sweep ? setInterval(() => store.sweep?.(), 60_000) : undefined
+  sweepTimer?.unref()
+  app.addHook('onClose', async () => {
+    clearInterval(sweepTimer)
+    await store.close?.()
+  })
 
   app.decorateRequest('session', null as unknown as Session)
   app.addHook('onRequest', async (request, reply) => {
@@ -239,7 +273,7 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
       const cookie = request.cookies[options.cookieName]
       if (cookie) {
         const unsigned = request.unsignCookie(cookie)
-        if (unsigned.valid && unsigned.value) record = store.load(unsigned.value)
+        if (unsigned.valid && unsigned.value) record = await store.load(unsigned.value)
       }
     }
     request.session = new RequestSession({
@@ -287,6 +321,8 @@ async function webBasicsPlugin(app: FastifyInstance, options: WebBasicsOptions):
   })
 
   app.addHook('onSend', async (request, reply, payload) => {
+    // The session is stored before the response leaves: the next request may reach any instance.
+    await (request.session as RequestSession | null)?.flush()
     const type = reply.getHeader('content-type')
     if (typeof type === 'string' && type.startsWith('text/html')) {
       reply.header('cache-control', 'no-store')

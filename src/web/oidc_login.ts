@@ -414,7 +414,7 @@ async function oidcLoginPlugin(
           : 'logout_token is invalid',
       })
     }
-    const ended = app.webSessions.endWhere((data) => {
+    const ended = await app.webSessions.endWhere((data) => {
       const tokens = data.get(SESSION_KEY) as OidcSessionTokens | undefined
       if (!tokens) return false
       if (logout.sid !== undefined) {

@@ -1,8 +1,10 @@
 /**
  * Server-side sessions. The browser only ever holds a random 256-bit id (signed with HMAC-SHA256
- * by @fastify/cookie); everything else, including OAuth tokens, stays in this process. The store is
- * an in-memory Map with a sliding TTL, a periodic sweep and a maximum size (least recently used
- * sessions are evicted first), which is enough for a demo that runs as a single process.
+ * by @fastify/cookie); everything else, including OAuth tokens, stays on the server. The default
+ * store (`SessionStore`) is an in-memory Map with a sliding TTL, a periodic sweep and a maximum size
+ * (least recently used sessions are evicted first): one process. With `REDIS_URL` the apps use the
+ * Redis store instead (redis_session_store.ts), shared by every instance, so a load balancer needs
+ * no sticky sessions. Both implement `SessionBackend`.
  */
 import { randomBytes } from 'node:crypto'
 import { systemClock, type Clock } from '../time/clock.js'
@@ -36,6 +38,9 @@ export interface SessionStoreOptions {
   now?: Clock
 }
 
+/** Sliding idle timeout of a web session unless the app says otherwise: 8 hours. */
+export const DEFAULT_SESSION_TTL_SECONDS = 8 * 60 * 60
+
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url')
 }
@@ -49,7 +54,26 @@ export function createSessionRecord(now: number, ttlSeconds: number): SessionRec
   }
 }
 
-export class SessionStore {
+/**
+ * Where sessions live. The web kit loads a session when a request arrives and saves it, once,
+ * before the response leaves (so the next request, on any instance, sees it).
+ */
+export interface SessionBackend {
+  readonly ttlSeconds: number
+  readonly now: Clock
+  /** A live record with its expiry slid, or undefined when unknown or expired. */
+  load(id: string): SessionRecord | undefined | Promise<SessionRecord | undefined>
+  save(record: SessionRecord): void | Promise<void>
+  remove(id: string): void | Promise<void>
+  /** Removes every live record whose data matches; how many went. */
+  removeWhere(matches: (data: ReadonlyMap<string, unknown>) => boolean): number | Promise<number>
+  /** Drops expired records (a store whose records do not expire by themselves). */
+  sweep?(): number
+  /** Releases the store's connections. */
+  close?(): Promise<void>
+}
+
+export class SessionStore implements SessionBackend {
   readonly ttlSeconds: number
   readonly maxSessions: number
   readonly now: Clock

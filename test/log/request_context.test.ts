@@ -87,7 +87,7 @@ describe('health, readiness and request context', () => {
     assert.ok(mine.some((line) => line.event === 'work_done'))
   })
 
-  it('when the ids are malformed then a fresh request id is used and no trace id is logged', async () => {
+  it('when the ids are malformed then a fresh request id and a new trace are used, never the given ones', async () => {
     const before = lines.length
     await fetch(`${socket.url}/work`, {
       headers: {
@@ -99,8 +99,12 @@ describe('health, readiness and request context', () => {
     assert.ok(added.length > 0)
     for (const line of added) {
       assert.match(String(line.reqId), /^[0-9a-f-]{36}$/)
-      assert.equal(line.traceId, undefined)
-      assert.doesNotMatch(JSON.stringify(line), /with spaces/)
+      // A new trace starts here: a random trace id, this request's span, no parent.
+      assert.match(String(line.traceId), /^[0-9a-f]{32}$/)
+      assert.notEqual(line.traceId, '0'.repeat(32))
+      assert.match(String(line.spanId), /^[0-9a-f]{16}$/)
+      assert.equal(line.parentId, undefined)
+      assert.doesNotMatch(JSON.stringify(line), /with spaces|00f067aa0ba902b7/)
     }
   })
 })

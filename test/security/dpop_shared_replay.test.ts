@@ -207,6 +207,9 @@ describe('DPoP replay cache shared across instances', { skip }, () => {
           DPOP_NONCE_SECRET: undefined,
           DPOP_NONCE_WINDOW_SECONDS: 300,
           DATABASE_URL: undefined,
+          METRICS: 'off',
+          METRICS_TOKEN: undefined,
+          TRUST_PROXY: false,
         },
         logger: silent,
       })

@@ -21,7 +21,9 @@ import {
 import type { Env } from '../../config/env.js'
 import type { IdpKind } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
+import { registerTraceContext } from '../../log/request_context.js'
 import { registerWebBasics, sendHtml } from '../../web/basics.js'
+import { sessionStoreFromEnv } from '../../web/redis_session_store.js'
 import { html } from '../../web/html.js'
 import { registerOidcLogin, UserTokenError } from '../../web/oidc_login.js'
 import { createAppBClient } from './app_b_client.js'
@@ -92,6 +94,7 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     ...fastifyLogOptions(options.logger, 'app-a'),
     trustProxy: false,
   })
+  registerTraceContext(app)
 
   await registerWebBasics(app, {
     appName: 'App A',
@@ -100,6 +103,8 @@ export async function buildAppA(options: BuildAppAOptions): Promise<FastifyInsta
     secureCookies: env.APP_A_URL.startsWith('https://'),
     formActionOrigins: [new URL(issuer).origin],
     now,
+    // REDIS_URL: sessions shared by every App A instance (no sticky sessions), kept over restarts.
+    sessionStore: sessionStoreFromEnv(env, 'app-a', now),
   })
   const oidc = await registerOidcLogin(app, {
     issuer,

@@ -22,7 +22,7 @@ import {
   createTxnTokenClient,
   ExchangedTokenCache,
 } from '../../client/index.js'
-import type { Env } from '../../config/env.js'
+import { metricsSettingsOf, type Env } from '../../config/env.js'
 import {
   discoveryUrlOf,
   idpProfile,
@@ -30,6 +30,7 @@ import {
   jwksUriForIssuer,
 } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
+import { registerTraceContext } from '../../log/request_context.js'
 import {
   createAccessTokenVerifier,
   createDpopNonces,
@@ -49,6 +50,12 @@ import { openTodoStore, type TodoStore } from './todo_store.js'
 import { openPostgresTodoStore } from './todo_store_postgres.js'
 import { isDatabaseUnavailable, openPostgresPool } from '../../storage/postgres.js'
 import { registerHealthRoutes } from '../../storage/readiness.js'
+import {
+  metricsFor,
+  NO_METRICS,
+  registerMetricsRoute,
+  type ServiceMetrics,
+} from '../../metrics/metrics.js'
 import { webUi } from './web_ui.js'
 
 export interface BuildAppBOptions {
@@ -101,6 +108,7 @@ export function appBResourceMetadata(env: Env): ProtectedResourceMetadata {
 export function createAppBVerifier(
   env: Env,
   allowedCallers?: readonly string[],
+  metrics: ServiceMetrics = NO_METRICS,
 ): AccessTokenVerifier {
   return createTrustedIssuersVerifier(
     [
@@ -118,6 +126,7 @@ export function createAppBVerifier(
         allowedCallers: allowedCallers ?? env.APP_B_ALLOWED_CALLERS,
         requiredScopes: [SERVICE_API_SCOPE],
         ...(env.APP_B_VERIFIED_TOKEN_CACHE === 'off' ? { verifiedTokenCache: false as const } : {}),
+        onKeyFetchFailure: () => metrics.jwksFetchFailed(issuer),
       }),
     ),
   )
@@ -204,7 +213,9 @@ export function createAppBToAppCTxnLink(
  */
 export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInstance> {
   const { env, logger } = options
-  const verifier = options.verifier ?? createAppBVerifier(env, options.allowedCallers)
+  const metricsSettings = metricsSettingsOf(env)
+  const metrics = metricsFor('app-b', metricsSettings)
+  const verifier = options.verifier ?? createAppBVerifier(env, options.allowedCallers, metrics)
   const ownsStore = options.store === undefined
   // DATABASE_URL: one list shared by every App B instance; else a SQLite file in DATA_DIR.
   const store =
@@ -222,6 +233,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     ...fastifyLogOptions(logger, 'app-b'),
     bodyLimit: 64 * 1024,
   })
+  registerTraceContext(app)
   if (ownsStore) app.addHook('onClose', () => store.close())
   // REDIS_URL: every App B instance sees every DPoP proof (a replay at another one is refused).
   const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'app-b', env.REDIS_KEY_PREFIX) : undefined
@@ -249,6 +261,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   })
 
   registerHealthRoutes(app, { logger, checks: { database: () => store.ping() } })
+  registerMetricsRoute(app, metrics, metricsSettings)
   // RFC 9728: who issues tokens for App B's service API, and how to present them.
   const metadata = appBResourceMetadata(env)
   registerProtectedResourceMetadata(app, metadata)

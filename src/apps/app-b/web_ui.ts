@@ -23,6 +23,7 @@ import {
   type SessionUser,
 } from '../../web/index.js'
 import { UserTokenError } from '../../web/oidc_login.js'
+import { sessionStoreFromEnv } from '../../web/redis_session_store.js'
 import { ACTIVITY_WRITE_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import {
   IdempotencyKeyReusedError,
@@ -186,6 +187,8 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     sessionSecret: env.APP_B_SESSION_SECRET,
     secureCookies: env.APP_B_URL.startsWith('https:'),
     formActionOrigins: [new URL(issuerForClient(env.idp, env.APP_B_CLIENT_ID)).origin],
+    // REDIS_URL: sessions shared by every App B instance (no sticky sessions), kept over restarts.
+    sessionStore: sessionStoreFromEnv(env, 'app-b'),
   })
   await registerOidcLogin(app, {
     issuer: issuerForClient(env.idp, env.APP_B_CLIENT_ID),

@@ -7,9 +7,10 @@
  */
 import { join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import type { Env } from '../../config/env.js'
+import { metricsSettingsOf, type Env } from '../../config/env.js'
 import { issuerForClient, jwksUriForIssuer } from '../../idp_profiles/index.js'
 import { fastifyLogOptions, type Logger } from '../../log/logger.js'
+import { registerTraceContext } from '../../log/request_context.js'
 import {
   createAccessTokenVerifier,
   createProtectedResourceMetadata,
@@ -22,6 +23,12 @@ import { openActivityStore, type ActivityStore } from './activity_store.js'
 import { openPostgresActivityStore } from './activity_store_postgres.js'
 import { openPostgresPool } from '../../storage/postgres.js'
 import { registerHealthRoutes } from '../../storage/readiness.js'
+import {
+  metricsFor,
+  NO_METRICS,
+  registerMetricsRoute,
+  type ServiceMetrics,
+} from '../../metrics/metrics.js'
 import { ACTIVITY_READ_SCOPE, ACTIVITY_WRITE_SCOPE, appCServiceApi } from './service_api.js'
 
 export interface BuildAppCOptions {
@@ -40,8 +47,12 @@ export interface BuildAppCOptions {
  * App C's txn-token verifier: txn tokens of the STS's Txn-Token Service for the trust domain
  * (`TXN_TRUST_DOMAIN`), requested by an allowed caller (`req_wl`, `APP_C_ALLOWED_CALLERS`).
  */
-export function createAppCTxnVerifier(env: Env): TxnTokenVerifier {
+export function createAppCTxnVerifier(
+  env: Env,
+  metrics: ServiceMetrics = NO_METRICS,
+): TxnTokenVerifier {
   return createTxnTokenVerifier({
+    onKeyFetchFailure: () => metrics.jwksFetchFailed(env.STS_ISSUER),
     issuer: env.STS_ISSUER,
     trustDomain: env.TXN_TRUST_DOMAIN,
     jwksUri: `${env.STS_ISSUER}/jwks`,
@@ -49,10 +60,15 @@ export function createAppCTxnVerifier(env: Env): TxnTokenVerifier {
   })
 }
 
-export function createAppCVerifier(env: Env): AccessTokenVerifier {
+export function createAppCVerifier(
+  env: Env,
+  metrics: ServiceMetrics = NO_METRICS,
+): AccessTokenVerifier {
+  const issuer = issuerForClient(env.idp, env.APP_B_CLIENT_ID)
   return createAccessTokenVerifier({
+    onKeyFetchFailure: () => metrics.jwksFetchFailed(issuer),
     // App B obtains App C's tokens by exchange at the IdP, under App B's issuer.
-    issuer: issuerForClient(env.idp, env.APP_B_CLIENT_ID),
+    issuer,
     audience: env.APP_C_CLIENT_ID,
     jwksUri: jwksUriForIssuer(env.idp, issuerForClient(env.idp, env.APP_B_CLIENT_ID)),
     allowedCallers: env.APP_C_ALLOWED_CALLERS,
@@ -61,6 +77,8 @@ export function createAppCVerifier(env: Env): AccessTokenVerifier {
 
 export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInstance> {
   const { env, logger } = options
+  const metricsSettings = metricsSettingsOf(env)
+  const metrics = metricsFor('app-c', metricsSettings)
   const ownsStore = options.store === undefined
   // DATABASE_URL: one log shared by every App C instance; else a SQLite file in DATA_DIR.
   const store =
@@ -71,6 +89,7 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
         })
       : openActivityStore(join(env.DATA_DIR, 'app-c.sqlite')))
   const app = Fastify({ ...fastifyLogOptions(logger, 'app-c'), bodyLimit: 16 * 1024 })
+  registerTraceContext(app)
   if (ownsStore) app.addHook('onClose', () => store.close())
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const status =
@@ -84,6 +103,7 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
     })
   })
   registerHealthRoutes(app, { logger, checks: { database: () => store.ping() } })
+  registerMetricsRoute(app, metrics, metricsSettings)
   app.get('/', async () => ({
     service: 'App C — activity log',
     api: [
@@ -104,9 +124,9 @@ export async function buildAppC(options: BuildAppCOptions): Promise<FastifyInsta
   registerProtectedResourceMetadata(app, metadata)
   await app.register(appCServiceApi, {
     store,
-    verifier: options.verifier ?? createAppCVerifier(env),
+    verifier: options.verifier ?? createAppCVerifier(env, metrics),
     realm: env.APP_C_CLIENT_ID,
-    txnVerifier: options.txnVerifier ?? createAppCTxnVerifier(env),
+    txnVerifier: options.txnVerifier ?? createAppCTxnVerifier(env, metrics),
     resourceMetadata: metadata.url,
   })
   await app.ready()
