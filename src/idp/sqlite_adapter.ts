@@ -8,7 +8,7 @@
  */
 import { openSqliteDatabase } from '../storage/sqlite.js'
 
-import type { OidcAdapter, OidcStorage, Payload } from './oidc_storage.js'
+import { toDelegation, type DelegationRow, type OidcAdapter, type OidcStorage, type Payload } from './oidc_storage.js'
 
 export type { OidcAdapter, OidcStorage }
 
@@ -35,6 +35,19 @@ const MIGRATIONS = [
    DROP INDEX oidc_model_user_code;
    CREATE INDEX oidc_model_uid ON oidc_model (model, uid) WHERE uid IS NOT NULL;
    CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code) WHERE user_code IS NOT NULL;`,
+  // Users' delegations to agents (delegations.ts): one row per consent, tied to its grant.
+  `CREATE TABLE delegation (
+     id         TEXT PRIMARY KEY,
+     sub        TEXT NOT NULL,
+     client_id  TEXT NOT NULL,
+     audience   TEXT NOT NULL,
+     scopes     TEXT NOT NULL,
+     grant_id   TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX delegation_by_sub ON delegation (sub, created_at);
+   CREATE INDEX delegation_expires ON delegation (expires_at);`,
 ]
 
 export function openOidcStorage(
@@ -64,6 +77,15 @@ export function openOidcStorage(
         AND (t.grant_id IS NULL OR EXISTS (SELECT 1 FROM oidc_model AS g
           WHERE g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > ?)))`),
     sweep: db.prepare('DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+    sweepDelegations: db.prepare('DELETE FROM delegation WHERE expires_at <= ?'),
+    insertDelegation: db.prepare(`INSERT INTO delegation
+      (id, sub, client_id, audience, scopes, grant_id, created_at, expires_at)
+      VALUES (@id, @sub, @clientId, @audience, @scopes, @grantId, @createdAt, @expiresAt)`),
+    delegationsBySub: db.prepare(
+      'SELECT * FROM delegation WHERE sub = ? AND expires_at > ? ORDER BY created_at DESC, id',
+    ),
+    delegationByGrant: db.prepare('SELECT * FROM delegation WHERE grant_id = ? AND expires_at > ?'),
+    deleteDelegation: db.prepare('DELETE FROM delegation WHERE sub = ? AND id = ? RETURNING *'),
   }
 
   function toPayload(row: unknown): Payload | undefined {
@@ -119,6 +141,21 @@ export function openOidcStorage(
   return {
     Adapter: SqliteAdapter,
     kind: 'sqlite',
+    delegations: {
+      insert: async (record) => {
+        statements.insertDelegation.run({ ...record, scopes: record.scopes.join(' ') })
+      },
+      listBySub: async (sub) =>
+        (statements.delegationsBySub.all(sub, now()) as DelegationRow[]).map(toDelegation),
+      findByGrant: async (grantId) => {
+        const row = statements.delegationByGrant.get(grantId, now()) as DelegationRow | undefined
+        return row === undefined ? undefined : toDelegation(row)
+      },
+      deleteOwned: async (sub, id) => {
+        const row = statements.deleteDelegation.get(sub, id) as DelegationRow | undefined
+        return row === undefined ? undefined : toDelegation(row)
+      },
+    },
     findLiveWithGrant: async (model, id) => {
       const at = now()
       const row = statements.findLiveWithGrant.get(model, id, at, at) as
@@ -126,7 +163,8 @@ export function openOidcStorage(
       if (row === undefined) return undefined
       return typeof row.parent === 'string' ? { parentJti: row.parent } : {}
     },
-    sweepExpired: async () => statements.sweep.run(now()).changes,
+    sweepExpired: async () =>
+      statements.sweep.run(now()).changes + statements.sweepDelegations.run(now()).changes,
     ping: async () => {
       db.prepare('SELECT 1').get()
     },
