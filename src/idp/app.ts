@@ -70,6 +70,9 @@ import {
 import { createIdpMinter } from './minter.js'
 import { introspectionRoutes } from './introspection.js'
 import { createIntrospector } from '../exchange/introspect.js'
+import { createDelegations } from './delegations.js'
+import { createCsrfTokens } from './csrf.js'
+import { accountRoutes } from './account.js'
 
 export interface IdpOptions {
   env: Env
@@ -372,7 +375,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
 const OWN_PATHS =
-  /^\/(interaction\/|assets\/|(?:healthz|readyz)(?:$|\?)|token\/introspection(?:$|\?))/
+  /^\/(interaction\/|assets\/|account\/|(?:healthz|readyz)(?:$|\?)|token\/introspection(?:$|\?))/
 
 /** A verifier for JWTs this IdP signed: pinned algorithm, keys only from our own key store. */
 function createOwnTokenVerifier(issuer: string, keys: SigningKeyStore): JwsVerifier {
@@ -443,6 +446,8 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const redis = env.REDIS_URL ? openRedis(env.REDIS_URL, 'idp', env.REDIS_KEY_PREFIX) : undefined
   const limiterSource: LimiterSource = { redis, logger }
   const issuedTokens = createIssuedTokenRegistry(storage)
+  const delegations = createDelegations({ policy, storage })
+  const csrf = createCsrfTokens(env.IDP_COOKIE_SECRET)
   const verifier = createOwnTokenVerifier(issuer, keyStore)
   // Follows rotations: always the active key of the store.
   const signer = keyStore.signer()
@@ -489,6 +494,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       logger,
       runner,
       clientCredentials,
+      delegations,
     })
     provider.registerGrantType(
       tokenExchange.grantType,
@@ -558,6 +564,8 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     provider: providers.current(),
     users,
     logger,
+    delegations,
+    csrf,
     limits: {
       perIp: limiterFor(abuseLimits, abuseLimits.loginPerIp, 'login:ip', limiterSource),
       failuresPerUsername: limiterFor(
@@ -568,6 +576,14 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       ),
       bodyBytes: abuseLimits.loginBodyBytes,
     },
+  })
+  await app.register(accountRoutes, {
+    provider: providers.current(),
+    policy,
+    users,
+    delegations,
+    csrf,
+    logger,
   })
   const sweep = setInterval(() => {
     storage.sweepExpired().catch((error: unknown) => {
