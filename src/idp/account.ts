@@ -69,7 +69,9 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
         renderAccountDelegations({
           username: users.findBySub(user.sub)?.username ?? user.sub,
           csrfToken: csrf.create(ACCOUNT_CSRF, user.sessionUid),
-          ...(request.query.revoked === '1' ? { notice: 'Revoked. That app can no longer act for you.' } : {}),
+          ...(request.query.revoked === '1'
+            ? { notice: 'Revoked. That app can no longer act for you.' }
+            : {}),
           delegations: rows.map((row) => ({
             id: row.id,
             agentName: nameOf(row.clientId),
@@ -93,7 +95,10 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
         return sendHtml(
           reply,
           403,
-          renderIdpError('invalid_request', 'This form has expired. Reload the page and try again.'),
+          renderIdpError(
+            'invalid_request',
+            'This form has expired. Reload the page and try again.',
+          ),
         )
       }
       const record = await delegations.revoke(provider, user.sub, request.params.id)
@@ -101,7 +106,12 @@ export async function accountRoutes(app: FastifyInstance, options: AccountOption
         return sendHtml(reply, 404, renderIdpError('not_found', 'No such delegation.'))
       }
       logger.info(
-        { event: 'delegation_revoked', delegation: record.id, clientId: record.clientId, sub: user.sub },
+        {
+          event: 'delegation_revoked',
+          delegation: record.id,
+          clientId: record.clientId,
+          sub: user.sub,
+        },
         'delegation revoked',
       )
       return reply.redirect(`${ACCOUNT_DELEGATIONS_PATH}?revoked=1`, 303)

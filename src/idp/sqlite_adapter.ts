@@ -8,7 +8,13 @@
  */
 import { openSqliteDatabase } from '../storage/sqlite.js'
 
-import { toDelegation, type DelegationRow, type OidcAdapter, type OidcStorage, type Payload } from './oidc_storage.js'
+import {
+  toDelegation,
+  type DelegationRow,
+  type OidcAdapter,
+  type OidcStorage,
+  type Payload,
+} from './oidc_storage.js'
 
 export type { OidcAdapter, OidcStorage }
 

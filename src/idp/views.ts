@@ -187,7 +187,11 @@ export function renderDeviceCodeInput(form: string, error?: string): string {
 }
 
 /** RFC 8628 §5.4: the user checks that the code matches the one the app shows before going on. */
-export function renderDeviceCodeConfirm(form: string, clientName: string, userCode: string): string {
+export function renderDeviceCodeConfirm(
+  form: string,
+  clientName: string,
+  userCode: string,
+): string {
   return layout(
     'Confirm the code',
     html`<section class="card auth-card" aria-labelledby="confirm-title">
@@ -199,7 +203,13 @@ export function renderDeviceCodeConfirm(form: string, clientName: string, userCo
         <button type="submit" form="op.deviceConfirmForm" class="button button-primary">
           Yes, continue
         </button>
-        <button type="submit" form="op.deviceConfirmForm" name="abort" value="yes" class="button button-secondary">
+        <button
+          type="submit"
+          form="op.deviceConfirmForm"
+          name="abort"
+          value="yes"
+          class="button button-secondary"
+        >
           Cancel
         </button>
       </div>
@@ -244,16 +254,28 @@ export function renderConsent(view: ConsentView): string {
         ${view.scopes.map((scope) => html`<li><code>${scope}</code></li>`)}
       </ul>
       <p class="hint">
-        Signed in as <strong>${view.username}</strong>. ${view.agentName}'s changes are marked "added
-        by ${view.agentName} on your behalf". You can revoke this at any time at
+        Signed in as <strong>${view.username}</strong>. ${view.agentName}'s changes are marked
+        "added by ${view.agentName} on your behalf". You can revoke this at any time at
         <a href="/account/delegations">your delegations</a>.
       </p>
       <form method="post" action="${view.actionUrl}" class="row">
         <input type="hidden" name="csrf" value="${view.csrfToken}" />
-        <button type="submit" name="decision" value="allow" class="button button-primary" data-testid="consent-allow">
+        <button
+          type="submit"
+          name="decision"
+          value="allow"
+          class="button button-primary"
+          data-testid="consent-allow"
+        >
           Allow
         </button>
-        <button type="submit" name="decision" value="deny" class="button button-secondary" data-testid="consent-deny">
+        <button
+          type="submit"
+          name="decision"
+          value="deny"
+          class="button button-secondary"
+          data-testid="consent-deny"
+        >
           Deny
         </button>
       </form>
@@ -290,18 +312,24 @@ export function renderAccountDelegations(view: AccountDelegationsView): string {
           ? html`<p data-testid="no-delegations">No app may act for you.</p>`
           : html`<ul class="stack" data-testid="delegations">
               ${view.delegations.map(
-                (row) => html`<li data-testid="delegation" data-delegation-id="${row.id}">
-                  <p>
-                    <strong>${row.agentName}</strong> may act for you at ${row.audienceName}:
-                    ${row.scopes.join(', ')}, until ${row.until} (since ${row.since})
-                  </p>
-                  <form method="post" action="/account/delegations/${row.id}/revoke">
-                    <input type="hidden" name="csrf" value="${view.csrfToken}" />
-                    <button type="submit" class="button button-secondary" aria-label="Revoke ${row.agentName} at ${row.audienceName}" data-testid="revoke">
-                      Revoke
-                    </button>
-                  </form>
-                </li>`,
+                (row) =>
+                  html`<li data-testid="delegation" data-delegation-id="${row.id}">
+                    <p>
+                      <strong>${row.agentName}</strong> may act for you at ${row.audienceName}:
+                      ${row.scopes.join(', ')}, until ${row.until} (since ${row.since})
+                    </p>
+                    <form method="post" action="/account/delegations/${row.id}/revoke">
+                      <input type="hidden" name="csrf" value="${view.csrfToken}" />
+                      <button
+                        type="submit"
+                        class="button button-secondary"
+                        aria-label="Revoke ${row.agentName} at ${row.audienceName}"
+                        data-testid="revoke"
+                      >
+                        Revoke
+                      </button>
+                    </form>
+                  </li>`,
               )}
             </ul>`
       }
