@@ -323,6 +323,8 @@ export function createProvider(options: ProviderOptions): Provider {
       AccessToken: policy.accessTokenLifetimeSeconds,
       ClientCredentials: policy.accessTokenLifetimeSeconds,
       AuthorizationCode: 60,
+      // RFC 8628 §3.2 expires_in: the user has 10 minutes to enter the code and consent.
+      DeviceCode: 600,
       IdToken: 3600,
       Interaction: 600,
       Session: 8 * 3600,
@@ -341,28 +343,29 @@ export function createProvider(options: ProviderOptions): Provider {
   // refuse a subject token whose grant was revoked (logout, refresh token revoked) or that was
   // itself revoked. JWT access tokens are otherwise not stored by oidc-provider.
   // ('issued' is emitted for tokens that are not stored; the typings list only the stored kind.)
-  ;(provider as unknown as NodeJS.EventEmitter).on(
-    'access_token.issued',
-    (token: {
-      jti: string
-      grantId?: string
-      clientId: string
-      accountId?: string
-      exp?: number
-    }) => {
-      // Awaited through `issuedTokens.settled()` before the token response leaves (app.ts); a
-      // failed write turns that response into a server error, never a token without a record.
-      issuedTokens
-        .record({
-          jti: token.jti,
-          grantId: token.grantId,
-          clientId: token.clientId,
-          sub: token.accountId,
-          exp: token.exp,
-        })
-        .catch(() => {})
-    },
-  )
+  // client_credentials tokens too: an agent's own token is the actor token of its exchanges, which
+  // must be live like any subject (verify_access_token.ts).
+  const recordIssued = (token: {
+    jti: string
+    grantId?: string
+    clientId: string
+    accountId?: string
+    exp?: number
+  }) => {
+    // Awaited through `issuedTokens.settled()` before the token response leaves (app.ts); a
+    // failed write turns that response into a server error, never a token without a record.
+    issuedTokens
+      .record({
+        jti: token.jti,
+        grantId: token.grantId,
+        clientId: token.clientId,
+        sub: token.accountId,
+        exp: token.exp,
+      })
+      .catch(() => {})
+  }
+  for (const event of ['access_token.issued', 'client_credentials.issued'])
+    (provider as unknown as NodeJS.EventEmitter).on(event, recordIssued)
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) =>
     logger.error({ err: error }, 'idp server error'),
   )
