@@ -151,7 +151,11 @@ describe('App D: delegation, exchange with may_act and act, revoke', () => {
     // A token for the agent itself: App B refuses it (audience app-d).
     assert.equal((await appBCount(stack, user.body.access_token)).status, 401)
 
-    const exchanged = await exchangeAsAgent(stack, user.body.access_token, await actorTokenOf(stack))
+    const exchanged = await exchangeAsAgent(
+      stack,
+      user.body.access_token,
+      await actorTokenOf(stack),
+    )
     assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body))
     const claims = decodeJwt(exchanged.body.access_token).payload
     assert.equal(claims.sub, state.sub)

@@ -22,7 +22,11 @@ export function agentOf(stack: Stack, stateDir = join(stack.env.DATA_DIR, 'app-d
 export async function reachConsent(
   agent: Agent,
   { username = 'alice', browser = new TestBrowser() } = {},
-): Promise<{ page: BrowserResponse; browser: TestBrowser; login: Awaited<ReturnType<Agent['startLogin']>> }> {
+): Promise<{
+  page: BrowserResponse
+  browser: TestBrowser
+  login: Awaited<ReturnType<Agent['startLogin']>>
+}> {
   const login = await agent.startLogin()
   // verification_uri_complete: oidc-provider's self-submitting form with the code, then our
   // confirmation page ("Is this the code Assistant shows?"), then the login form.
@@ -39,11 +43,16 @@ export async function reachConsent(
 }
 
 /** The whole delegation: consent allowed, device code redeemed; resolves with the agent's state. */
-export async function delegate(agent: Agent, options: { username?: string; browser?: TestBrowser } = {}) {
+export async function delegate(
+  agent: Agent,
+  options: { username?: string; browser?: TestBrowser } = {},
+) {
   const { page, browser, login } = await reachConsent(agent, options)
   const done = await browser.submitForm(page, { decision: 'allow' }, '/consent')
   if (!done.body.includes('data-testid="device-done"')) {
-    throw new Error(`delegation did not complete: ${done.status} ${done.url}\n${done.body.slice(0, 500)}`)
+    throw new Error(
+      `delegation did not complete: ${done.status} ${done.url}\n${done.body.slice(0, 500)}`,
+    )
   }
   const state = await agent.completeLogin(login)
   return { state, browser, consentPage: page }
