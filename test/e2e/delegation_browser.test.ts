@@ -62,8 +62,25 @@ describe('browser: delegating to the Assistant and revoking it', { skip: chromiu
     const added = await agent.addTodo('renew the passport')
     assert.equal(added.value.addedBy, 'app-d')
 
+    // App A's dashboard and App B's list say who wrote it, from App B's token-derived answer.
+    await page.goto(stack.env.APP_A_URL)
+    await page.getByRole('link', { name: /sign in/i }).first().click()
+    await page.getByTestId('actor-write').first().waitFor()
+    assert.match(
+      ((await page.getByTestId('actor-write').first().textContent()) ?? '').replace(/\s+/g, ' '),
+      /renew the passport — added by Assistant on your behalf/,
+    )
+    await page.goto(stack.env.APP_B_URL)
+    const signIn = page.getByRole('link', { name: /sign in/i })
+    if (await signIn.count()) await signIn.first().click()
+    await page.getByTestId('todo-provenance').first().waitFor()
+    assert.equal(
+      (await page.getByTestId('todo-provenance').first().textContent())?.trim(),
+      'added by Assistant on your behalf',
+    )
+
     // The account page lists it; Revoke removes it.
-    await page.getByRole('link', { name: 'your delegations' }).click()
+    await page.goto(`${stack.idp.issuer}/account/delegations`)
     await page.getByTestId('delegation').waitFor()
     assert.match((await page.getByTestId('delegation').textContent()) ?? '', /Assistant/)
     await page.screenshot({ path: join(ARTIFACTS, 'delegation-account.png'), fullPage: true })
