@@ -64,7 +64,10 @@ describe('browser: delegating to the Assistant and revoking it', { skip: chromiu
 
     // App A's dashboard and App B's list say who wrote it, from App B's token-derived answer.
     await page.goto(stack.env.APP_A_URL)
-    await page.getByRole('link', { name: /sign in/i }).first().click()
+    await page
+      .getByRole('link', { name: /sign in/i })
+      .first()
+      .click()
     await page.getByTestId('actor-write').first().waitFor()
     assert.match(
       ((await page.getByTestId('actor-write').first().textContent()) ?? '').replace(/\s+/g, ' '),

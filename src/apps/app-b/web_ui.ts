@@ -65,7 +65,9 @@ function provenance(todo: Todo, names: Readonly<Record<string, string>>) {
   ]
   return parts.length === 0
     ? raw('')
-    : html`<small class="todo-provenance" data-testid="todo-provenance">${parts.join(' · ')}</small>`
+    : html`<small class="todo-provenance" data-testid="todo-provenance"
+        >${parts.join(' · ')}</small
+      >`
 }
 
 function todoItem(todo: Todo, csrfToken: string, names: Readonly<Record<string, string>>) {
@@ -259,7 +261,10 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     if (!request.user) return sendHtml(reply, landingPage(csrfToken))
     const notice = request.session.get<string>(ACTIVITY_NOTICE_KEY)
     if (notice !== undefined) request.session.delete(ACTIVITY_NOTICE_KEY)
-    return sendHtml(reply, await todoPage(store, env.APP_B_ACTOR_NAMES, request.user, csrfToken, undefined, notice))
+    return sendHtml(
+      reply,
+      await todoPage(store, env.APP_B_ACTOR_NAMES, request.user, csrfToken, undefined, notice),
+    )
   })
 
   app.post('/todos', { preHandler: requireLogin }, async (request, reply) => {
@@ -289,7 +294,13 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
       if (err instanceof IdempotencyKeyReusedError) {
         return sendHtml(
           reply,
-          await todoPage(store, env.APP_B_ACTOR_NAMES, user, request.session.csrfToken, err.message),
+          await todoPage(
+            store,
+            env.APP_B_ACTOR_NAMES,
+            user,
+            request.session.csrfToken,
+            err.message,
+          ),
           422,
         )
       }
