@@ -7,9 +7,7 @@
  * button does.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { type BrowserContext, type Page } from 'playwright-core'
 import {

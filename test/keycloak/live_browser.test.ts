@@ -6,8 +6,7 @@
  * Screenshots: test-artifacts/keycloak-login.png, test-artifacts/keycloak-app-a-dashboard.png.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type BrowserContext } from 'playwright-core'
