@@ -105,6 +105,8 @@ type NginxService = { name: string; port: number; upstreams: readonly number[] }
 
 export interface Nginx {
   stop(): Promise<void>
+  /** The last lines of nginx's error log (why it answered 502), for a failing test's message. */
+  errorLogTail(lines?: number): string
 }
 
 /** Starts nginx in front of `services` (config in `dir`); resolves when every port accepts. */
@@ -115,6 +117,17 @@ export async function startNginx(dir: string, services: readonly NginxService[])
     services.map((s) => s.port),
   )
   return {
+    errorLogTail(lines = 20) {
+      try {
+        return readFileSync(join(dir, 'error.log'), 'utf8')
+          .trimEnd()
+          .split('\n')
+          .slice(-lines)
+          .join('\n')
+      } catch {
+        return '(no nginx error log)'
+      }
+    },
     async stop() {
       if (child.exitCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))

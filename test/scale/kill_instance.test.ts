@@ -79,7 +79,28 @@ describe('kill -9 of an IdP instance under load', { skip, timeout: 240_000 }, ()
     // Sequentially: the first creates the key and runs the migrations, as a rolling deploy would.
     await startInstance(0)
     await startInstance(1)
+    // Each instance answers through the load balancer before the load starts (a port taken by
+    // something else between freePort and the instance's bind would show here, with nginx's why).
+    for (const index of [0, 1]) await readyThroughNginx(index)
   })
+
+  async function readyThroughNginx(index: number): Promise<void> {
+    const deadline = Date.now() + 30_000
+    let last = ''
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`${lb}/readyz`, { headers: { 'x-test-instance': String(index) } })
+        if (res.status === 200) return
+        last = `HTTP ${res.status}`
+      } catch (error) {
+        last = (error as Error).message
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    throw new Error(
+      `instance ${index} not ready through nginx within 30 s (${last}); nginx: ${nginx.errorLogTail()}`,
+    )
+  }
   after(async () => {
     for (const child of children) child?.kill('SIGKILL')
     await nginx?.stop()
@@ -98,6 +119,8 @@ describe('kill -9 of an IdP instance under load', { skip, timeout: 240_000 }, ()
       scope: 'openid todos:read',
       username: 'demo',
       password: 'changeme',
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}; nginx: ${nginx.errorLogTail()}`, { cause: error })
     })
     const outcomes = { ok: 0, serverError: 0, connectionError: 0, other: 0 }
     const latencies: number[] = []
