@@ -28,7 +28,6 @@
  * ```
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { AsyncResource } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
 import { parse as parseForm } from 'fast-querystring'
 import type { GrantParams } from '../exchange/index.js'
@@ -91,8 +90,9 @@ export function createTokenFastPath(
 
   /** The body, up to its declared length; undefined when the client went away first. */
   function readBody(req: IncomingMessage, length: number): Promise<string | undefined> {
-    // Stream events run outside the request's trace context: the log line is bound to it here.
-    const failed = AsyncResource.bind(unreadable)
+    // Stream events run outside the request's trace context: the log line re-enters it (the
+    // trace is kept on the request, so this costs nothing on the path that succeeds).
+    const failed = (error: unknown) => runInRequestTrace(req, () => unreadable(error))
     return new Promise((resolve) => {
       if (req.destroyed && !req.complete) {
         failed(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
