@@ -11,6 +11,9 @@
  * `POST /token/introspection` (RFC 7662 for resource servers, introspection.ts), `GET /jwks`,
  * `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET /healthz`.
  * Returns a ready, not listening instance; `src/cli/sts.ts` calls `listen`.
+ * The common `POST /token` (a form body of known length) is answered by token_fast_path.ts in
+ * front of Fastify, through the same functions as the Fastify route below; every other request,
+ * and any unusual token request, is Fastify's.
  *
  * The token endpoint answers every fault with RFC 6749 §5.2 JSON and `Cache-Control: no-store`:
  * 401 `invalid_client`, otherwise 400 (bad media type, oversized or malformed body included); a
