@@ -271,6 +271,8 @@ async function main(): Promise<void> {
     APP_B_URL: `http://127.0.0.1:${p.appB}`,
     APP_B_PORT: String(p.appB),
     APP_B_VERIFIED_TOKEN_CACHE: 'on',
+    // The benchmark measures App B's own verification (no IdP round trip per call).
+    APP_B_INTROSPECTION: 'off',
   })
   let env = envFor(ports)
   const clientSecret = DEVELOPMENT_SECRETS.APP_A_CLIENT_SECRET

@@ -6,6 +6,7 @@
  *   onbehalf start         IdP (:9000), STS (:9100), App A (:3993), App B (:3994), App C (:3995)
  *   onbehalf idp           the embedded IdP alone
  *   onbehalf app-b         App B alone (one of several instances on DATABASE_URL)
+ *   onbehalf agent …       App D, the Assistant agent acting for a user (src/cli/agent.ts)
  *   onbehalf attack        the attack lab against a running stack (src/cli/attack.ts)
  *   onbehalf keys rotate [--create]   make a new IdP signing key active (old public keys stay
  *                          published; a running IdP picks it up without a restart)
@@ -48,6 +49,9 @@ commands:
                 print a USERS_FILE passwordHash for the password read from standard input
   attack        play a compromised App A against the running stack: every path, every attempt,
                 the comparison matrix (onbehalf attack --help; --markdown, --json)
+  agent login|add|complete|list|run|status|logout
+                App D, the Assistant: acts for you in App B once you delegated to it at the
+                IdP (onbehalf agent --help)
   help          show this text
   --version     print the version`
 
@@ -89,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./sts.js')).runSts(rest)
     case 'attack':
       return (await import('./attack.js')).runAttackCommand(rest)
+    case 'agent':
+      return (await import('./agent.js')).runAgentCommand(rest)
     case 'keys':
       if (rest[0] === 'rotate') return (await import('./keys.js')).runRotateKeys(rest.slice(1))
       break

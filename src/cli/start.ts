@@ -88,6 +88,9 @@ export async function runStack(): Promise<void> {
     onbehalf STS         ${env.STS_ISSUER}   (RFC 8693 for IdPs that lack it)
 
   Sign in as demo, alice or bob — password: changeme
+  Delegate to the Assistant (App D), in another terminal:
+    npx onbehalf agent login      then   npx onbehalf agent run --every 30s
+  Your delegations: ${issuerForClient(env.idp, env.APP_A_CLIENT_ID)}/account/delegations
   Press Ctrl-C to stop.
 
 `)

@@ -22,6 +22,7 @@ export const DEVELOPMENT_SECRETS = Object.freeze({
   APP_A_SESSION_SECRET: 'dev-app-a-session-secret-change-me-0123456789',
   APP_B_SESSION_SECRET: 'dev-app-b-session-secret-change-me-0123456789',
   IDP_COOKIE_SECRET: 'dev-idp-cookie-secret-change-me-0123456789',
+  APP_D_CLIENT_SECRET: 'dev-app-d-secret-change-me-0123456789',
 })
 
 const port = z.coerce.number().int().min(0).max(65535)
@@ -157,7 +158,35 @@ const envSchema = z.object({
    * `app-b` is there for the JWT federation re-issue: its tokens carry `azp` = `client_id` = app-b
    * and nothing names App A, so App B must accept "itself" as the caller for that path to work.
    */
-  APP_B_ALLOWED_CALLERS: clientIdList('app-a,app-b'),
+  APP_B_ALLOWED_CALLERS: clientIdList('app-a,app-b,app-d'),
+  /**
+   * App B asks the IdP's introspection endpoint (RFC 7662) whether a token is still active before
+   * serving it, so a revoked delegation or grant is refused at once instead of at the token's `exp`:
+   * `off`, `delegated` (tokens of the embedded IdP that carry `act`: an agent or service acting
+   * for the user) or `all` (every token of the embedded IdP). Needs `IDP=embedded`.
+   */
+  APP_B_INTROSPECTION: z.enum(['off', 'delegated', 'all']).default('delegated'),
+  /**
+   * How App B names the services that act for a user in its todo list ("added by Assistant on
+   * your behalf"): `client_id=Name` pairs, comma-separated. An actor not listed is shown by id.
+   */
+  APP_B_ACTOR_NAMES: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._-]+=[^,=]{1,64}(,[A-Za-z0-9._-]+=[^,=]{1,64})*$/,
+      'must be client_id=Name pairs, comma-separated',
+    )
+    .default('app-a=App A,app-b=App B,app-d=Assistant')
+    .transform((value) =>
+      Object.freeze(
+        Object.fromEntries(
+          value.split(',').map((pair) => {
+            const at = pair.indexOf('=')
+            return [pair.slice(0, at), pair.slice(at + 1).trim()]
+          }),
+        ) as Record<string, string>,
+      ),
+    ),
   /** Remember verified tokens for up to 60 s (one signature check per token): `on` or `off`. */
   APP_B_VERIFIED_TOKEN_CACHE: z.enum(['on', 'off']).default('on'),
   /**
@@ -211,6 +240,14 @@ const envSchema = z.object({
   APP_C_CLIENT_ID: z.string().min(1).default('app-c'),
   /** Services allowed to call App C (checked on azp/client_id and the outermost act). */
   APP_C_ALLOWED_CALLERS: clientIdList('app-b'),
+
+  /** App D, the Assistant agent (`onbehalf agent`): its confidential client at the IdP. */
+  APP_D_CLIENT_ID: z.string().min(1).default('app-d'),
+  APP_D_CLIENT_SECRET: secret.optional(),
+  /**
+   * Where the agent keeps its state (the user's refresh token, 0600): default `DATA_DIR/app-d`.
+   */
+  APP_D_STATE_DIR: z.string().min(1).optional(),
 })
 
 type RawEnv = z.infer<typeof envSchema>

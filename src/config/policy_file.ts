@@ -35,7 +35,8 @@ const clientSchema = z.object({
     .string()
     .regex(/^[A-Z][A-Z0-9_]*$/, 'must name an environment variable, e.g. APP_A_CLIENT_SECRET'),
   firstParty: z.boolean().default(false),
-  redirectUris: z.array(z.string().url()).min(1),
+  /** Empty for a client that never uses the authorization endpoint (an agent on the device flow). */
+  redirectUris: z.array(z.string().url()).default([]),
   postLogoutRedirectUris: z.array(z.string().url()).default([]),
   /**
    * OpenID Connect Back-Channel Logout 1.0: where the IdP posts a logout token when the user's IdP
@@ -52,6 +53,27 @@ const clientSchema = z.object({
   clientCredentials: clientCredentialsPolicySchema.optional(),
   /** authentik-style JWT federation: this client re-issues tokens of the clients it trusts. */
   federation: clientFederationPolicySchema.optional(),
+  /**
+   * An agent the user can delegate to: it signs the user in with the Device Authorization Grant
+   * (RFC 8628), the IdP asks the user's consent ("<name> may act for you at <audience>: <scopes>,
+   * until <date>") and stores the delegation; the user's tokens issued to it carry
+   * `may_act: { sub: <client_id> }` (src/idp/delegations.ts).
+   */
+  delegation: z
+    .object({
+      /** The service the agent acts at for the user (a configured target). */
+      audience: z.string().regex(clientIdPattern),
+      /** What the user delegates (each a scope of that target). */
+      scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/)).min(1),
+      /** How long a delegation lasts before the user must consent again (default 7 days). */
+      lifetimeSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(90 * 86_400)
+        .default(7 * 86_400),
+    })
+    .optional(),
 })
 
 const policyFileSchema = z.object({
@@ -104,6 +126,29 @@ export function parsePolicy(raw: unknown, env: Env, issuer: string, source = 'po
       problems.push(
         `${source}: clients.${clientId}.loginAudience: "${client.loginAudience}" is not a configured target`,
       )
+    }
+    if (client.delegation) {
+      const target = file.targets[client.delegation.audience]
+      if (!target) {
+        problems.push(
+          `${source}: clients.${clientId}.delegation.audience: "${client.delegation.audience}" is not a configured target`,
+        )
+      } else {
+        for (const [index, scope] of client.delegation.scopes.entries()) {
+          if (!(target.scopes ?? []).includes(scope)) {
+            problems.push(
+              `${source}: clients.${clientId}.delegation.scopes[${index}]: "${scope}" is not a scope of ${client.delegation.audience}`,
+            )
+          }
+        }
+      }
+      if (client.firstParty) {
+        problems.push(
+          `${source}: clients.${clientId}.delegation: a first-party client gets no consent screen, so it cannot be delegated to`,
+        )
+      }
+    } else if (client.redirectUris.length === 0) {
+      problems.push(`${source}: clients.${clientId}.redirectUris: must list at least one URI`)
     }
     clients.set(clientId, Object.freeze({ ...client, clientId, clientSecret }))
   }

@@ -51,6 +51,12 @@ export const clientExchangePolicySchema = z.object({
   maxLifetimeSeconds: z.number().int().positive().optional(),
   /** Other `sub` values under which this client's actor tokens may appear (S8). */
   serviceIdentities: z.array(identifier).default([]),
+  /**
+   * An agent that acts only on a user's delegation: every subject token it exchanges must carry
+   * `may_act` naming it (RFC 8693 §4.4), and its actor token must be its own. Without a delegation
+   * there is nothing to act on, whatever else the request says.
+   */
+  requireMayAct: z.boolean().default(false),
   /** Sender-constrained exchange (RFC 9449). */
   dpop: z
     .object({
@@ -125,6 +131,7 @@ export interface ClientExchangePolicy {
   /** Filled with the engine-wide cap when the client sets none. */
   readonly maxLifetimeSeconds: number
   readonly serviceIdentities: readonly string[]
+  readonly requireMayAct: boolean
   readonly dpop: {
     readonly required: boolean
     readonly boundSubjectsFrom: readonly string[]
@@ -199,6 +206,7 @@ export function createExchangePolicy(input: ExchangePolicyInput): ExchangePolicy
           data.maxLifetimeSeconds,
         ),
         serviceIdentities: Object.freeze([...new Set(client.serviceIdentities)]),
+        requireMayAct: client.requireMayAct,
         dpop: Object.freeze({
           required: client.dpop.required,
           boundSubjectsFrom: Object.freeze([...new Set(client.dpop.boundSubjectsFrom)]),

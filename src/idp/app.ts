@@ -76,6 +76,9 @@ import {
 import { createIdpMinter } from './minter.js'
 import { introspectionRoutes } from './introspection.js'
 import { createIntrospector } from '../exchange/introspect.js'
+import { createDelegations } from './delegations.js'
+import { createCsrfTokens } from './csrf.js'
+import { accountRoutes } from './account.js'
 
 export interface IdpOptions {
   env: Env
@@ -432,7 +435,7 @@ const AUDIT_LABEL: Readonly<Record<AuditEvent['event'], string>> = {
 
 /** Paths Fastify answers itself; everything else goes to oidc-provider. */
 const OWN_PATHS =
-  /^\/(interaction\/|assets\/|(?:healthz|readyz|metrics)(?:$|\?)|token\/introspection(?:$|\?))/
+  /^\/(interaction\/|assets\/|account\/|(?:healthz|readyz|metrics)(?:$|\?)|token\/introspection(?:$|\?))/
 
 /** A verifier for JWTs this IdP signed: pinned algorithm, keys only from our own key store. */
 function createOwnTokenVerifier(issuer: string, keys: SigningKeyStore): JwsVerifier {
@@ -505,6 +508,8 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const metrics = metricsFor('idp', metricsSettings)
   const limiterSource: LimiterSource = { redis, logger, metrics }
   const issuedTokens = createIssuedTokenRegistry(storage)
+  const delegations = createDelegations({ policy, storage })
+  const csrf = createCsrfTokens(env.IDP_COOKIE_SECRET)
   const verifier = createOwnTokenVerifier(issuer, keyStore)
   // Follows rotations: always the active key of the store.
   const signer = keyStore.signer()
@@ -567,6 +572,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       logger,
       runner,
       clientCredentials,
+      delegations,
     })
     provider.registerGrantType(
       tokenExchange.grantType,
@@ -645,6 +651,8 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     provider: providers.current(),
     users,
     logger,
+    delegations,
+    csrf,
     limits: {
       perIp: limiterFor(abuseLimits, abuseLimits.loginPerIp, 'login:ip', limiterSource),
       failuresPerUsername: limiterFor(
@@ -655,6 +663,14 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       ),
       bodyBytes: abuseLimits.loginBodyBytes,
     },
+  })
+  await app.register(accountRoutes, {
+    provider: providers.current(),
+    policy,
+    users,
+    delegations,
+    csrf,
+    logger,
   })
   const sweep = setInterval(() => {
     storage.sweepExpired().catch((error: unknown) => {

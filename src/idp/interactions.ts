@@ -14,7 +14,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type Provider from 'oidc-provider'
 import type { Logger } from '../log/logger.js'
 import type { UserDirectory } from './users.js'
-import { renderIdpError, renderLogin } from './views.js'
+import { formatUntil, renderConsent, renderIdpError, renderLogin } from './views.js'
+import type { Delegations } from './delegations.js'
+import type { CsrfTokens } from './csrf.js'
 import type { RateLimiter } from '../limits/rate_limiter.js'
 
 export type { RateLimiter }
@@ -33,7 +35,12 @@ export interface InteractionOptions {
   users: UserDirectory
   logger: Logger
   limits: LoginLimits
+  /** Agents the user may delegate to: the consent step (`delegation` clients only). */
+  delegations: Delegations
+  csrf: CsrfTokens
 }
+
+const CONSENT_CSRF = 'consent'
 
 const LOGIN_FAILED = 'invalid username or password'
 /** The login form's own limits (`maxlength` in views.ts). */
@@ -53,7 +60,7 @@ export async function interactionRoutes(
   app: FastifyInstance,
   options: InteractionOptions,
 ): Promise<void> {
-  const { provider, users, logger, limits } = options
+  const { provider, users, logger, limits, delegations, csrf } = options
   await app.register(formbody, { bodyLimit: limits.bodyBytes })
 
   function throttled(reply: FastifyReply, retryAfter: number, body: string) {
@@ -96,8 +103,25 @@ export async function interactionRoutes(
       )
     }
     if (interaction.prompt.name === 'consent') {
-      // Only first-party clients are configured; their grant is created without a consent screen
-      // (provider.ts loadExistingGrant). Anything else asking for consent is refused, not granted.
+      // First-party clients get their grant without a consent screen (provider.ts
+      // loadExistingGrant). An agent gets the delegation consent; anything else is refused.
+      const offer = delegations.offerFor(String(interaction.params.client_id))
+      const accountId = interaction.session?.accountId
+      if (offer && accountId) {
+        return sendHtml(
+          reply,
+          200,
+          renderConsent({
+            actionUrl: `/interaction/${interaction.uid}/consent`,
+            csrfToken: csrf.create(CONSENT_CSRF, `${interaction.uid}\0${accountId}`),
+            agentName: offer.agentName,
+            audienceName: offer.audienceName,
+            scopes: offer.scopes,
+            until: formatUntil(offer.expiresAt),
+            username: users.findBySub(accountId)?.username ?? accountId,
+          }),
+        )
+      }
       const url = await provider.interactionResult(
         request.raw,
         reply.raw,
@@ -190,6 +214,57 @@ export async function interactionRoutes(
         reply.raw,
         { login: { accountId: user.sub } },
         { mergeWithLastSubmission: false },
+      )
+      return reply.redirect(url, 303)
+    },
+  )
+
+  app.post<{ Params: { uid: string }; Body: { csrf?: unknown; decision?: unknown } }>(
+    '/interaction/:uid/consent',
+    async (request, reply) => {
+      const interaction = await details(request, reply)
+      if (!interaction) return reply
+      const clientId = String(interaction.params.client_id)
+      const offer = delegations.offerFor(clientId)
+      const accountId = interaction.session?.accountId
+      if (interaction.prompt.name !== 'consent' || !offer || !accountId)
+        return sendHtml(reply, 400, renderIdpError('invalid_request', 'Unexpected sign-in step.'))
+      if (!csrf.verify(CONSENT_CSRF, `${interaction.uid}\0${accountId}`, request.body?.csrf)) {
+        logger.warn({ event: 'consent_csrf_refused', clientId }, 'consent refused: bad csrf token')
+        return sendHtml(
+          reply,
+          403,
+          renderIdpError('invalid_request', 'This form has expired. Start again from the app.'),
+        )
+      }
+      if (request.body?.decision !== 'allow') {
+        logger.info({ event: 'delegation_denied', clientId, sub: accountId }, 'delegation denied')
+        const url = await provider.interactionResult(
+          request.raw,
+          reply.raw,
+          { error: 'access_denied', error_description: 'the user did not delegate' },
+          { mergeWithLastSubmission: false },
+        )
+        return reply.redirect(url, 303)
+      }
+      const record = await delegations.create(provider, { sub: accountId, clientId })
+      logger.info(
+        {
+          event: 'delegation_created',
+          delegation: record.id,
+          clientId,
+          sub: accountId,
+          audience: record.audience,
+          scopes: record.scopes,
+          expiresAt: record.expiresAt,
+        },
+        'delegation created',
+      )
+      const url = await provider.interactionResult(
+        request.raw,
+        reply.raw,
+        { consent: { grantId: record.grantId } },
+        { mergeWithLastSubmission: true },
       )
       return reply.redirect(url, 303)
     },

@@ -16,7 +16,62 @@ export interface OidcAdapter {
   revokeByGrantId(grantId: string): Promise<void>
 }
 
+/**
+ * A user's delegation to an agent (src/idp/delegations.ts): who (`sub`), to which client, at which
+ * service (`audience`), what (`scopes`), until when, and the oidc-provider grant it created.
+ */
+export interface DelegationRecord {
+  readonly id: string
+  readonly sub: string
+  readonly clientId: string
+  readonly audience: string
+  readonly scopes: readonly string[]
+  readonly grantId: string
+  /** Seconds since the epoch. */
+  readonly createdAt: number
+  readonly expiresAt: number
+}
+
+/** A `delegation` row as both adapters read it. */
+export interface DelegationRow {
+  id: string
+  sub: string
+  client_id: string
+  audience: string
+  scopes: string
+  grant_id: string
+  created_at: number | string
+  expires_at: number | string
+}
+
+/** A `delegation` row as a record (both adapters). */
+export function toDelegation(row: DelegationRow): DelegationRecord {
+  return Object.freeze({
+    id: row.id,
+    sub: row.sub,
+    clientId: row.client_id,
+    audience: row.audience,
+    scopes: Object.freeze(row.scopes.split(' ').filter(Boolean)),
+    grantId: row.grant_id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  })
+}
+
+/** The `delegation` table: only unexpired rows are ever returned. */
+export interface DelegationRows {
+  insert(record: DelegationRecord): Promise<void>
+  /** The user's live delegations, newest first. */
+  listBySub(sub: string): Promise<DelegationRecord[]>
+  /** The live delegation that created this grant. */
+  findByGrant(grantId: string): Promise<DelegationRecord | undefined>
+  /** Deletes the user's delegation `id`; resolves with it, undefined when the user has none such. */
+  deleteOwned(sub: string, id: string): Promise<DelegationRecord | undefined>
+}
+
 export interface OidcStorage {
+  /** Users' delegations to agents. */
+  readonly delegations: DelegationRows
   /** For logs and readiness: `sqlite` or `postgres`. */
   readonly kind: 'sqlite' | 'postgres'
   /** The adapter class oidc-provider instantiates once per model name. */

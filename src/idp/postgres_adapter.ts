@@ -7,7 +7,13 @@
  * so a grant's rows disappear together.
  */
 import { migratePostgres, pingPostgres, type PgPool } from '../storage/postgres.js'
-import type { OidcAdapter, OidcStorage, Payload } from './oidc_storage.js'
+import {
+  toDelegation,
+  type DelegationRow,
+  type OidcAdapter,
+  type OidcStorage,
+  type Payload,
+} from './oidc_storage.js'
 
 const MIGRATIONS = [
   `CREATE TABLE oidc_model (
@@ -31,6 +37,19 @@ const MIGRATIONS = [
    DROP INDEX oidc_model_user_code;
    CREATE INDEX oidc_model_uid ON oidc_model (model, uid) WHERE uid IS NOT NULL;
    CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code) WHERE user_code IS NOT NULL;`,
+  // As SQLite's migration 3: users' delegations to agents.
+  `CREATE TABLE delegation (
+     id         TEXT PRIMARY KEY,
+     sub        TEXT NOT NULL,
+     client_id  TEXT NOT NULL,
+     audience   TEXT NOT NULL,
+     scopes     TEXT NOT NULL,
+     grant_id   TEXT NOT NULL UNIQUE,
+     created_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX delegation_by_sub ON delegation (sub, created_at);
+   CREATE INDEX delegation_expires ON delegation (expires_at);`,
 ]
 
 export const IDP_POSTGRES_MIGRATIONS = Object.freeze({ name: 'idp', migrations: MIGRATIONS })
@@ -121,6 +140,45 @@ export async function openPostgresOidcStorage(
   return {
     kind: 'postgres',
     Adapter: PostgresAdapter,
+    delegations: {
+      async insert(record) {
+        await pool.query(
+          `INSERT INTO delegation (id, sub, client_id, audience, scopes, grant_id, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            record.id,
+            record.sub,
+            record.clientId,
+            record.audience,
+            record.scopes.join(' '),
+            record.grantId,
+            record.createdAt,
+            record.expiresAt,
+          ],
+        )
+      },
+      async listBySub(sub) {
+        const { rows } = await pool.query<DelegationRow>(
+          'SELECT * FROM delegation WHERE sub = $1 AND expires_at > $2 ORDER BY created_at DESC, id',
+          [sub, now()],
+        )
+        return rows.map(toDelegation)
+      },
+      async findByGrant(grantId) {
+        const { rows } = await pool.query<DelegationRow>(
+          'SELECT * FROM delegation WHERE grant_id = $1 AND expires_at > $2',
+          [grantId, now()],
+        )
+        return rows[0] === undefined ? undefined : toDelegation(rows[0])
+      },
+      async deleteOwned(sub, id) {
+        const { rows } = await pool.query<DelegationRow>(
+          'DELETE FROM delegation WHERE sub = $1 AND id = $2 RETURNING *',
+          [sub, id],
+        )
+        return rows[0] === undefined ? undefined : toDelegation(rows[0])
+      },
+    },
     async findLiveWithGrant(model, id) {
       const { rows } = await pool.query<{ parent: unknown }>(
         `SELECT t.payload->>'parentJti' AS parent FROM oidc_model AS t
@@ -139,7 +197,8 @@ export async function openPostgresOidcStorage(
         'DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= $1',
         [now()],
       )
-      return result.rowCount ?? 0
+      const delegations = await pool.query('DELETE FROM delegation WHERE expires_at <= $1', [now()])
+      return (result.rowCount ?? 0) + (delegations.rowCount ?? 0)
     },
     ping: () => pingPostgres(pool),
     async close() {

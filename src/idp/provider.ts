@@ -30,7 +30,15 @@ import type { GrantRunner } from '../exchange/runner.js'
 import { GRANT_TYPE_TOKEN_EXCHANGE } from '../exchange/token_exchange/types.js'
 import type { GrantParams } from '../exchange/types.js'
 import { authenticatedClientOf, toProviderError } from './token_exchange_grant.js'
-import { renderIdpError, renderLoggedOut, renderLogoutConfirm } from './views.js'
+import type { Delegations } from './delegations.js'
+import {
+  renderDeviceCodeConfirm,
+  renderDeviceCodeInput,
+  renderDeviceDone,
+  renderIdpError,
+  renderLoggedOut,
+  renderLogoutConfirm,
+} from './views.js'
 
 export interface ProviderOptions {
   issuer: string
@@ -44,12 +52,18 @@ export interface ProviderOptions {
   /** The IdP's audited runner and the client_credentials grant it decides. */
   runner: GrantRunner
   clientCredentials: ClientCredentialsGrant
+  /** Users' delegations to agents: the consent's grants, and `may_act` in their tokens. */
+  delegations: Delegations
 }
+
+/** RFC 8628 §3.4. */
+const GRANT_TYPE_DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code'
 
 const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email']
 
 export function createProvider(options: ProviderOptions): Provider {
-  const { issuer, policy, keys, users, storage, issuedTokens, logger, runner } = options
+  const { issuer, policy, keys, users, storage, issuedTokens, logger, runner, delegations } =
+    options
 
   const targetsByResource = new Map<string, { audience: string; scopes: readonly string[] }>()
   for (const target of policy.exchange.targets.values()) {
@@ -92,14 +106,17 @@ export function createProvider(options: ProviderOptions): Provider {
             backchannel_logout_session_required: true,
           }
         : {}),
-      response_types: ['code'],
+      // A client without redirect URIs (an agent on the device flow) never uses the browser flow.
+      response_types: client.redirectUris.length > 0 ? ['code'] : [],
       // Every client may *ask* for an exchange; the engine's policy decides (unauthorized_client
       // when its policy is off), so there is one decision point and the RFC's error code.
       grant_types: [
-        'authorization_code',
+        ...(client.redirectUris.length > 0 ? ['authorization_code'] : []),
         'refresh_token',
         GRANT_TYPE_TOKEN_EXCHANGE,
         ...(clientCredentialsOn(client.clientId) ? ['client_credentials'] : []),
+        // An agent signs the user in with RFC 8628: it has no browser of its own.
+        ...(client.delegation ? [GRANT_TYPE_DEVICE_CODE] : []),
       ],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: SIGNING_ALGORITHM,
@@ -186,8 +203,47 @@ export function createProvider(options: ProviderOptions): Provider {
       await grant.save()
       return grant
     },
+    // RFC 8693 §4.4: a token issued to an agent on a live delegation names the agent in may_act.
+    extraTokenClaims: async (_ctx, token) => {
+      if (token.kind !== 'AccessToken') return undefined
+      const { grantId, clientId, accountId } = token as unknown as {
+        grantId?: string
+        clientId?: string
+        accountId?: string
+      }
+      const mayAct = await delegations.mayActFor({ grantId, clientId, accountId })
+      return mayAct ? { may_act: mayAct } : undefined
+    },
     features: {
       devInteractions: { enabled: false },
+      // RFC 8628 for agents (`delegation` clients): the user enters the code at /device, signs in
+      // and consents (interactions.ts); oidc-provider's forms carry their own xsrf token.
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          ctx.type = 'html'
+          ctx.body = renderDeviceCodeInput(
+            form,
+            err
+              ? (err as { userCode?: unknown; name?: string }).userCode ||
+                (err as Error).name === 'NoCodeError'
+                ? 'That code is not valid or has expired. Check it and try again.'
+                : 'The request could not be completed. Start again from the app.'
+              : undefined,
+          )
+        },
+        userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
+          ctx.type = 'html'
+          ctx.body = renderDeviceCodeConfirm(form, client.clientName ?? client.clientId, userCode)
+        },
+        successSource: async (ctx) => {
+          const client = ctx.oidc.client
+          ctx.type = 'html'
+          ctx.body = renderDeviceDone(client?.clientName ?? client?.clientId ?? 'The app')
+        },
+      },
       revocation: { enabled: true },
       // RFC 9449 for oidc-provider's own grants (a login token bound to the client's key); the
       // exchange grant checks its proofs in the engine (src/exchange/token_exchange/dpop_binding.ts).
@@ -267,6 +323,8 @@ export function createProvider(options: ProviderOptions): Provider {
       AccessToken: policy.accessTokenLifetimeSeconds,
       ClientCredentials: policy.accessTokenLifetimeSeconds,
       AuthorizationCode: 60,
+      // RFC 8628 §3.2 expires_in: the user has 10 minutes to enter the code and consent.
+      DeviceCode: 600,
       IdToken: 3600,
       Interaction: 600,
       Session: 8 * 3600,
@@ -285,28 +343,29 @@ export function createProvider(options: ProviderOptions): Provider {
   // refuse a subject token whose grant was revoked (logout, refresh token revoked) or that was
   // itself revoked. JWT access tokens are otherwise not stored by oidc-provider.
   // ('issued' is emitted for tokens that are not stored; the typings list only the stored kind.)
-  ;(provider as unknown as NodeJS.EventEmitter).on(
-    'access_token.issued',
-    (token: {
-      jti: string
-      grantId?: string
-      clientId: string
-      accountId?: string
-      exp?: number
-    }) => {
-      // Awaited through `issuedTokens.settled()` before the token response leaves (app.ts); a
-      // failed write turns that response into a server error, never a token without a record.
-      issuedTokens
-        .record({
-          jti: token.jti,
-          grantId: token.grantId,
-          clientId: token.clientId,
-          sub: token.accountId,
-          exp: token.exp,
-        })
-        .catch(() => {})
-    },
-  )
+  // client_credentials tokens too: an agent's own token is the actor token of its exchanges, which
+  // must be live like any subject (verify_access_token.ts).
+  const recordIssued = (token: {
+    jti: string
+    grantId?: string
+    clientId: string
+    accountId?: string
+    exp?: number
+  }) => {
+    // Awaited through `issuedTokens.settled()` before the token response leaves (app.ts); a
+    // failed write turns that response into a server error, never a token without a record.
+    issuedTokens
+      .record({
+        jti: token.jti,
+        grantId: token.grantId,
+        clientId: token.clientId,
+        sub: token.accountId,
+        exp: token.exp,
+      })
+      .catch(() => {})
+  }
+  for (const event of ['access_token.issued', 'client_credentials.issued'])
+    (provider as unknown as NodeJS.EventEmitter).on(event, recordIssued)
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) =>
     logger.error({ err: error }, 'idp server error'),
   )

@@ -20,7 +20,13 @@
  */
 import { openSqliteDatabase } from '../storage/sqlite.js'
 
-import type { OidcAdapter, OidcStorage, Payload } from './oidc_storage.js'
+import {
+  toDelegation,
+  type DelegationRow,
+  type OidcAdapter,
+  type OidcStorage,
+  type Payload,
+} from './oidc_storage.js'
 
 export type { OidcAdapter, OidcStorage }
 
@@ -47,6 +53,19 @@ const MIGRATIONS = [
    DROP INDEX oidc_model_user_code;
    CREATE INDEX oidc_model_uid ON oidc_model (model, uid) WHERE uid IS NOT NULL;
    CREATE INDEX oidc_model_user_code ON oidc_model (model, user_code) WHERE user_code IS NOT NULL;`,
+  // Users' delegations to agents (delegations.ts): one row per consent, tied to its grant.
+  `CREATE TABLE delegation (
+     id         TEXT PRIMARY KEY,
+     sub        TEXT NOT NULL,
+     client_id  TEXT NOT NULL,
+     audience   TEXT NOT NULL,
+     scopes     TEXT NOT NULL,
+     grant_id   TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX delegation_by_sub ON delegation (sub, created_at);
+   CREATE INDEX delegation_expires ON delegation (expires_at);`,
 ]
 
 export function openOidcStorage(
@@ -76,6 +95,15 @@ export function openOidcStorage(
         AND (t.grant_id IS NULL OR EXISTS (SELECT 1 FROM oidc_model AS g
           WHERE g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > ?)))`),
     sweep: db.prepare('DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+    sweepDelegations: db.prepare('DELETE FROM delegation WHERE expires_at <= ?'),
+    insertDelegation: db.prepare(`INSERT INTO delegation
+      (id, sub, client_id, audience, scopes, grant_id, created_at, expires_at)
+      VALUES (@id, @sub, @clientId, @audience, @scopes, @grantId, @createdAt, @expiresAt)`),
+    delegationsBySub: db.prepare(
+      'SELECT * FROM delegation WHERE sub = ? AND expires_at > ? ORDER BY created_at DESC, id',
+    ),
+    delegationByGrant: db.prepare('SELECT * FROM delegation WHERE grant_id = ? AND expires_at > ?'),
+    deleteDelegation: db.prepare('DELETE FROM delegation WHERE sub = ? AND id = ? RETURNING *'),
   }
 
   interface QueuedWrite {
@@ -204,6 +232,21 @@ export function openOidcStorage(
   return {
     Adapter: SqliteAdapter,
     kind: 'sqlite',
+    delegations: {
+      insert: async (record) => {
+        statements.insertDelegation.run({ ...record, scopes: record.scopes.join(' ') })
+      },
+      listBySub: async (sub) =>
+        (statements.delegationsBySub.all(sub, now()) as DelegationRow[]).map(toDelegation),
+      findByGrant: async (grantId) => {
+        const row = statements.delegationByGrant.get(grantId, now()) as DelegationRow | undefined
+        return row === undefined ? undefined : toDelegation(row)
+      },
+      deleteOwned: async (sub, id) => {
+        const row = statements.deleteDelegation.get(sub, id) as DelegationRow | undefined
+        return row === undefined ? undefined : toDelegation(row)
+      },
+    },
     findLiveWithGrant: async (model, id) => {
       // The token's row, or a grant it may name, queued: commit first. Which grant a queued row
       // names is not known before reading it, so any queued Grant commits the queue.
@@ -218,7 +261,7 @@ export function openOidcStorage(
     },
     sweepExpired: async () => {
       commitQueue()
-      return statements.sweep.run(now()).changes
+      return statements.sweep.run(now()).changes + statements.sweepDelegations.run(now()).changes
     },
     ping: async () => {
       db.prepare('SELECT 1').get()

@@ -155,3 +155,184 @@ export function renderLoggedOut(): string {
     </section>`,
   )
 }
+
+/** A date as the user reads it on the consent and account pages (UTC, unambiguous). */
+export function formatUntil(epochSeconds: number): string {
+  return `${new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`
+}
+
+/**
+ * The Device Authorization Grant's (RFC 8628 §3.3) code entry page. `form` is oidc-provider's own
+ * form (its xsrf token and the `user_code` field, id `op.deviceInputForm`); we label it.
+ */
+export function renderDeviceCodeInput(form: string, error?: string): string {
+  return layout(
+    'Connect a device',
+    html`<section class="card auth-card" aria-labelledby="device-title">
+      <h1 id="device-title">Connect an app</h1>
+      <p class="auth-lead">
+        Enter the code the app shows you (for the Assistant: <code>onbehalf agent login</code>).
+      </p>
+      ${error ? html`<p class="alert alert-error" role="alert" data-testid="device-error">${error}</p>` : raw('')}
+      <div class="field device-code-field">
+        <label for="device-user-code">Code</label>
+        ${raw(form.replace('name="user_code"', 'id="device-user-code" name="user_code" aria-describedby="device-code-hint"'))}
+        <p class="hint" id="device-code-hint">Eight letters, with or without the dash.</p>
+      </div>
+      <button type="submit" form="op.deviceInputForm" class="button button-primary button-block">
+        Continue
+      </button>
+    </section>`,
+  )
+}
+
+/** RFC 8628 §5.4: the user checks that the code matches the one the app shows before going on. */
+export function renderDeviceCodeConfirm(
+  form: string,
+  clientName: string,
+  userCode: string,
+): string {
+  return layout(
+    'Confirm the code',
+    html`<section class="card auth-card" aria-labelledby="confirm-title">
+      <h1 id="confirm-title">Is this the code ${clientName} shows?</h1>
+      <p class="auth-lead"><code data-testid="device-user-code">${userCode}</code></p>
+      <p class="hint">If you did not start this, or the code differs, press Cancel.</p>
+      ${raw(form)}
+      <div class="row">
+        <button type="submit" form="op.deviceConfirmForm" class="button button-primary">
+          Yes, continue
+        </button>
+        <button
+          type="submit"
+          form="op.deviceConfirmForm"
+          name="abort"
+          value="yes"
+          class="button button-secondary"
+        >
+          Cancel
+        </button>
+      </div>
+    </section>`,
+  )
+}
+
+export function renderDeviceDone(clientName: string): string {
+  return layout(
+    'Connected',
+    html`<section class="card auth-card">
+      <h1>Done</h1>
+      <p class="auth-lead" data-testid="device-done">
+        ${clientName} is connected. You can close this tab. See or revoke what it may do at
+        <a href="/account/delegations">your delegations</a>.
+      </p>
+    </section>`,
+  )
+}
+
+export interface ConsentView {
+  readonly actionUrl: string
+  readonly csrfToken: string
+  readonly agentName: string
+  readonly audienceName: string
+  readonly scopes: readonly string[]
+  readonly until: string
+  readonly username: string
+}
+
+/** The delegation consent: who may act for whom, where, with what, until when (issue 16). */
+export function renderConsent(view: ConsentView): string {
+  return layout(
+    'Delegate',
+    html`<section class="card auth-card" aria-labelledby="consent-title">
+      <h1 id="consent-title">Let ${view.agentName} act for you?</h1>
+      <p class="auth-lead" data-testid="consent-text">
+        ${view.agentName} may act for you at ${view.audienceName}: ${view.scopes.join(', ')}, until
+        ${view.until}
+      </p>
+      <ul class="stack" aria-label="What this allows">
+        ${view.scopes.map((scope) => html`<li><code>${scope}</code></li>`)}
+      </ul>
+      <p class="hint">
+        Signed in as <strong>${view.username}</strong>. ${view.agentName}'s changes are marked
+        "added by ${view.agentName} on your behalf". You can revoke this at any time at
+        <a href="/account/delegations">your delegations</a>.
+      </p>
+      <form method="post" action="${view.actionUrl}" class="row">
+        <input type="hidden" name="csrf" value="${view.csrfToken}" />
+        <button
+          type="submit"
+          name="decision"
+          value="allow"
+          class="button button-primary"
+          data-testid="consent-allow"
+        >
+          Allow
+        </button>
+        <button
+          type="submit"
+          name="decision"
+          value="deny"
+          class="button button-secondary"
+          data-testid="consent-deny"
+        >
+          Deny
+        </button>
+      </form>
+    </section>`,
+  )
+}
+
+export interface DelegationRowView {
+  readonly id: string
+  readonly agentName: string
+  readonly audienceName: string
+  readonly scopes: readonly string[]
+  readonly since: string
+  readonly until: string
+}
+
+export interface AccountDelegationsView {
+  readonly username: string
+  readonly csrfToken: string
+  readonly delegations: readonly DelegationRowView[]
+  readonly notice?: string
+}
+
+/** `/account/delegations`: the signed-in user's delegations, each with a Revoke button. */
+export function renderAccountDelegations(view: AccountDelegationsView): string {
+  return layout(
+    'Your delegations',
+    html`<section class="card auth-card" aria-labelledby="delegations-title">
+      <h1 id="delegations-title">Your delegations</h1>
+      <p class="auth-lead">Signed in as <strong>${view.username}</strong>.</p>
+      ${view.notice ? html`<p class="alert" role="status" data-testid="delegations-notice">${view.notice}</p>` : raw('')}
+      ${
+        view.delegations.length === 0
+          ? html`<p data-testid="no-delegations">No app may act for you.</p>`
+          : html`<ul class="stack" data-testid="delegations">
+              ${view.delegations.map(
+                (row) =>
+                  html`<li data-testid="delegation" data-delegation-id="${row.id}">
+                    <p>
+                      <strong>${row.agentName}</strong> may act for you at ${row.audienceName}:
+                      ${row.scopes.join(', ')}, until ${row.until} (since ${row.since})
+                    </p>
+                    <form method="post" action="/account/delegations/${row.id}/revoke">
+                      <input type="hidden" name="csrf" value="${view.csrfToken}" />
+                      <button
+                        type="submit"
+                        class="button button-secondary"
+                        aria-label="Revoke ${row.agentName} at ${row.audienceName}"
+                        data-testid="revoke"
+                      >
+                        Revoke
+                      </button>
+                    </form>
+                  </li>`,
+              )}
+            </ul>`
+      }
+    </section>`,
+  )
+}

@@ -7,14 +7,16 @@
  * button does.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { type BrowserContext, type Page } from 'playwright-core'
+import {
+  CHROMIUM,
+  launchChromium,
+  signInAtIdp,
+  type LaunchedChromium,
+} from '../helpers/chromium.js'
 import { startStack, type Stack } from '../helpers/stack.js'
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 describe(
   'browser: signing out of App A signs the user out of App B',
@@ -26,39 +28,24 @@ describe(
   () => {
     let stack: Stack
     let context: BrowserContext
-    let userDataDir: string
+    let chromium: LaunchedChromium | undefined
 
     before(async () => {
       stack = await startStack({ apps: true })
-      userDataDir = mkdtempSync(join(tmpdir(), 'onbehalf-chromium-'))
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--disable-quic',
-        ],
-      })
+      chromium = await launchChromium()
+      context = chromium.context
     })
 
     after(async () => {
-      await context?.close()
+      await chromium?.close()
       await stack?.close()
-      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
     })
 
     async function signInToAppA(page: Page) {
       await page.goto(stack.env.APP_A_URL)
       await page.getByTestId('sign-in').click()
       await page.waitForURL((url) => url.href.startsWith(`${stack.idp.issuer}/interaction/`))
-      await page.getByLabel('Username').fill('demo')
-      await page.getByLabel('Password').fill('changeme')
-      await page.getByRole('button', { name: /sign in/i }).click()
+      await signInAtIdp(page, 'demo')
       await page.waitForURL((url) => url.href.startsWith(stack.env.APP_A_URL))
       await page.getByTestId('logout-button').waitFor()
     }

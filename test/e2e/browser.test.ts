@@ -5,14 +5,18 @@
  * dashboard to test-artifacts/.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { type BrowserContext, type Page } from 'playwright-core'
+import {
+  CHROMIUM,
+  launchChromium,
+  signInAtIdp,
+  type LaunchedChromium,
+} from '../helpers/chromium.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = 'test-artifacts'
 
 describe(
@@ -25,31 +29,17 @@ describe(
   () => {
     let stack: Stack
     let context: BrowserContext
-    let userDataDir: string
+    let chromium: LaunchedChromium | undefined
 
     before(async () => {
       stack = await startStack({ apps: true })
-      userDataDir = mkdtempSync(join(tmpdir(), 'onbehalf-chromium-'))
-      // A fresh profile per run (playwright passes it to Chromium as --user-data-dir).
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--disable-quic',
-        ],
-      })
+      chromium = await launchChromium()
+      context = chromium.context
     })
 
     after(async () => {
-      await context?.close()
+      await chromium?.close()
       await stack?.close()
-      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
     })
 
     it('demo signs in to App A, adds 3 todos in App B through SSO, and App A shows 3 with the green badge', async () => {
@@ -65,9 +55,7 @@ describe(
         .first()
         .click()
       await page.waitForURL((url) => url.href.startsWith(stack.idp.issuer))
-      await page.getByLabel('Username').fill('demo')
-      await page.getByLabel('Password').fill('changeme')
-      await page.getByRole('button', { name: /sign in/i }).click()
+      await signInAtIdp(page, 'demo')
       await page.waitForURL((url) => url.href.startsWith(stack.env.APP_A_URL))
       await page.getByTestId('todo-count').waitFor()
       assert.equal((await page.getByTestId('todo-count').textContent())?.trim(), '0')

@@ -91,6 +91,7 @@ test('clientExchangePolicySchema when empty block then disabled by default', () 
     scopeCeiling: [],
     mode: 'delegation',
     serviceIdentities: [],
+    requireMayAct: false,
     dpop: { required: false, boundSubjectsFrom: [], nonce: false },
   })
   assert.equal(exchangeSettingsSchema.parse({}).maxLifetimeSeconds, 300)

@@ -6,15 +6,14 @@
  * Screenshots: test-artifacts/keycloak-login.png, test-artifacts/keycloak-app-a-dashboard.png.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium, type BrowserContext } from 'playwright-core'
+import { type BrowserContext } from 'playwright-core'
+import { CHROMIUM, launchChromium, type LaunchedChromium } from '../helpers/chromium.js'
 import { skipWithoutKeycloak, startKeycloakStack, type FreshRealm } from '../helpers/keycloak.js'
 import type { Stack } from '../helpers/stack.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = 'test-artifacts'
 
 describe(
@@ -30,31 +29,18 @@ describe(
     let realm: FreshRealm
     let stack: Stack
     let context: BrowserContext
-    let userDataDir: string
+    let chromium: LaunchedChromium | undefined
 
     before(async () => {
       ;({ realm, stack } = await startKeycloakStack('onbehalf-browser'))
-      userDataDir = mkdtempSync(join(tmpdir(), 'onbehalf-chromium-'))
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--disable-quic',
-        ],
-      })
+      chromium = await launchChromium()
+      context = chromium.context
     })
 
     after(async () => {
-      await context?.close()
+      await chromium?.close()
       await stack?.close()
       await realm?.remove()
-      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
     })
 
     it('WhenDemoSignsInAtKeycloaksLoginPageAndAddsThreeTodosInAppBThenAppAShowsThreeWithTheGreenBadgeAndKeycloaksClaims', async () => {

@@ -24,6 +24,19 @@ const todoCountSchema = z.object({
   count: z.number().int().nonnegative(),
   user: z.unknown().optional(),
   decidedBy: z.unknown().optional(),
+  /** Todos a service added or completed for the user, from the `act` of the token that wrote them. */
+  actorWrites: z
+    .array(
+      z.object({
+        id: z.number().int(),
+        title: z.string().max(200),
+        completed: z.boolean(),
+        addedByName: z.string().max(64).optional(),
+        completedByName: z.string().max(64).optional(),
+      }),
+    )
+    .max(20)
+    .optional(),
 })
 export type TodoCount = z.infer<typeof todoCountSchema>
 

@@ -180,7 +180,22 @@ function todoCard(model: DashboardModel): SafeHtml {
           html`<dt>Decided by</dt>
             <dd data-testid="app-b-decided-by">${decidedBy}</dd>`
         }
-      </dl>`
+      </dl>
+      ${
+        (count.value.actorWrites?.length ?? 0) > 0 &&
+        html`<ul class="stack" data-testid="actor-writes" aria-label="Changes made on your behalf">
+          ${(count.value.actorWrites ?? []).map(
+            (write) =>
+              html`<li data-testid="actor-write">
+                <strong>${write.title}</strong> —
+                ${[
+                  ...(write.addedByName ? [`added by ${write.addedByName} on your behalf`] : []),
+                  ...(write.completedByName ? [`completed by ${write.completedByName}`] : []),
+                ].join(' · ')}
+              </li>`,
+          )}
+        </ul>`
+      }`
   } else {
     content = html`<p class="alert alert-error" data-testid="app-b-error">
       ${appBFailureMessage(count.failure)}

@@ -38,6 +38,7 @@ import {
   createRedisDpopReplayCache,
   createTrustedIssuersVerifier,
   DPOP_ALGORITHMS,
+  withIntrospection,
   type AccessTokenVerifier,
   type ProtectedResourceMetadata,
 } from '../../resource/index.js'
@@ -133,6 +134,36 @@ export function createAppBVerifier(
 }
 
 /**
+ * `APP_B_INTROSPECTION`: App B asks the embedded IdP (RFC 7662, `/token/introspection`, App B's
+ * own client credentials) whether a token it verified is still active — every IdP token (`all`) or
+ * those carrying `act` (`delegated`: an agent or service acting for the user), so a revoked
+ * delegation, grant or parent token is refused at once, not at `exp`. Tokens of other issuers (the
+ * STS) are left to their signature; `off`, or an IdP other than the embedded one, changes nothing.
+ */
+export function withAppBIntrospection(
+  env: Env,
+  verifier: AccessTokenVerifier,
+  fetchImpl?: typeof fetch,
+): AccessTokenVerifier {
+  const mode = env.APP_B_INTROSPECTION
+  if (mode === 'off' || env.idp.kind !== 'embedded') return verifier
+  const issuer = issuerForClient(env.idp, env.APP_B_CLIENT_ID)
+  const introspecting = withIntrospection(verifier, {
+    endpoint: `${issuer}/token/introspection`,
+    clientId: env.APP_B_CLIENT_ID,
+    clientSecret: env.APP_B_CLIENT_SECRET,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  })
+  async function verify(token: string) {
+    const verified = await verifier(token)
+    if (verified.claims.iss !== issuer) return verified
+    if (mode === 'delegated' && verified.actorChain.length === 0) return verified
+    return introspecting(token)
+  }
+  return Object.assign(verify, { issuer: verifier.issuer, audience: verifier.audience })
+}
+
+/**
  * The token endpoint of App B's issuer, from its discovery document (OpenID Connect Discovery 1.0
  * §4), looked up on first use and remembered; a failed lookup is retried on the next call.
  */
@@ -215,7 +246,13 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
   const { env, logger } = options
   const metricsSettings = metricsSettingsOf(env)
   const metrics = metricsFor('app-b', metricsSettings)
-  const verifier = options.verifier ?? createAppBVerifier(env, options.allowedCallers, metrics)
+  const verifier =
+    options.verifier ??
+    withAppBIntrospection(
+      env,
+      createAppBVerifier(env, options.allowedCallers, metrics),
+      options.fetch,
+    )
   const ownsStore = options.store === undefined
   // DATABASE_URL: one list shared by every App B instance; else a SQLite file in DATA_DIR.
   const store =
@@ -283,6 +320,7 @@ export async function buildAppB(options: BuildAppBOptions): Promise<FastifyInsta
     trustedHeaderCallers: options.trustedHeaderCallers ?? env.APP_B_TRUSTED_HEADER_CALLERS,
     appC,
     appCTxn,
+    actorNames: env.APP_B_ACTOR_NAMES,
   })
   await app.register(webUi, {
     env,

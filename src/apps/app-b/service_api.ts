@@ -16,7 +16,7 @@
  * one actor (`act = { sub: app-b, act: { sub: app-a } }` when App A called), and answers with App C's
  * entries and the claims App C verified. Only a token naming the user in `sub` is exchanged.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import {
   createIdentityPolicy,
   ResourceAuthError,
@@ -30,7 +30,12 @@ import { readAccessToken } from '../../resource/bearer_auth.js'
 import { checkScopes } from '../../resource/checks.js'
 import { registerServiceAudit } from '../../resource/service_audit.js'
 import { ACTIVITY_READ_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
-import { IdempotencyKeyReusedError, TodoValidationError, type TodoStore } from './todo_store.js'
+import {
+  IdempotencyKeyReusedError,
+  TodoValidationError,
+  type Todo,
+  type TodoStore,
+} from './todo_store.js'
 import { DPOP_ALGORITHMS, type DpopNonces, type DpopReplayCache } from '../../resource/index.js'
 
 /** The scope App B's service API requires. */
@@ -63,7 +68,12 @@ export interface ServiceApiOptions {
   readonly dpopNonces?: DpopNonces
   /** RFC 9728 metadata URL, named in every challenge (`resource_metadata`). */
   readonly resourceMetadata?: string
+  /** Display names of acting services (`act.sub` → "Assistant"), for `actorWrites`. */
+  readonly actorNames?: Readonly<Record<string, string>>
 }
+
+/** How many of the latest todos written by a service for the user the count answer lists. */
+const ACTOR_WRITES_SHOWN = 5
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -81,6 +91,22 @@ const todoSchema = {
     completed: { type: 'boolean' },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
+    addedBy: { type: ['string', 'null'] },
+    completedBy: { type: ['string', 'null'] },
+  },
+} as const
+
+const actorWriteSchema = {
+  type: 'object',
+  required: ['id', 'title', 'completed', 'addedBy', 'completedBy'],
+  properties: {
+    id: { type: 'integer' },
+    title: { type: 'string' },
+    completed: { type: 'boolean' },
+    addedBy: { type: ['string', 'null'] },
+    addedByName: { type: 'string' },
+    completedBy: { type: ['string', 'null'] },
+    completedByName: { type: 'string' },
   },
 } as const
 
@@ -95,7 +121,25 @@ const countResponse = {
   200: {
     type: 'object',
     required: ['count', 'open', 'user', 'caller', 'decidedBy'],
-    properties: { count: { type: 'integer' }, open: { type: 'integer' }, ...decision },
+    properties: {
+      count: { type: 'integer' },
+      open: { type: 'integer' },
+      // The latest todos a service added or completed for the user, from the `act` of the token
+      // that wrote them (App A's dashboard: "added by Assistant on your behalf").
+      actorWrites: { type: 'array', items: actorWriteSchema },
+      ...decision,
+    },
+  },
+} as const
+
+const writeResponse = {
+  type: 'object',
+  required: ['todo', 'user', 'caller', 'decidedBy'],
+  properties: {
+    todo: todoSchema,
+    changed: { type: 'boolean' },
+    replayed: { type: 'boolean' },
+    ...decision,
   },
 } as const
 
@@ -180,11 +224,71 @@ export async function serviceApi(
     }
   }
 
+  const nameOf = (actor: string) => options.actorNames?.[actor] ?? actor
+  const actorWrites = (todos: readonly Todo[]) =>
+    todos
+      .filter((todo) => todo.addedBy !== null || todo.completedBy !== null)
+      .slice(-ACTOR_WRITES_SHOWN)
+      .reverse()
+      .map((todo) => ({
+        id: todo.id,
+        title: todo.title,
+        completed: todo.completed,
+        addedBy: todo.addedBy,
+        ...(todo.addedBy === null ? {} : { addedByName: nameOf(todo.addedBy) }),
+        completedBy: todo.completedBy,
+        ...(todo.completedBy === null ? {} : { completedByName: nameOf(todo.completedBy) }),
+      }))
+
   fastify.get('/api/todos/count', { schema: { response: countResponse } }, async (request) => {
     const fields = decisionFields(request)
-    const { total, open } = await store.count(fields.user)
-    return { count: total, open, ...fields }
+    const [{ total, open }, todos] = await Promise.all([
+      store.count(fields.user),
+      store.list(fields.user),
+    ])
+    return { count: total, open, actorWrites: actorWrites(todos), ...fields }
   })
+
+  /**
+   * Writes need `todos:write` and a token naming the user in `sub` (never a header). The acting
+   * service is the token's outermost `act.sub` — recorded with the todo, so the owner sees
+   * "added by Assistant on your behalf"; a token without `act` writes as the owner.
+   */
+  const writeGuard = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      checkScopes(verifiedToken(request).scopes, [TODOS_WRITE_SCOPE])
+      if (request.identityDecision?.decidedBy !== 'token') {
+        throw new ResourceAuthError('insufficient_scope', {
+          detail: 'writes need a token naming the user in sub',
+          requiredScopes: [TODOS_WRITE_SCOPE],
+        })
+      }
+    } catch (error) {
+      if (!(error instanceof ResourceAuthError)) throw error
+      request.accessTokenError = error
+      return sendAuthError(reply, realm, error, {
+        ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
+        ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
+      })
+    }
+  }
+  const actorOf = (request: FastifyRequest) => verifiedToken(request).actorChain[0]
+
+  fastify.post<{ Params: { id: string } }>(
+    '/api/todos/:id/complete',
+    { preHandler: writeGuard, schema: { response: { 200: writeResponse } } },
+    async (request, reply) => {
+      const fields = decisionFields(request)
+      const id = /^[1-9][0-9]{0,15}$/.test(request.params.id) ? Number(request.params.id) : -1
+      const result = await store.setCompleted(fields.user, id, true, actorOf(request))
+      if (!result) {
+        return reply
+          .code(404)
+          .send({ error: 'not_found', error_description: 'no such todo', ...fields })
+      }
+      return { todo: result.todo, changed: result.changed, ...fields }
+    },
+  )
 
   fastify.get('/api/todos', { schema: { response: listResponse } }, async (request) => {
     const fields = decisionFields(request)
@@ -199,27 +303,7 @@ export async function serviceApi(
    */
   fastify.post(
     '/api/todos',
-    {
-      schema: { response: createdResponse },
-      preHandler: async (request, reply) => {
-        try {
-          checkScopes(verifiedToken(request).scopes, [TODOS_WRITE_SCOPE])
-          if (request.identityDecision?.decidedBy !== 'token') {
-            throw new ResourceAuthError('insufficient_scope', {
-              detail: 'writes need a token naming the user in sub',
-              requiredScopes: [TODOS_WRITE_SCOPE],
-            })
-          }
-        } catch (error) {
-          if (!(error instanceof ResourceAuthError)) throw error
-          request.accessTokenError = error
-          return sendAuthError(reply, realm, error, {
-            ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
-            ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
-          })
-        }
-      },
-    },
+    { schema: { response: createdResponse }, preHandler: writeGuard },
     async (request, reply) => {
       const fields = decisionFields(request)
       const key = request.headers[IDEMPOTENCY_KEY_HEADER]
@@ -231,7 +315,7 @@ export async function serviceApi(
       }
       const title = (request.body as { title?: unknown } | null | undefined)?.title
       try {
-        const result = await store.addOnce(fields.user, title as string, key)
+        const result = await store.addOnce(fields.user, title as string, key, actorOf(request))
         if (result.replayed) {
           request.log.info({ todo: result.todo?.id }, 'todo creation replayed, nothing added')
           return reply

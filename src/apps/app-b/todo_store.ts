@@ -16,6 +16,13 @@ export interface Todo {
   /** ISO 8601. */
   readonly createdAt: string
   readonly updatedAt: string
+  /**
+   * The service that added it acting for the owner (`act.sub` of the verified token: "added by
+   * Assistant on your behalf"); null when the owner added it.
+   */
+  readonly addedBy: string | null
+  /** The service that completed it for the owner; null when open or completed by the owner. */
+  readonly completedBy: string | null
 }
 
 export interface TodoCount {
@@ -29,16 +36,21 @@ export interface TodoStore {
   list(ownerSub: string): Promise<Todo[]>
   count(ownerSub: string): Promise<TodoCount>
   /** Rejects with `TodoValidationError` unless the trimmed title has 1–200 characters. */
-  add(ownerSub: string, title: string): Promise<Todo>
+  add(ownerSub: string, title: string, actor?: string): Promise<Todo>
   /**
    * `add` at most once per (owner, idempotency key), for `IDEMPOTENCY_KEY_TTL_SECONDS`: a retry of
    * a write that was stored but never acknowledged returns the stored todo (`replayed`; `todo` is
    * undefined when it was deleted since) instead of a duplicate. The same key with another title
    * rejects with `IdempotencyKeyReusedError`.
    */
-  addOnce(ownerSub: string, title: string, idempotencyKey: string): Promise<AddOnceResult>
-  /** Flips `completed`; undefined when the owner has no such todo. */
-  toggle(ownerSub: string, id: number): Promise<Todo | undefined>
+  addOnce(
+    ownerSub: string,
+    title: string,
+    idempotencyKey: string,
+    actor?: string,
+  ): Promise<AddOnceResult>
+  /** Flips `completed` (by `actor` when given); undefined when the owner has no such todo. */
+  toggle(ownerSub: string, id: number, actor?: string): Promise<Todo | undefined>
   /**
    * Sets `completed` (idempotent, unlike `toggle`: a retried write changes nothing more);
    * `changed` is false when it already had that state. Undefined when the owner has no such todo.
@@ -47,6 +59,7 @@ export interface TodoStore {
     ownerSub: string,
     id: number,
     completed: boolean,
+    actor?: string,
   ): Promise<{ todo: Todo; changed: boolean } | undefined>
   /** False when the owner has no such todo. */
   delete(ownerSub: string, id: number): Promise<boolean>
@@ -100,6 +113,9 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (owner_sub, idempotency_key)
    ) WITHOUT ROWID;
    CREATE INDEX todo_idempotency_keys_by_age ON todo_idempotency_keys (created_at);`,
+  // Who wrote for the owner: the acting service of the token (`act.sub`), null for the owner.
+  `ALTER TABLE todos ADD COLUMN added_by TEXT;
+   ALTER TABLE todos ADD COLUMN completed_by TEXT;`,
 ]
 
 interface TodoRow {
@@ -108,9 +124,11 @@ interface TodoRow {
   completed: number
   created_at: string
   updated_at: string
+  added_by: string | null
+  completed_by: string | null
 }
 
-const COLUMNS = 'id, title, completed, created_at, updated_at'
+const COLUMNS = 'id, title, completed, created_at, updated_at, added_by, completed_by'
 
 function toTodo(row: TodoRow): Todo {
   return {
@@ -119,7 +137,18 @@ function toTodo(row: TodoRow): Todo {
     completed: row.completed === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    addedBy: row.added_by ?? null,
+    completedBy: row.completed_by ?? null,
   }
+}
+
+/** The acting service's id, or null (the owner acts); a present actor must be a non-empty string. */
+export function checkActor(actor: string | undefined): string | null {
+  if (actor === undefined) return null
+  if (typeof actor !== 'string' || actor.length === 0 || actor.length > 255) {
+    throw new TypeError('actor must be a non-empty string of at most 255 characters')
+  }
+  return actor
 }
 
 export function checkOwner(ownerSub: string): string {
@@ -169,21 +198,22 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
   const countStmt = db.prepare<[string], { total: number; open: number }>(
     `SELECT count(*) AS total, coalesce(sum(completed = 0), 0) AS open FROM todos WHERE owner_sub = ?`,
   )
-  const insertStmt = db.prepare<[string, string, string, string], TodoRow>(
-    `INSERT INTO todos (owner_sub, title, created_at, updated_at) VALUES (?, ?, ?, ?)
+  const insertStmt = db.prepare<[string, string, string, string, string | null], TodoRow>(
+    `INSERT INTO todos (owner_sub, title, created_at, updated_at, added_by) VALUES (?, ?, ?, ?, ?)
      RETURNING ${COLUMNS}`,
   )
-  const toggleStmt = db.prepare<[string, number, string], TodoRow>(
-    `UPDATE todos SET completed = 1 - completed, updated_at = ? WHERE id = ? AND owner_sub = ?
+  const toggleStmt = db.prepare<[string | null, string, number, string], TodoRow>(
+    `UPDATE todos SET completed_by = CASE WHEN completed = 0 THEN ? ELSE NULL END,
+       completed = 1 - completed, updated_at = ? WHERE id = ? AND owner_sub = ?
      RETURNING ${COLUMNS}`,
   )
   const deleteStmt = db.prepare<[number, string]>(
     `DELETE FROM todos WHERE id = ? AND owner_sub = ?`,
   )
 
-  const add = db.transaction((ownerSub: string, title: string) => {
+  const add = db.transaction((ownerSub: string, title: string, actor: string | null) => {
     const at = now()
-    return toTodo(insertStmt.get(ownerSub, title, at, at) as TodoRow)
+    return toTodo(insertStmt.get(ownerSub, title, at, at, actor) as TodoRow)
   })
   const epochSeconds = () => Math.floor((options.now ?? systemClock)())
   const findKeyStmt = db.prepare<[string, string, number], { todo_id: number; title: string }>(
@@ -200,38 +230,53 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
   const findTodoStmt = db.prepare<[number, string], TodoRow>(
     `SELECT ${COLUMNS} FROM todos WHERE id = ? AND owner_sub = ?`,
   )
-  const addOnce = db.transaction((ownerSub: string, title: string, key: string): AddOnceResult => {
-    const at = epochSeconds()
-    const oldest = at - IDEMPOTENCY_KEY_TTL_SECONDS
-    const seen = findKeyStmt.get(ownerSub, key, oldest)
-    if (seen !== undefined) {
-      if (seen.title !== title) {
-        throw new IdempotencyKeyReusedError('this idempotency key was used for another todo')
+  const addOnce = db.transaction(
+    (ownerSub: string, title: string, key: string, actor: string | null): AddOnceResult => {
+      const at = epochSeconds()
+      const oldest = at - IDEMPOTENCY_KEY_TTL_SECONDS
+      const seen = findKeyStmt.get(ownerSub, key, oldest)
+      if (seen !== undefined) {
+        if (seen.title !== title) {
+          throw new IdempotencyKeyReusedError('this idempotency key was used for another todo')
+        }
+        const row = findTodoStmt.get(seen.todo_id, ownerSub)
+        return { todo: row === undefined ? undefined : toTodo(row), replayed: true }
       }
-      const row = findTodoStmt.get(seen.todo_id, ownerSub)
-      return { todo: row === undefined ? undefined : toTodo(row), replayed: true }
-    }
-    forgetOldKeysStmt.run(oldest)
-    const todo = add(ownerSub, title)
-    insertKeyStmt.run(ownerSub, key, todo.id, title, at)
-    return { todo, replayed: false }
-  })
-  const setCompletedStmt = db.prepare<[number, string, number, string, number], TodoRow>(
-    `UPDATE todos SET completed = ?, updated_at = ? WHERE id = ? AND owner_sub = ? AND completed != ?
+      forgetOldKeysStmt.run(oldest)
+      const todo = add(ownerSub, title, actor)
+      insertKeyStmt.run(ownerSub, key, todo.id, title, at)
+      return { todo, replayed: false }
+    },
+  )
+  const setCompletedStmt = db.prepare<
+    [number, string | null, string, number, string, number],
+    TodoRow
+  >(
+    `UPDATE todos SET completed = ?, completed_by = ?, updated_at = ?
+     WHERE id = ? AND owner_sub = ? AND completed != ?
      RETURNING ${COLUMNS}`,
   )
   const selectOneStmt = db.prepare<[number, string], TodoRow>(
     `SELECT ${COLUMNS} FROM todos WHERE id = ? AND owner_sub = ?`,
   )
-  const setCompleted = db.transaction((ownerSub: string, id: number, completed: boolean) => {
-    const value = completed ? 1 : 0
-    const updated = setCompletedStmt.get(value, now(), id, ownerSub, value)
-    if (updated !== undefined) return { todo: toTodo(updated), changed: true }
-    const current = selectOneStmt.get(id, ownerSub)
-    return current === undefined ? undefined : { todo: toTodo(current), changed: false }
-  })
-  const toggle = db.transaction((ownerSub: string, id: number) => {
-    const row = toggleStmt.get(now(), id, ownerSub)
+  const setCompleted = db.transaction(
+    (ownerSub: string, id: number, completed: boolean, actor: string | null) => {
+      const value = completed ? 1 : 0
+      const updated = setCompletedStmt.get(
+        value,
+        completed ? actor : null,
+        now(),
+        id,
+        ownerSub,
+        value,
+      )
+      if (updated !== undefined) return { todo: toTodo(updated), changed: true }
+      const current = selectOneStmt.get(id, ownerSub)
+      return current === undefined ? undefined : { todo: toTodo(current), changed: false }
+    },
+  )
+  const toggle = db.transaction((ownerSub: string, id: number, actor: string | null) => {
+    const row = toggleStmt.get(actor, now(), id, ownerSub)
     return row === undefined ? undefined : toTodo(row)
   })
   const remove = db.transaction(
@@ -244,12 +289,19 @@ export function openTodoStore(path: string, options: { now?: Clock } = {}): Todo
       const { total, open } = countStmt.get(checkOwner(ownerSub)) as TodoCount
       return { total, open }
     },
-    add: async (ownerSub, title) => add(checkOwner(ownerSub), parseTodoTitle(title)),
-    addOnce: async (ownerSub, title, idempotencyKey) =>
-      addOnce(checkOwner(ownerSub), parseTodoTitle(title), checkIdempotencyKey(idempotencyKey)),
-    toggle: async (ownerSub, id) => toggle(checkOwner(ownerSub), checkId(id)),
-    setCompleted: async (ownerSub, id, completed) =>
-      setCompleted(checkOwner(ownerSub), checkId(id), completed === true),
+    add: async (ownerSub, title, actor) =>
+      add(checkOwner(ownerSub), parseTodoTitle(title), checkActor(actor)),
+    addOnce: async (ownerSub, title, idempotencyKey, actor) =>
+      addOnce(
+        checkOwner(ownerSub),
+        parseTodoTitle(title),
+        checkIdempotencyKey(idempotencyKey),
+        checkActor(actor),
+      ),
+    toggle: async (ownerSub, id, actor) =>
+      toggle(checkOwner(ownerSub), checkId(id), checkActor(actor)),
+    setCompleted: async (ownerSub, id, completed, actor) =>
+      setCompleted(checkOwner(ownerSub), checkId(id), completed === true, checkActor(actor)),
     delete: async (ownerSub, id) => remove(checkOwner(ownerSub), checkId(id)),
     ping: async () => {
       db.prepare('SELECT 1').get()

@@ -13,6 +13,7 @@ import {
 } from '../../storage/postgres.js'
 import { systemClock, type Clock } from '../../time/clock.js'
 import {
+  checkActor,
   checkId,
   checkIdempotencyKey,
   checkOwner,
@@ -45,6 +46,9 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (owner_sub, idempotency_key)
    );
    CREATE INDEX todo_idempotency_keys_by_age ON todo_idempotency_keys (created_at);`,
+  // As SQLite's migration 3: who wrote for the owner (`act.sub`), null for the owner.
+  `ALTER TABLE todos ADD COLUMN added_by TEXT;
+   ALTER TABLE todos ADD COLUMN completed_by TEXT;`,
 ]
 
 export const TODO_POSTGRES_MIGRATIONS = Object.freeze({ name: 'todo', migrations: MIGRATIONS })
@@ -55,9 +59,11 @@ interface TodoRow {
   completed: boolean
   created_at: string
   updated_at: string
+  added_by: string | null
+  completed_by: string | null
 }
 
-const COLUMNS = 'id, title, completed, created_at, updated_at'
+const COLUMNS = 'id, title, completed, created_at, updated_at, added_by, completed_by'
 
 function toTodo(row: TodoRow): Todo {
   return {
@@ -66,6 +72,8 @@ function toTodo(row: TodoRow): Todo {
     completed: row.completed,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    addedBy: row.added_by ?? null,
+    completedBy: row.completed_by ?? null,
   }
 }
 
@@ -100,18 +108,20 @@ export async function openPostgresTodoStore(
       )
       return { total: rows[0]!.total, open: rows[0]!.open }
     },
-    async add(ownerSub, title) {
+    async add(ownerSub, title, actor) {
       const owner = checkOwner(ownerSub)
       const checked = parseTodoTitle(title)
+      const by = checkActor(actor)
       const at = now()
       const { rows } = await pool.query<TodoRow>(
-        `INSERT INTO todos (owner_sub, title, created_at, updated_at) VALUES ($1, $2, $3, $3)
-         RETURNING ${COLUMNS}`,
-        [owner, checked, at],
+        `INSERT INTO todos (owner_sub, title, created_at, updated_at, added_by)
+         VALUES ($1, $2, $3, $3, $4) RETURNING ${COLUMNS}`,
+        [owner, checked, at, by],
       )
       return toTodo(rows[0]!)
     },
-    async addOnce(ownerSub, title, idempotencyKey) {
+    async addOnce(ownerSub, title, idempotencyKey, actor) {
+      const by = checkActor(actor)
       const owner = checkOwner(ownerSub)
       const checked = parseTodoTitle(title)
       const key = checkIdempotencyKey(idempotencyKey)
@@ -140,9 +150,9 @@ export async function openPostgresTodoStore(
         await client.query('DELETE FROM todo_idempotency_keys WHERE created_at <= $1', [oldest])
         const stamp = now()
         const inserted = await client.query<TodoRow>(
-          `INSERT INTO todos (owner_sub, title, created_at, updated_at) VALUES ($1, $2, $3, $3)
-           RETURNING ${COLUMNS}`,
-          [owner, checked, stamp],
+          `INSERT INTO todos (owner_sub, title, created_at, updated_at, added_by)
+           VALUES ($1, $2, $3, $3, $4) RETURNING ${COLUMNS}`,
+          [owner, checked, stamp, by],
         )
         const todo = toTodo(inserted.rows[0]!)
         await client.query(
@@ -155,23 +165,25 @@ export async function openPostgresTodoStore(
         return { todo, replayed: false }
       })
     },
-    async toggle(ownerSub, id) {
+    async toggle(ownerSub, id, actor) {
       const { rows } = await pool.query<TodoRow>(
-        `UPDATE todos SET completed = NOT completed, updated_at = $1 WHERE id = $2 AND owner_sub = $3
+        `UPDATE todos SET completed_by = CASE WHEN completed THEN NULL ELSE $4::text END,
+           completed = NOT completed, updated_at = $1 WHERE id = $2 AND owner_sub = $3
          RETURNING ${COLUMNS}`,
-        [now(), checkId(id), checkOwner(ownerSub)],
+        [now(), checkId(id), checkOwner(ownerSub), checkActor(actor)],
       )
       return rows[0] === undefined ? undefined : toTodo(rows[0])
     },
-    async setCompleted(ownerSub, id, completed) {
+    async setCompleted(ownerSub, id, completed, actor) {
       const owner = checkOwner(ownerSub)
       const checkedId = checkId(id)
       const value = completed === true
+      const by = checkActor(actor)
       const updated = await pool.query<TodoRow>(
-        `UPDATE todos SET completed = $1, updated_at = $2
+        `UPDATE todos SET completed = $1, completed_by = $5, updated_at = $2
          WHERE id = $3 AND owner_sub = $4 AND completed <> $1
          RETURNING ${COLUMNS}`,
-        [value, now(), checkedId, owner],
+        [value, now(), checkedId, owner, value ? by : null],
       )
       if (updated.rows[0] !== undefined) return { todo: toTodo(updated.rows[0]), changed: true }
       // Not changed: either it already had that state or there is no such todo.

@@ -24,6 +24,7 @@ import {
 } from '../../web/index.js'
 import { UserTokenError } from '../../web/oidc_login.js'
 import { sessionStoreFromEnv } from '../../web/redis_session_store.js'
+import { raw } from '../../web/html.js'
 import { ACTIVITY_WRITE_SCOPE, describeAppCFailure, type AppCLink } from './app_c_link.js'
 import {
   IdempotencyKeyReusedError,
@@ -56,7 +57,21 @@ export function appBLoginScope(kind: IdpKind): string {
   return kind === 'embedded' ? APP_B_LOGIN_SCOPE : 'openid profile email'
 }
 
-function todoItem(todo: Todo, csrfToken: string) {
+/** "added by Assistant on your behalf" / "completed by Assistant": the acting service of the write. */
+function provenance(todo: Todo, names: Readonly<Record<string, string>>) {
+  const name = (actor: string) => names[actor] ?? actor
+  const parts = [
+    ...(todo.addedBy === null ? [] : [`added by ${name(todo.addedBy)} on your behalf`]),
+    ...(todo.completedBy === null ? [] : [`completed by ${name(todo.completedBy)}`]),
+  ]
+  return parts.length === 0
+    ? raw('')
+    : html`<small class="todo-provenance" data-testid="todo-provenance"
+        >${parts.join(' · ')}</small
+      >`
+}
+
+function todoItem(todo: Todo, csrfToken: string, names: Readonly<Record<string, string>>) {
   return html`<li
     class="todo-item${todo.completed ? ' done' : ''}"
     data-testid="todo-item"
@@ -79,6 +94,7 @@ function todoItem(todo: Todo, csrfToken: string) {
     <span class="todo-title" data-testid="todo-title"
       >${todo.completed ? html`<s>${todo.title}</s>` : todo.title}</span
     >
+    ${provenance(todo, names)}
     <form method="post" action="/todos/${todo.id}/delete" class="inline-form todo-delete">
       <input type="hidden" name="_csrf" value="${csrfToken}" />
       <button type="submit" class="button button-ghost button-small" data-testid="delete-todo">
@@ -90,6 +106,7 @@ function todoItem(todo: Todo, csrfToken: string) {
 
 async function todoPage(
   store: TodoStore,
+  names: Readonly<Record<string, string>>,
   user: SessionUser,
   csrfToken: string,
   problem?: string,
@@ -145,7 +162,7 @@ async function todoPage(
           : ''
       }
       <ul class="todo-list" data-testid="todo-list">
-        ${todos.map((todo) => todoItem(todo, csrfToken))}
+        ${todos.map((todo) => todoItem(todo, csrfToken, names))}
       </ul>
     </section>`,
   })
@@ -247,7 +264,10 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
     if (!request.user) return sendHtml(reply, landingPage(csrfToken))
     const notice = request.session.get<string>(ACTIVITY_NOTICE_KEY)
     if (notice !== undefined) request.session.delete(ACTIVITY_NOTICE_KEY)
-    return sendHtml(reply, await todoPage(store, request.user, csrfToken, undefined, notice))
+    return sendHtml(
+      reply,
+      await todoPage(store, env.APP_B_ACTOR_NAMES, request.user, csrfToken, undefined, notice),
+    )
   })
 
   app.post('/todos', { preHandler: requireLogin }, async (request, reply) => {
@@ -277,14 +297,20 @@ export async function webUi(app: FastifyInstance, options: WebUiOptions): Promis
       if (err instanceof IdempotencyKeyReusedError) {
         return sendHtml(
           reply,
-          await todoPage(store, user, request.session.csrfToken, err.message),
+          await todoPage(
+            store,
+            env.APP_B_ACTOR_NAMES,
+            user,
+            request.session.csrfToken,
+            err.message,
+          ),
           422,
         )
       }
       if (!(err instanceof TodoValidationError)) throw err
       return sendHtml(
         reply,
-        await todoPage(store, user, request.session.csrfToken, err.message),
+        await todoPage(store, env.APP_B_ACTOR_NAMES, user, request.session.csrfToken, err.message),
         400,
       )
     }

@@ -33,6 +33,10 @@ export async function validateActorToken(
     actor = (await verifyAccessToken(request.actorToken, 'actor', deps)) as VerifiedActor
     checkActorIsClient(actor.sub, client.clientId, client.policy.serviceIdentities)
   }
+  if (client.policy.requireMayAct && subject.mayAct === undefined) {
+    // An agent acts only on the user's delegation, which the subject token carries as may_act.
+    throw tokenInvalid('subject', 'carries no may_act: the user has not delegated to this client')
+  }
   if (subject.mayAct !== undefined) {
     if (actor !== undefined) {
       checkMayAct(subject.mayAct, { sub: actor.sub, iss: actor.iss }, 'actor')

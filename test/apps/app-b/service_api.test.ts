@@ -33,7 +33,13 @@ before(async () => {
   idp = await startJwksServer([key])
   issuer = idp.url.replace(/\/jwks$/, '')
   dataDir = mkdtempSync(join(tmpdir(), 'app-b-api-'))
-  const env = loadEnv({ NODE_ENV: 'test', DATA_DIR: dataDir, IDP_ISSUER: issuer })
+  // The stand-in has no introspection endpoint: App B checks signatures only (APP_B_INTROSPECTION).
+  const env = loadEnv({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    IDP_ISSUER: issuer,
+    APP_B_INTROSPECTION: 'off',
+  })
   const stream = new Writable({
     write(chunk, _encoding, done) {
       logLines.push(String(chunk))
@@ -82,12 +88,62 @@ describe('App B service API', () => {
     assert.deepEqual(res.json(), {
       count: 2,
       open: 1,
+      // alice wrote both herself: nothing was written on her behalf.
+      actorWrites: [],
       user: 'user-alice',
       caller: 'app-a',
       decidedBy: 'token',
     })
     assert.equal(res.headers['cache-control'], 'no-store')
     assert.equal(res.headers['set-cookie'], undefined)
+  })
+
+  test('writeWhenTokenLacksTodosWriteThenInsufficientScopeAndNothingStored', async () => {
+    const before = (await store.list('user-dana')).length
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/todos',
+      headers: { authorization: `Bearer ${await tokenFor('user-dana')}` },
+      payload: { title: 'not allowed' },
+    })
+    assert.equal(res.statusCode, 403)
+    assert.match(String(res.headers['www-authenticate']), /insufficient_scope/)
+    assert.equal((await store.list('user-dana')).length, before)
+  })
+
+  test('writeWhenDelegatedTokenHasTodosWriteThenTodoRecordsActSubAsItsAuthor', async () => {
+    const token = await tokenFor('user-dana', {
+      claims: {
+        scope: 'todos:read todos:write',
+        act: { sub: 'app-d' },
+        azp: 'app-d',
+        client_id: 'app-d',
+      },
+    })
+    const added = await app.inject({
+      method: 'POST',
+      url: '/api/todos',
+      headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'dana-dentist-0001' },
+      payload: { title: 'book the dentist' },
+    })
+    assert.equal(added.statusCode, 201, added.body)
+    assert.equal(added.json().todo.addedBy, 'app-d')
+    const done = await app.inject({
+      method: 'POST',
+      url: `/api/todos/${added.json().todo.id}/complete`,
+      headers: { authorization: `Bearer ${token}` },
+    })
+    assert.equal(done.json().todo.completedBy, 'app-d')
+    // Another user's id: no such todo for this user, nothing changed.
+    const foreign = await app.inject({
+      method: 'POST',
+      url: `/api/todos/${(await store.list('user-bob'))[0]!.id}/complete`,
+      headers: { authorization: `Bearer ${token}` },
+    })
+    assert.equal(foreign.statusCode, 404)
+    assert.equal((await store.list('user-bob'))[0]!.completed, false)
+    const count = await get('/api/todos/count', token)
+    assert.equal(count.json().actorWrites[0].addedByName, 'Assistant')
   })
 
   test('when App A lists for alice then only alice’s todos come back', async () => {

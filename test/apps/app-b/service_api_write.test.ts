@@ -34,7 +34,13 @@ before(async () => {
   idp = await startJwksServer([key])
   issuer = idp.url.replace(/\/jwks$/, '')
   dataDir = mkdtempSync(join(tmpdir(), 'app-b-write-'))
-  const env = loadEnv({ NODE_ENV: 'test', DATA_DIR: dataDir, IDP_ISSUER: issuer })
+  const env = loadEnv({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    IDP_ISSUER: issuer,
+    // The stand-in IdP serves keys only, no introspection endpoint.
+    APP_B_INTROSPECTION: 'off',
+  })
   store = openTodoStore(join(dataDir, 'app-b.sqlite'))
   app = await buildAppB({ env, logger: createLogger({ level: 'silent' }), store })
 })
@@ -70,7 +76,7 @@ describe('App B service API writes', () => {
         'idempotency-key': 'carol-key-0001',
       },
     )
-    assert.equal(res.statusCode, 201)
+    assert.equal(res.statusCode, 201, res.body)
     const body = res.json()
     assert.equal(body.replayed, false)
     assert.equal(body.todo.title, 'carol: water plants')

@@ -68,6 +68,30 @@ for (const { name, open, skip } of backends) {
       }
     })
 
+    test('whenAServiceWritesForTheOwnerThenItIsRecordedAsAuthorAndClearedOnReopen', async () => {
+      const store = await open()
+      try {
+        const own = await store.add('alice', 'mine')
+        assert.equal(own.addedBy, null)
+        const byAgent = await store.add('alice', 'for me', 'app-d')
+        assert.deepEqual([byAgent.addedBy, byAgent.completedBy], ['app-d', null])
+        const done = await store.setCompleted('alice', byAgent.id, true, 'app-d')
+        assert.deepEqual([done?.todo.completed, done?.todo.completedBy], [true, 'app-d'])
+        const reopened = await store.setCompleted('alice', byAgent.id, false)
+        assert.equal(reopened?.todo.completedBy, null)
+        assert.equal((await store.toggle('alice', own.id, 'app-d'))?.completedBy, 'app-d')
+        assert.equal((await store.toggle('alice', own.id))?.completedBy, null)
+        const once = await store.addOnce('alice', 'keyed', 'key-0123456789', 'app-d')
+        assert.equal(once.todo?.addedBy, 'app-d')
+        assert.deepEqual(
+          (await store.list('alice')).map((t) => t.addedBy),
+          [null, 'app-d', 'app-d'],
+        )
+      } finally {
+        await store.close()
+      }
+    })
+
     test('when toggled twice then completed flips back', async () => {
       const store = await open()
       try {
@@ -242,8 +266,8 @@ describe('openTodoStore (SQLite file)', () => {
     try {
       assert.equal(
         raw.pragma('user_version', { simple: true }),
-        2,
-        'two migrations: todos, idempotency keys',
+        3,
+        'three migrations: todos, idempotency keys, acting services',
       )
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
     } finally {

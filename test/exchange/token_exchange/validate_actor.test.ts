@@ -136,3 +136,37 @@ test('validateActorToken when may_act and no actor token then the requester must
     subjectInvalid('subject token requester is not named in may_act.sub'),
   )
 })
+
+/** clientA as an agent: its policy requires may_act of every subject (issue 16). */
+async function runAsAgent(subjectToken: string, actorToken: string | undefined) {
+  const extra: Record<string, string> =
+    actorToken === undefined
+      ? {}
+      : { actor_token: actorToken, actor_token_type: TOKEN_TYPE.ACCESS_TOKEN }
+  const request = parseExchangeRequest(exchangeParams(subjectToken, extra), DEFAULT_REQUEST_LIMITS)
+  const deps = tokenDeps()
+  const subject = await validateSubjectToken(request, deps)
+  const client = checkClientMayExchange(deps.policy, clientA)
+  return validateActorToken(
+    request,
+    subject,
+    { ...client, policy: { ...client.policy, requireMayAct: true } },
+    deps,
+  )
+}
+
+test('validateActorToken when requireMayAct and subject has no may_act then invalid_request, with or without actor', async () => {
+  await assert.rejects(
+    runAsAgent(userToken(), clientToken('app-a')),
+    subjectInvalid('subject token carries no may_act: the user has not delegated to this client'),
+  )
+  await assert.rejects(
+    runAsAgent(userToken(), undefined),
+    subjectInvalid('subject token carries no may_act: the user has not delegated to this client'),
+  )
+})
+
+test('validateActorToken when requireMayAct and may_act names the agent then accepted', async () => {
+  const actor = await runAsAgent(userToken({ may_act: { sub: 'app-a' } }), clientToken('app-a'))
+  assert.equal(actor?.sub, 'app-a')
+})
