@@ -250,28 +250,34 @@ export async function serviceApi(
   })
 
   /**
+   * A route that needs `scope` on a token naming the user in `sub` — a service token naming the
+   * user in a header is refused (`what` says for what, in the challenge's detail).
+   */
+  const requireUserToken =
+    (scope: string, what: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        checkScopes(verifiedToken(request).scopes, [scope])
+        if (request.identityDecision?.decidedBy !== 'token') {
+          throw new ResourceAuthError('insufficient_scope', {
+            detail: `${what} need a token naming the user in sub`,
+            requiredScopes: [scope],
+          })
+        }
+      } catch (error) {
+        if (!(error instanceof ResourceAuthError)) throw error
+        request.accessTokenError = error
+        return sendAuthError(reply, realm, error, {
+          ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
+          ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
+        })
+      }
+    }
+  /**
    * Writes need `todos:write` and a token naming the user in `sub` (never a header). The acting
    * service is the token's outermost `act.sub` — recorded with the todo, so the owner sees
    * "added by Assistant on your behalf"; a token without `act` writes as the owner.
    */
-  const writeGuard = async (request: FastifyRequest, reply: FastifyReply) => {
-    try {
-      checkScopes(verifiedToken(request).scopes, [TODOS_WRITE_SCOPE])
-      if (request.identityDecision?.decidedBy !== 'token') {
-        throw new ResourceAuthError('insufficient_scope', {
-          detail: 'writes need a token naming the user in sub',
-          requiredScopes: [TODOS_WRITE_SCOPE],
-        })
-      }
-    } catch (error) {
-      if (!(error instanceof ResourceAuthError)) throw error
-      request.accessTokenError = error
-      return sendAuthError(reply, realm, error, {
-        ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
-        ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
-      })
-    }
-  }
+  const writeGuard = requireUserToken(TODOS_WRITE_SCOPE, 'writes')
   const actorOf = (request: FastifyRequest) => verifiedToken(request).actorChain[0]
 
   fastify.post<{ Params: { id: string } }>(
@@ -344,26 +350,9 @@ export async function serviceApi(
   fastify.get(
     '/api/activity',
     {
-      preHandler: async (request, reply) => {
-        try {
-          checkScopes(verifiedToken(request).scopes, [ACTIVITY_READ_SCOPE])
-          // Only the user's own delegated token is passed on: a service token naming the user in a
-          // header has no user to exchange for (its `sub` is the service).
-          if (request.identityDecision?.decidedBy !== 'token') {
-            throw new ResourceAuthError('insufficient_scope', {
-              detail: 'activity needs a token naming the user in sub',
-              requiredScopes: [ACTIVITY_READ_SCOPE],
-            })
-          }
-        } catch (error) {
-          if (!(error instanceof ResourceAuthError)) throw error
-          request.accessTokenError = error
-          return sendAuthError(reply, realm, error, {
-            ...(dpop === undefined ? {} : { dpopAlgorithms: DPOP_ALGORITHMS }),
-            ...(options.resourceMetadata ? { resourceMetadata: options.resourceMetadata } : {}),
-          })
-        }
-      },
+      // Only the user's own delegated token is passed on: a service token naming the user in a
+      // header has no user to exchange for (its `sub` is the service).
+      preHandler: requireUserToken(ACTIVITY_READ_SCOPE, 'activity reads'),
     },
     async (request, reply) => {
       const fields = decisionFields(request)
