@@ -131,3 +131,11 @@ export function registerTraceContext(app: FastifyInstance): void {
   app.addHook('onRequest', enter)
   app.addHook('preValidation', enter)
 }
+
+/**
+ * Runs `fn` inside the trace context of a request that Fastify does not handle (the STS's lean
+ * token path): the same request id and span as `registerTraceContext` would give it.
+ */
+export function runInRequestTrace<T>(req: IncomingMessage, fn: () => T): T {
+  return storage.run(requestTraceOf(req, requestIdOf(req)), fn)
+}

@@ -11,6 +11,9 @@
  * `POST /token/introspection` (RFC 7662 for resource servers, introspection.ts), `GET /jwks`,
  * `GET /.well-known/oauth-authorization-server` (RFC 8414), `GET /healthz`.
  * Returns a ready, not listening instance; `src/cli/sts.ts` calls `listen`.
+ * The common `POST /token` (a form body of known length) is answered by token_fast_path.ts in
+ * front of Fastify, through the same functions as the Fastify route below; every other request,
+ * and any unusual token request, is Fastify's.
  *
  * The token endpoint answers every fault with RFC 6749 §5.2 JSON and `Cache-Control: no-store`:
  * 401 `invalid_client`, otherwise 400 (bad media type, oversized or malformed body included); a
@@ -73,6 +76,12 @@ import { registerIntrospectionRoute, STS_INTROSPECTION_PATH } from './introspect
 import { reportRefusals } from '../limits/observed.js'
 import { metricsFor, registerMetricsRoute, type MetricsSettings } from '../metrics/metrics.js'
 import { openStsKeyStore } from './signing_keys.js'
+import {
+  createServerWithFastPath,
+  createTokenFastPath,
+  type TokenAnswer,
+} from './token_fast_path.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 export interface StsOptions {
   readonly logger: Logger
@@ -102,6 +111,12 @@ export interface StsOptions {
   readonly metrics?: MetricsSettings
   /** Fastify's `trustProxy`: whose X-Forwarded-For names the client IP of the per-IP limit. */
   readonly trustProxy?: false | string[] | ((address: string, hop: number) => boolean)
+  /**
+   * Answer the common `POST /token` in front of Fastify (token_fast_path.ts); default on, and
+   * only when `trustProxy` is off. Off: every token request goes through Fastify's route (the
+   * A/B measurement and the tests that compare the two).
+   */
+  readonly tokenFastPath?: boolean
 }
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
@@ -220,8 +235,13 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     ),
   )
 
+  // Set once the token route is built; until then (and when off) Fastify answers everything.
+  let fastPath: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
+  let closing = false
   const app = Fastify({
     ...fastifyLogOptions(logger, 'sts'),
+    serverFactory: (handler, settings) =>
+      createServerWithFastPath(handler, settings, (req, res) => fastPath?.(req, res) ?? false),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: options.trustProxy ?? false,
     // POST /token writes its own record: one audit line per decision, a line per failed client
@@ -234,6 +254,9 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     }),
   })
   registerTraceContext(app)
+  app.addHook('preClose', async () => {
+    closing = true
+  })
   app.addHook('onClose', async () => {
     await signingKeys.close()
     await options.onClose?.()
@@ -309,17 +332,11 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     tokenScope.addHook('onRequest', async (request, reply) => {
       const wait = await perIp.retryAfter(request.ip)
       if (wait > 0) {
-        logger.warn(
-          { event: 'token_throttled', component: 'sts', limit: 'ip' },
-          'token request throttled',
-        )
+        const answer = throttled(wait)
         return reply
-          .code(429)
-          .headers({ ...NO_STORE_HEADERS, 'retry-after': String(wait) })
-          .send({
-            error: 'temporarily_unavailable',
-            error_description: 'too many requests, retry later',
-          })
+          .code(answer.statusCode)
+          .headers({ ...NO_STORE_HEADERS, ...answer.headers })
+          .send(answer.body)
       }
       await perIp.hit(request.ip)
     })
@@ -329,35 +346,72 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     }
 
     tokenScope.post('/token', async (request, reply) => {
-      const body = (request.body ?? {}) as GrantParams
-      let client
-      try {
-        client = authenticator.authenticate({
-          authorizationHeader: request.headers.authorization,
-          body,
-        })
-      } catch (error) {
-        if (error instanceof OAuthError) {
-          logger.info(
-            { event: 'client_authentication_failed', component: 'sts', detail: error.detail },
-            'client authentication failed',
-          )
-        }
-        throw error
-      }
-      const dpop = {
-        headers: dpopHeaders(request.raw.rawHeaders),
-        htm: 'POST' as const,
-        htu: tokenEndpoint,
-      }
-      const response =
-        txnGrant !== undefined && isTxnTokenRequest(body)
-          ? await runner.run(txnGrant, { params: body, client })
-          : await runner.run(exchangeGrant, { params: body, client, dpop })
+      const response = await answerToken(
+        (request.body ?? {}) as GrantParams,
+        request.headers.authorization,
+        request.raw.rawHeaders,
+      )
       reply.headers(NO_STORE_HEADERS)
       return response
     })
+
+    if (options.tokenFastPath !== false && (options.trustProxy ?? false) === false) {
+      fastPath = createTokenFastPath({
+        bodyLimit: config.bodyLimitBytes,
+        limiter: perIp,
+        throttled,
+        answer: answerToken,
+        refuse: (error) => errorAnswer(asOAuthError(error as FastifyError | OAuthError)),
+        unreadable: (error) => asOAuthError(asFastifyClientError(error)),
+        ...(metrics.registry === undefined
+          ? {}
+          : {
+              latency: (seconds: number, status: number) => metrics.tokenLatency(seconds, status),
+            }),
+        closing: () => closing,
+      })
+    }
   })
+
+  /** The token route's work, for Fastify's route and the lean path alike. */
+  async function answerToken(
+    body: GrantParams,
+    authorization: string | undefined,
+    rawHeaders: readonly string[],
+  ): Promise<unknown> {
+    let client
+    try {
+      client = authenticator.authenticate({ authorizationHeader: authorization, body })
+    } catch (error) {
+      if (error instanceof OAuthError) {
+        logger.info(
+          { event: 'client_authentication_failed', component: 'sts', detail: error.detail },
+          'client authentication failed',
+        )
+      }
+      throw error
+    }
+    const dpop = { headers: dpopHeaders(rawHeaders), htm: 'POST' as const, htu: tokenEndpoint }
+    return txnGrant !== undefined && isTxnTokenRequest(body)
+      ? await runner.run(txnGrant, { params: body, client })
+      : await runner.run(exchangeGrant, { params: body, client, dpop })
+  }
+
+  /** The per-IP limit's refusal (RFC 6749 §5.2 shape, `Retry-After`), logged once. */
+  function throttled(wait: number): TokenAnswer {
+    logger.warn(
+      { event: 'token_throttled', component: 'sts', limit: 'ip' },
+      'token request throttled',
+    )
+    return {
+      statusCode: 429,
+      headers: { 'retry-after': String(wait) },
+      body: {
+        error: 'temporarily_unavailable',
+        error_description: 'too many requests, retry later',
+      },
+    }
+  }
 
   function asOAuthError(error: FastifyError | OAuthError): OAuthError | FastifyError {
     if (error instanceof OAuthError) return error
@@ -377,9 +431,23 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     return error
   }
 
-  function sendError(reply: FastifyReply, error: OAuthError | FastifyError) {
+  /** What Fastify's body reader makes of a failed read: a 400 client error. */
+  function asFastifyClientError(error: unknown): FastifyError {
+    const failed = (error instanceof Error ? error : new Error(String(error))) as FastifyError
+    if (!(typeof failed.statusCode === 'number' && failed.statusCode >= 400)) {
+      ;(failed as { statusCode: number }).statusCode = 400
+    }
+    return failed
+  }
+
+  function errorAnswer(error: OAuthError | FastifyError): TokenAnswer {
     const response = toErrorResponse(error)
     if (response.statusCode >= 500) logger.error({ err: error, component: 'sts' }, 'sts error')
+    return response
+  }
+
+  function sendError(reply: FastifyReply, error: OAuthError | FastifyError) {
+    const response = errorAnswer(error)
     return reply
       .code(response.statusCode)
       .headers({ ...NO_STORE_HEADERS, ...response.headers })
