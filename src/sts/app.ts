@@ -73,6 +73,7 @@ import { randomBytes } from 'node:crypto'
 import type { StsConfig } from './config.js'
 import { createIntrospector } from '../exchange/introspect.js'
 import { registerIntrospectionRoute, STS_INTROSPECTION_PATH } from './introspection.js'
+import { authenticateCaller } from './authenticate_caller.js'
 import { reportRefusals } from '../limits/observed.js'
 import { metricsFor, registerMetricsRoute, type MetricsSettings } from '../metrics/metrics.js'
 import { openStsKeyStore } from './signing_keys.js'
@@ -379,18 +380,7 @@ export async function buildSts(config: StsConfig, options: StsOptions): Promise<
     authorization: string | undefined,
     rawHeaders: readonly string[],
   ): Promise<unknown> {
-    let client
-    try {
-      client = authenticator.authenticate({ authorizationHeader: authorization, body })
-    } catch (error) {
-      if (error instanceof OAuthError) {
-        logger.info(
-          { event: 'client_authentication_failed', component: 'sts', detail: error.detail },
-          'client authentication failed',
-        )
-      }
-      throw error
-    }
+    const client = authenticateCaller(authenticator, logger, authorization, body)
     const dpop = { headers: dpopHeaders(rawHeaders), htm: 'POST' as const, htu: tokenEndpoint }
     return txnGrant !== undefined && isTxnTokenRequest(body)
       ? await runner.run(txnGrant, { params: body, client })

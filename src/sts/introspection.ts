@@ -21,12 +21,12 @@ import type { FastifyInstance } from 'fastify'
 import {
   InvalidRequest,
   NO_STORE_HEADERS,
-  OAuthError,
   type ClientAuthenticator,
   type GrantParams,
 } from '../exchange/index.js'
 import type { Introspector } from '../exchange/introspect.js'
 import type { Logger } from '../log/logger.js'
+import { authenticateCaller } from './authenticate_caller.js'
 
 export const STS_INTROSPECTION_PATH = '/token/introspection'
 
@@ -41,21 +41,7 @@ export function registerIntrospectionRoute(
   const { introspect, authenticator, logger } = options
   scope.post(STS_INTROSPECTION_PATH, async (request, reply) => {
     const body = (request.body ?? {}) as GrantParams
-    let client
-    try {
-      client = authenticator.authenticate({
-        authorizationHeader: request.headers.authorization,
-        body,
-      })
-    } catch (error) {
-      if (error instanceof OAuthError) {
-        logger.info(
-          { event: 'client_authentication_failed', component: 'sts', detail: error.detail },
-          'client authentication failed',
-        )
-      }
-      throw error
-    }
+    const client = authenticateCaller(authenticator, logger, request.headers.authorization, body)
     const token = body.token
     if (typeof token !== 'string' || token === '') {
       throw new InvalidRequest({ description: 'token is missing' })
