@@ -89,10 +89,11 @@ describe('onbehalf keycloak (no Keycloak started)', () => {
     const bin = join(home, 'bin')
     mkdirSync(bin)
     symlinkSync(process.execPath, join(bin, 'node'))
-    const { port } = await listenOnZero().then(({ server, port }) => {
-      server.close()
-      return { port }
-    })
+    // Two ports the system just handed out, both held until both are known (port + 1 may be any
+    // connection's local port on a busy machine, and the launcher checks both before Java).
+    const held = [await listenOnZero(), await listenOnZero()]
+    for (const { server } of held) server.close()
+    const [port, managementPort] = held.map(({ port }) => port)
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'keycloak', 'up'],
@@ -101,7 +102,7 @@ describe('onbehalf keycloak (no Keycloak started)', () => {
           PATH: bin,
           KEYCLOAK_HOME: join(home, 'kc'),
           KEYCLOAK_PORT: String(port),
-          KEYCLOAK_MANAGEMENT_PORT: String(port + 1 > 65535 ? port - 1 : port + 1),
+          KEYCLOAK_MANAGEMENT_PORT: String(managementPort),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
