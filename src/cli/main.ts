@@ -15,6 +15,7 @@
  *   onbehalf users hash-password   a USERS_FILE passwordHash, the password read from stdin
  *   onbehalf migrate       apply every component's PostgreSQL migrations (DATABASE_URL) and exit
  */
+import './compile_cache.js'
 import { ConfigError } from '../config/env.js'
 import { packageVersion } from '../config/package_files.js'
 
