@@ -54,6 +54,9 @@ const verifier = createAccessTokenVerifier({
   keyResolver: ({ kid }) => (kid === 'k1' ? publicKey : undefined),
   allowedCallers: ['app-a'],
   requiredScopes: ['todos:read'],
+  // One token over and over: with the verified-token cache on, every call after the first is a
+  // lookup, not a verification.
+  verifiedTokenCache: false,
 })
 const after = () => verifier(token)
 const floor = async () => {

@@ -5,7 +5,6 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 export type ServiceKind = 'idp' | 'app-b' | 'baseline' | 'sts'
@@ -32,18 +31,8 @@ export interface ServiceProcess {
 const ENTRY = fileURLToPath(new URL('../servers/main.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx')
 
-/** An ephemeral port on 127.0.0.1 that was free a moment ago (services need their URL up front). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
+/** Services need their URL up front: a port the OS will not hand to an outgoing connection. */
+export { freePort } from '../../test/helpers/ports.js'
 
 /** RSS of the process plus its children (node:cluster workers). */
 export function readMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {

@@ -13,7 +13,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -24,6 +23,7 @@ import { createLogger } from '../../src/log/logger.js'
 import { buildStsWithSharedState } from '../../src/cli/sts_shared_state.js'
 import { readStsConfigFile } from '../../src/sts/config.js'
 import { bindSocket, type BoundSocket } from './listen.js'
+import { freePort } from './ports.js'
 import { testSchema, type TestSchema } from './postgres.js'
 import { TEST_REDIS_URL } from './redis.js'
 
@@ -41,14 +41,8 @@ export interface Topology {
   close(): Promise<void>
 }
 
-/** A port free right now: bound on 0, read, closed (nginx needs a number in its config). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+/** nginx needs a number in its config: a port the OS will not hand to anyone else. */
+export { freePort }
 
 function nginxConfig(dir: string, services: readonly NginxService[]): string {
   const user = process.getuid?.() === 0 ? 'user root;\n' : ''

@@ -23,7 +23,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -32,6 +31,7 @@ import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DEVELOPMENT_SECRETS } from '../../src/config/env.js'
 import { signInWithLoginForm } from '../../src/demo/form_login.js'
+import { freePort } from '../helpers/ports.js'
 
 const execFileAsync = promisify(execFile)
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -45,21 +45,6 @@ const installedVersion = (name: string) =>
       version: string
     }
   ).version
-
-/**
- * A port that was free a moment ago. The stack runs in another process (`npx onbehalf start`) and
- * needs its URLs before it listens, so here, unlike in-process tests, a port is probed.
- */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * What `npm test` exported about this checkout (its package, its prefix, the running script) and
