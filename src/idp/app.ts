@@ -68,6 +68,7 @@ import { openRedis, pingRedis, type RedisClient } from '../limits/redis.js'
 import { registerHealthRoutes } from '../storage/readiness.js'
 import { createTokenExchangeAdapter } from './token_exchange_grant.js'
 import { createFederationMiddleware } from './federation.js'
+import { createTokenExchangeFastPath } from './token_exchange_fast_path.js'
 import {
   CLIENT_AUTHENTICATING_ROUTES,
   createProviderRouteResolver,
@@ -89,6 +90,11 @@ export interface IdpOptions {
   policy?: IdpPolicy
   /** Overrides of `DEFAULT_ABUSE_LIMITS`, validated at start-up. */
   abuseLimits?: AbuseLimitsInput
+  /**
+   * `false`: every token request goes through oidc-provider, none through the lean exchange path
+   * (token_exchange_fast_path.ts) — its tests compare both. Default true.
+   */
+  tokenExchangeFastPath?: boolean
 }
 
 const rateLimitSchema = z.object({
@@ -315,9 +321,7 @@ function frontDoor(options: {
  * client in HTTP Basic are refused before anything else. Afterwards it checks that every request
  * oidc-provider served on such a route went through the front door's limits.
  */
-function limitTokenEndpointPerClient(limits: AbuseLimits, source: LimiterSource) {
-  const { logger } = source
-  const perClient = limiterFor(limits, limits.tokenPerClient, 'token:client', source)
+function limitTokenEndpointPerClient(perClient: RateLimiter, logger: Logger) {
   const limitedRoutes: ReadonlySet<string> = new Set(CLIENT_AUTHENTICATING_ROUTES)
   return async function tokenEndpointClientLimit(
     ctx: KoaContextWithOIDC,
@@ -527,22 +531,20 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
   const subjectStatus = {
     isActive: (token: { jti: string }) => issuedTokens.isActive(token.jti),
   }
-  const tokenExchange = createTokenExchangeAdapter(
-    runner,
-    createTokenExchangeGrant({
-      policy: policy.exchange,
-      verifier,
-      subjectStatus,
-      dpop: {
-        // REDIS_URL: a proof used at one instance is refused at every other (fail closed).
-        ...(redis ? { replay: createRedisDpopReplayCache({ redis, name: 'idp', logger }) } : {}),
-        nonces: createDpopNonces({
-          secret: env.DPOP_NONCE_SECRET ?? randomBytes(32).toString('base64url'),
-          windowSeconds: env.DPOP_NONCE_WINDOW_SECONDS,
-        }),
-      },
-    }),
-  )
+  const tokenExchangeGrant = createTokenExchangeGrant({
+    policy: policy.exchange,
+    verifier,
+    subjectStatus,
+    dpop: {
+      // REDIS_URL: a proof used at one instance is refused at every other (fail closed).
+      ...(redis ? { replay: createRedisDpopReplayCache({ redis, name: 'idp', logger }) } : {}),
+      nonces: createDpopNonces({
+        secret: env.DPOP_NONCE_SECRET ?? randomBytes(32).toString('base64url'),
+        windowSeconds: env.DPOP_NONCE_WINDOW_SECONDS,
+      }),
+    },
+  })
+  const tokenExchange = createTokenExchangeAdapter(runner, tokenExchangeGrant)
   const federation = createJwtFederationGrant({
     policy: policy.federation,
     exchangePolicy: policy.exchange,
@@ -551,12 +553,19 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
     lifetimeSeconds: policy.accessTokenLifetimeSeconds,
   })
 
-  // Built once: their state (limiter counts) outlives every provider instance.
+  // Built once: their state (limiter counts) outlives every provider instance. The per-client
+  // limit counts in one limiter for oidc-provider's middleware and the lean exchange path alike.
+  const perClient = limiterFor(
+    abuseLimits,
+    abuseLimits.tokenPerClient,
+    'token:client',
+    limiterSource,
+  )
   const clientCredentials = createClientCredentialsGrant(policy.clientCredentials)
   const providerMiddleware = [
     answerDatabaseOutage(logger),
     awaitIssuedTokenRecords(issuedTokens),
-    limitTokenEndpointPerClient(abuseLimits, limiterSource),
+    limitTokenEndpointPerClient(perClient, logger),
     revokeJwtAccessTokens(verifier, issuedTokens, logger),
   ]
   /** One oidc-provider instance for one key set; a rotation builds the next (live_provider.ts). */
@@ -609,6 +618,24 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
       routes: createProviderRouteResolver((name) => current.pathFor(name)),
     }),
   )
+  // The common RFC 8693 request (HTTP Basic, the plain form) answered by the engine directly;
+  // everything else goes on to oidc-provider (token_exchange_fast_path.ts says what is taken).
+  if (options.tokenExchangeFastPath !== false) {
+    app.use(
+      createTokenExchangeFastPath({
+        runner,
+        grant: tokenExchangeGrant,
+        clientSecrets: new Map(
+          [...policy.clients.values()].map((client) => [client.clientId, client.clientSecret]),
+        ),
+        perClient,
+        issuer,
+        tokenEndpoint: new URL(current.pathFor('token'), `${issuer}/`).href,
+        bodyLimit: abuseLimits.tokenBodyBytes,
+        logger,
+      }),
+    )
+  }
   // authentik-style JWT federation (POST /token without Authorization only), before oidc-provider.
   app.use(createFederationMiddleware({ runner, grant: federation, logger }))
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
