@@ -14,6 +14,7 @@
  *   npm run bench:smoke                   every phase at 1 s runs (CI: npm run test:bench)
  *   npm run bench -- --only sts,baseline  some phases
  *   npm run bench -- --cpu-prof sts       also write a V8 CPU profile of that service
+ *   npm run bench -- --sts-node-flags ''  the compiled STS without its deployment's node flags
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
@@ -36,6 +37,7 @@ import { prepareKeycloak, type KeycloakBench } from './lib/keycloak.js'
 import { measureStartup, type StartupResult } from './lib/startup.js'
 import {
   freePort,
+  STS_NODE_FLAGS,
   startCompiledSts,
   readMemory,
   startService,
@@ -85,6 +87,7 @@ function readSettings(argv: string[]): { settings: BenchSettings; out: string } 
       tokens: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'log-level': { type: 'string' },
+      'sts-node-flags': { type: 'string' },
     },
   })
   const smoke = values.smoke === true
@@ -128,6 +131,10 @@ function readSettings(argv: string[]): { settings: BenchSettings; out: string } 
     loadGenerator: 'wrk',
     phases,
     cpuProfile,
+    stsNodeFlags:
+      values['sts-node-flags'] === undefined
+        ? STS_NODE_FLAGS
+        : values['sts-node-flags'].split(' ').filter(Boolean),
   }
   const out = resolve(values.out ?? join(RESULTS_DIR, smoke ? 'smoke.json' : 'latest.json'))
   return { settings, out }
@@ -295,6 +302,7 @@ async function main(): Promise<void> {
       port: ports.sts,
       cwd: dataDir,
       env: { ...env, APP_A_CLIENT_SECRET: clientSecret },
+      nodeFlags: settings.stsNodeFlags,
       ...(settings.cpuProfile === 'sts' ? { cpuProfileDir: profileDir } : {}),
     })
     services.set('sts', service)
@@ -543,7 +551,7 @@ async function main(): Promise<void> {
         title: 'onbehalf STS: RFC 8693 exchange',
         request:
           'POST /token RFC 8693, app-a for app-b, client_secret_basic → ES256 JWT access token',
-        process: 'node dist/cli/main.js sts (compiled, one process)',
+        process: `node ${[...settings.stsNodeFlags, ''].join(' ')}dist/cli/main.js sts (compiled, one process)`,
         available: true,
         distinctTokens: pool.tokens.length,
         ...single,

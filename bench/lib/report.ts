@@ -77,6 +77,8 @@ export interface BenchSettings {
   readonly loadGenerator: string
   readonly phases: readonly StepId[]
   readonly cpuProfile: string | null
+  /** Node flags of the compiled STS (its deployment's, unless `--sts-node-flags` said otherwise). */
+  readonly stsNodeFlags: readonly string[]
 }
 
 export type TargetStatus = 'pass' | 'fail' | 'n/a'

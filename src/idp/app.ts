@@ -630,6 +630,7 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
         ),
         perClient,
         issuer,
+        tokenPath: current.pathFor('token'),
         tokenEndpoint: new URL(current.pathFor('token'), `${issuer}/`).href,
         bodyLimit: abuseLimits.tokenBodyBytes,
         logger,

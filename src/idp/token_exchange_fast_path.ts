@@ -10,7 +10,7 @@
  * known to pass, and answers exactly what oidc-provider would answer after it; anything else goes
  * on to oidc-provider unchanged (the body already read is handed over as `req.body`, which
  * oidc-provider reads when the stream is consumed, as behind the JWT federation middleware):
- * - `POST /token` (the front door rewrote other spellings), no query string, `Content-Type:
+ * - `POST` to the token endpoint's path (the front door rewrote other spellings), no query string, `Content-Type:
  *   application/x-www-form-urlencoded` without parameters, a `Content-Length` of 1 to `bodyLimit`,
  *   no `Transfer-Encoding`, no `Origin` (CORS answers stay oidc-provider's), an `Accept` that gets
  *   JSON errors, no client attestation headers;
@@ -54,8 +54,11 @@ export interface TokenExchangeFastPathOptions {
   readonly clientSecrets: ReadonlyMap<string, string>
   /** The token endpoint's per-client limit, the same limiter oidc-provider's middleware counts in. */
   readonly perClient: RateLimiter
-  /** The token endpoint's URL as clients reach it (a DPoP proof's `htu`); the issuer's realm. */
+  /** The token endpoint's path as oidc-provider routes it (the front door rewrote other spellings). */
+  readonly tokenPath: string
+  /** The token endpoint's URL as clients reach it (a DPoP proof's `htu`). */
   readonly tokenEndpoint: string
+  /** The Basic challenge's realm, as oidc-provider writes it. */
   readonly issuer: string
   /** Largest body taken (larger goes on to oidc-provider, behind the front door's own limit). */
   readonly bodyLimit: number
@@ -142,8 +145,8 @@ function secretMatches(expected: string, actual: string): boolean {
 }
 
 /** Whether the request's shape is one this path answers (before any body is read). */
-function takesShape(req: IncomingMessage, bodyLimit: number): number | undefined {
-  if (req.method !== 'POST' || req.url !== '/token') return undefined
+function takesShape(req: IncomingMessage, path: string, bodyLimit: number): number | undefined {
+  if (req.method !== 'POST' || req.url !== path) return undefined
   const { headers } = req
   if (headers['content-type']?.toLowerCase() !== FORM) return undefined
   if (headers['transfer-encoding'] !== undefined || headers.origin !== undefined) return undefined
@@ -197,7 +200,8 @@ function readBody(req: IncomingMessage, length: number): Promise<string | undefi
 }
 
 export function createTokenExchangeFastPath(options: TokenExchangeFastPathOptions): Middleware {
-  const { runner, grant, clientSecrets, perClient, tokenEndpoint, bodyLimit, logger } = options
+  const { runner, grant, clientSecrets, perClient, tokenPath, tokenEndpoint, bodyLimit, logger } =
+    options
   const enabled = options.enabled ?? (() => true)
   const realm = options.issuer
   /** The parameters oidc-provider hands the grant: its own, grant_type, client authentication. */
@@ -352,7 +356,7 @@ export function createTokenExchangeFastPath(options: TokenExchangeFastPathOption
 
   return function tokenExchangeFastPath(req, res, next) {
     if (!enabled()) return next()
-    const length = takesShape(req, bodyLimit)
+    const length = takesShape(req, tokenPath, bodyLimit)
     if (length === undefined) return next()
     const credentials = basicCredentials(req.headers.authorization)
     if (credentials === undefined) return next()

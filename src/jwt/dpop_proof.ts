@@ -20,16 +20,16 @@
  * ```
  */
 import { createHash } from 'node:crypto'
-import {
-  calculateJwkThumbprint,
-  decodeProtectedHeader,
-  EmbeddedJWK,
-  jwtVerify,
-  type JWK,
-  type JWTPayload,
-} from 'jose'
+import type { JWK, JWTPayload } from 'jose'
 import type { EpochSeconds } from '../time/clock.js'
 import type { DpopNonces, DpopNonceVerdict } from './dpop_nonce.js'
+
+/**
+ * jose, loaded on the first proof: a service whose clients send no DPoP proofs (the STS, the IdP)
+ * does not hold it (≈ 10 MB resident) from its start.
+ */
+let jose: Promise<typeof import('jose')> | undefined
+const loadJose = () => (jose ??= import('jose'))
 
 /** RFC 9449 §4.2: the proof's media type. */
 export const DPOP_PROOF_TYP = 'dpop+jwt'
@@ -196,6 +196,7 @@ export async function verifyDpopProof(
   const algorithms = check.algorithms ?? DPOP_ALGORITHMS
   const maxAge = check.maxAgeSeconds ?? DEFAULT_DPOP_MAX_AGE_SECONDS
   if (!COMPACT_JWS.test(proof)) throw new DpopProofError('malformed', 'not a compact JWS')
+  const { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify } = await loadJose()
 
   let header: ReturnType<typeof decodeProtectedHeader>
   try {
