@@ -20,6 +20,7 @@
  * ```
  */
 import { createHash } from 'node:crypto'
+import type * as Jose from 'jose'
 import type { JWK, JWTPayload } from 'jose'
 import type { EpochSeconds } from '../time/clock.js'
 import type { DpopNonces, DpopNonceVerdict } from './dpop_nonce.js'
@@ -28,7 +29,7 @@ import type { DpopNonces, DpopNonceVerdict } from './dpop_nonce.js'
  * jose, loaded on the first proof: a service whose clients send no DPoP proofs (the STS, the IdP)
  * does not hold it (≈ 10 MB resident) from its start.
  */
-let jose: Promise<typeof import('jose')> | undefined
+let jose: Promise<typeof Jose> | undefined
 const loadJose = () => (jose ??= import('jose'))
 
 /** RFC 9449 §4.2: the proof's media type. */
