@@ -20,6 +20,7 @@
  * caller sees the error.
  */
 import { openSqliteDatabase } from '../storage/sqlite.js'
+import { checkpointWalPeriodically } from '../storage/sqlite_checkpoint.js'
 
 import {
   ParentTokenNotFound,
@@ -122,6 +123,8 @@ export function openOidcStorage(
   now: () => number = () => Math.floor(Date.now() / 1000),
 ): OidcStorage {
   const db = openSqliteDatabase(file, { name: 'idp', migrations: IDP_SQLITE_MIGRATIONS })
+  // Out of the commits (sqlite_checkpoint.ts): 10 000 pages ≈ 40 MB of WAL at most.
+  const stopCheckpoints = checkpointWalPeriodically(db, { everyMs: 1000, maxWalPages: 10_000 })
 
   const statements = {
     upsert:
@@ -395,6 +398,7 @@ export function openOidcStorage(
     },
     close: async () => {
       if (!db.open) return
+      stopCheckpoints()
       commitQueue()
       db.close()
     },
