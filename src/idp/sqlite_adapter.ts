@@ -359,7 +359,8 @@ export function openOidcStorage(
       insertExchanged: (row) => {
         const columns = tokenColumns(row)
         return enqueueToken(row.jti, () => {
-          // Inside the batch: a parent queued earlier in it is already written.
+          // Inside the batch: a parent queued earlier in it is already written. The throw rolls the
+          // batch back and it is retried row by row (rare: the parent was revoked since its check).
           if (statements.insertExchangedToken.run(columns).changes === 0) {
             throw new ParentTokenNotFound('the token it was exchanged from has no record')
           }
