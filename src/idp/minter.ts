@@ -23,17 +23,17 @@ export function createIdpMinter(
       // The IdP runs no txn-token grant: such a request is a wiring fault, and no token leaves.
       if (request.typ === TXN_TOKEN_TYP) throw new TypeError('the IdP does not mint txn tokens')
       const { claims, derivedFromJti } = request
-      const source =
-        derivedFromJti === undefined ? undefined : await issuedTokens.find(derivedFromJti)
-      await issuedTokens.record({
+      const token = {
         jti: claims.jti,
-        grantId: source?.grantId,
         clientId: claims.client_id,
         sub: claims.sub,
         exp: claims.exp,
-        // Only a parent this IdP recorded: a federation assertion from elsewhere has none.
-        ...(source === undefined ? {} : { parentJti: derivedFromJti }),
-      })
+      }
+      // The subject token (federation assertion) was found live by the grant, so it has a record:
+      // the new token takes its grant from it as it is written. Revoked since, the write refuses.
+      await (derivedFromJti === undefined
+        ? issuedTokens.record(token)
+        : issuedTokens.recordExchanged({ ...token, parentJti: derivedFromJti }))
     },
   })
 }

@@ -69,21 +69,71 @@ export interface DelegationRows {
   deleteOwned(sub: string, id: string): Promise<DelegationRecord | undefined>
 }
 
+/**
+ * One JWT access token this IdP issued (issued_tokens.ts): its `jti`, the grant it lives with, the
+ * token it was exchanged from.
+ */
+export interface IssuedTokenRow {
+  readonly jti: string
+  readonly grantId?: string
+  readonly parentJti?: string
+  readonly clientId: string
+  readonly sub?: string
+  /** Seconds since the epoch; from then the row is ignored, and swept. None: kept until revoked. */
+  readonly expiresAt?: number
+}
+
+/** A token exchanged from `parentJti`: its grant is its parent's, read when it is stored. */
+export type ExchangedTokenRow = Omit<IssuedTokenRow, 'grantId' | 'parentJti'> & {
+  readonly parentJti: string
+}
+
+/**
+ * `insertExchanged` found no row for the parent: it was revoked (or swept) after it was checked.
+ * The exchanged token must not leave.
+ */
+export class ParentTokenNotFound extends Error {
+  static readonly code = 'ERR_PARENT_TOKEN_NOT_FOUND'
+  readonly code = ParentTokenNotFound.code
+  override name = 'ParentTokenNotFound'
+}
+
+/**
+ * The `issued_token` table: one row per token, columns only (no JSON payload). Writes resolve once
+ * the row is stored (in SQLite: committed).
+ */
+export interface IssuedTokenRows {
+  insert(row: IssuedTokenRow): Promise<void>
+  /**
+   * Stores a token exchanged from `row.parentJti` with its parent's grant, read by the statement
+   * that writes it: no separate read, and the grant is the one the parent has at that moment.
+   * Rejects with ParentTokenNotFound when the parent has no row.
+   */
+  insertExchanged(row: ExchangedTokenRow): Promise<void>
+  /** The unexpired row, else undefined. */
+  find(jti: string): Promise<IssuedTokenRow | undefined>
+  /**
+   * The token's row while it exists unexpired and, when it names a grant, that `Grant` row of
+   * oidc_model does too — else undefined. One indexed query: the check of every exchange's
+   * subject, once per hop of its delegation chain.
+   */
+  findLive(jti: string): Promise<{ readonly parentJti?: string } | undefined>
+  delete(jti: string): Promise<void>
+}
+
 export interface OidcStorage {
   /** Users' delegations to agents. */
   readonly delegations: DelegationRows
+  /**
+   * Tokens this IdP issued. `Adapter(...).revokeByGrantId(grantId)` deletes those of the grant too
+   * (oidc-provider calls it on logout and refresh-token revocation).
+   */
+  readonly issuedTokens: IssuedTokenRows
   /** For logs and readiness: `sqlite` or `postgres`. */
   readonly kind: 'sqlite' | 'postgres'
   /** The adapter class oidc-provider instantiates once per model name. */
   readonly Adapter: new (model: string) => OidcAdapter
-  /**
-   * The row `model`/`id` while it exists unexpired and, when it names a grant, that `Grant` row
-   * does too — else undefined. One indexed query per call, the payload never parsed in
-   * JavaScript: only its `parentJti` is read (the check on every exchange's subject, once per hop
-   * of its delegation chain).
-   */
-  findLiveWithGrant(model: string, id: string): Promise<{ readonly parentJti?: string } | undefined>
-  /** Deletes expired rows; resolves with how many. */
+  /** Deletes expired rows (every table); resolves with how many. */
   sweepExpired(): Promise<number>
   /** Resolves when the storage answers (readiness), rejects otherwise. */
   ping(): Promise<void>

@@ -3,13 +3,16 @@
  * set: every IdP instance reads and writes the same sessions, grants, interactions, codes, refresh
  * tokens and issued-token records, so a sign-in started on one instance finishes on another and a
  * logout on one revokes the grant for all. Same model as the SQLite adapter (one table for every
- * model, expired rows ignored on read and swept periodically); `revokeByGrantId` is one statement,
- * so a grant's rows disappear together.
+ * model, issued-token records in a table of their own, expired rows ignored on read and swept
+ * periodically); `revokeByGrantId` is one statement, so a grant's rows and tokens disappear
+ * together.
  */
 import { migratePostgres, pingPostgres, type PgPool } from '../storage/postgres.js'
 import {
+  ParentTokenNotFound,
   toDelegation,
   type DelegationRow,
+  type IssuedTokenRow,
   type OidcAdapter,
   type OidcStorage,
   type Payload,
@@ -50,7 +53,49 @@ const MIGRATIONS = [
    );
    CREATE INDEX delegation_by_sub ON delegation (sub, created_at);
    CREATE INDEX delegation_expires ON delegation (expires_at);`,
+  // As SQLite's migration 4: issued-token records in a table of their own, columns only; records
+  // written by earlier versions move over, so their tokens stay active.
+  `CREATE TABLE issued_token (
+     jti        TEXT NOT NULL PRIMARY KEY,
+     grant_id   TEXT,
+     parent_jti TEXT,
+     client_id  TEXT NOT NULL,
+     sub        TEXT,
+     expires_at BIGINT
+   );
+   CREATE INDEX issued_token_grant ON issued_token (grant_id) WHERE grant_id IS NOT NULL;
+   CREATE INDEX issued_token_expires ON issued_token (expires_at) WHERE expires_at IS NOT NULL;
+   INSERT INTO issued_token (jti, grant_id, parent_jti, client_id, sub, expires_at)
+     SELECT id, grant_id, payload->>'parentJti', coalesce(payload->>'clientId', ''),
+       payload->>'sub', expires_at
+     FROM oidc_model WHERE model = 'IssuedAccessToken';
+   DELETE FROM oidc_model WHERE model = 'IssuedAccessToken';`,
 ]
+
+/** An `issued_token` row as read back (BIGINT arrives as a string). */
+interface TokenColumns {
+  jti: string
+  grant_id: string | null
+  parent_jti: string | null
+  client_id: string
+  sub: string | null
+  expires_at: string | null
+}
+
+function toIssuedToken(row: TokenColumns): IssuedTokenRow {
+  return {
+    jti: row.jti,
+    clientId: row.client_id,
+    ...(row.grant_id === null ? {} : { grantId: row.grant_id }),
+    ...(row.parent_jti === null ? {} : { parentJti: row.parent_jti }),
+    ...(row.sub === null ? {} : { sub: row.sub }),
+    ...(row.expires_at === null ? {} : { expiresAt: Number(row.expires_at) }),
+  }
+}
+
+const UPSERT_TOKEN_COLUMNS = `ON CONFLICT (jti) DO UPDATE SET grant_id = excluded.grant_id,
+  parent_jti = excluded.parent_jti, client_id = excluded.client_id, sub = excluded.sub,
+  expires_at = excluded.expires_at`
 
 export const IDP_POSTGRES_MIGRATIONS = Object.freeze({ name: 'idp', migrations: MIGRATIONS })
 
@@ -133,7 +178,11 @@ export async function openPostgresOidcStorage(
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_model WHERE grant_id = $1', [grantId])
+      await pool.query(
+        `WITH tokens AS (DELETE FROM issued_token WHERE grant_id = $1)
+         DELETE FROM oidc_model WHERE grant_id = $1`,
+        [grantId],
+      )
     }
   }
 
@@ -179,26 +228,67 @@ export async function openPostgresOidcStorage(
         return rows[0] === undefined ? undefined : toDelegation(rows[0])
       },
     },
-    async findLiveWithGrant(model, id) {
-      const { rows } = await pool.query<{ parent: unknown }>(
-        `SELECT t.payload->>'parentJti' AS parent FROM oidc_model AS t
-         WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)
-           AND (t.grant_id IS NULL OR EXISTS (SELECT 1 FROM oidc_model AS g
-             WHERE g.model = 'Grant' AND g.id = t.grant_id
-               AND (g.expires_at IS NULL OR g.expires_at > $3)))`,
-        [model, id, now()],
-      )
-      const row = rows[0]
-      if (row === undefined) return undefined
-      return typeof row.parent === 'string' ? { parentJti: row.parent } : {}
+    issuedTokens: {
+      async insert(row) {
+        await pool.query(
+          `INSERT INTO issued_token (jti, grant_id, parent_jti, client_id, sub, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ${UPSERT_TOKEN_COLUMNS}`,
+          [
+            row.jti,
+            row.grantId ?? null,
+            row.parentJti ?? null,
+            row.clientId,
+            row.sub ?? null,
+            row.expiresAt ?? null,
+          ],
+        )
+      },
+      async insertExchanged(row) {
+        const result = await pool.query(
+          `INSERT INTO issued_token (jti, grant_id, parent_jti, client_id, sub, expires_at)
+           SELECT $1, parent.grant_id, parent.jti, $3, $4, $5
+           FROM issued_token AS parent WHERE parent.jti = $2 ${UPSERT_TOKEN_COLUMNS}`,
+          [row.jti, row.parentJti, row.clientId, row.sub ?? null, row.expiresAt ?? null],
+        )
+        if (result.rowCount === 0) {
+          throw new ParentTokenNotFound('the token it was exchanged from has no record')
+        }
+      },
+      async find(jti) {
+        const { rows } = await pool.query<TokenColumns>(
+          'SELECT * FROM issued_token WHERE jti = $1 AND (expires_at IS NULL OR expires_at > $2)',
+          [jti, now()],
+        )
+        return rows[0] === undefined ? undefined : toIssuedToken(rows[0])
+      },
+      async findLive(jti) {
+        const { rows } = await pool.query<{ parent_jti: string | null }>(
+          `SELECT t.parent_jti FROM issued_token AS t
+           WHERE t.jti = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)
+             AND (t.grant_id IS NULL OR EXISTS (SELECT 1 FROM oidc_model AS g
+               WHERE g.model = 'Grant' AND g.id = t.grant_id
+                 AND (g.expires_at IS NULL OR g.expires_at > $2)))`,
+          [jti, now()],
+        )
+        const row = rows[0]
+        if (row === undefined) return undefined
+        return row.parent_jti === null ? {} : { parentJti: row.parent_jti }
+      },
+      async delete(jti) {
+        await pool.query('DELETE FROM issued_token WHERE jti = $1', [jti])
+      },
     },
     async sweepExpired() {
       const result = await pool.query(
         'DELETE FROM oidc_model WHERE expires_at IS NOT NULL AND expires_at <= $1',
         [now()],
       )
+      const tokens = await pool.query(
+        'DELETE FROM issued_token WHERE expires_at IS NOT NULL AND expires_at <= $1',
+        [now()],
+      )
       const delegations = await pool.query('DELETE FROM delegation WHERE expires_at <= $1', [now()])
-      return (result.rowCount ?? 0) + (delegations.rowCount ?? 0)
+      return (result.rowCount ?? 0) + (tokens.rowCount ?? 0) + (delegations.rowCount ?? 0)
     },
     ping: () => pingPostgres(pool),
     async close() {
