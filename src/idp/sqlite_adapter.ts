@@ -20,7 +20,7 @@
  * caller sees the error.
  */
 import { openSqliteDatabase } from '../storage/sqlite.js'
-import { checkpointWalPeriodically } from '../storage/sqlite_checkpoint.js'
+import { checkpointWalInBackground } from '../storage/sqlite_checkpoint.js'
 
 import {
   ParentTokenNotFound,
@@ -123,11 +123,9 @@ export function openOidcStorage(
   now: () => number = () => Math.floor(Date.now() / 1000),
 ): OidcStorage {
   const db = openSqliteDatabase(file, { name: 'idp', migrations: IDP_SQLITE_MIGRATIONS })
-  // Out of the commits (sqlite_checkpoint.ts): 10 000 pages ≈ 40 MB of WAL at most. Every 200 ms,
-  // not every second: each checkpoint ends in an fsync on the event loop, and under the HTTP
-  // bench's paced load 1 s ones (larger) took the IdP's p99 from ≈ 10 ms to 16 ms; 200 ms ones keep
-  // SQLite's own p99 and most of the CPU saved (docs/performance.md, issue 18 part 5).
-  const stopCheckpoints = checkpointWalPeriodically(db, { everyMs: 200, maxWalPages: 10_000 })
+  // Out of the commits and off the event loop (sqlite_checkpoint.ts): a checkpoint thread every
+  // 200 ms; 10 000 pages ≈ 40 MB of WAL at most.
+  const stopCheckpoints = checkpointWalInBackground(db, { everyMs: 200, maxWalPages: 10_000 })
 
   const statements = {
     upsert:
@@ -402,7 +400,7 @@ export function openOidcStorage(
     },
     close: async () => {
       if (!db.open) return
-      stopCheckpoints()
+      await stopCheckpoints()
       commitQueue()
       db.close()
     },
