@@ -11,11 +11,8 @@
 import module from 'node:module'
 
 interface CompileCacheApi {
-  enableCompileCache?: (directory?: string) => {
-    status: number
-    message?: string
-    directory?: string
-  }
+  // Its result (status, directory) is not read: a cache that is off only costs time.
+  enableCompileCache?: (directory?: string) => unknown
 }
 
 const api = module as unknown as CompileCacheApi
