@@ -10,7 +10,11 @@
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
-const LOWEST = 10_000
+/**
+ * Above every port the Fetch standard blocks ("bad ports", the highest is 10080): Node's fetch and
+ * browsers refuse to connect there, so a readiness check of a server on such a port never succeeds.
+ */
+const LOWEST = 10_100
 const handedOut = new Set<number>()
 
 /** The first port of the kernel's ephemeral range (Linux), or the IANA dynamic range's start. */
