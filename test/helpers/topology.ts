@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { configVariables, loadEnv, type Env } from '../../src/config/env.js'
@@ -141,13 +142,21 @@ async function spawnNginx(
   const child = spawn(NGINX, ['-p', dir, '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (chunk) => (stderr += String(chunk)))
-  // Ready when every port accepts connections.
+  // Ready when every port accepts connections. A TCP connect, not a request: a request would be
+  // proxied to upstreams that may not be started yet, and nginx would mark them failed for
+  // fail_timeout, so the first requests after a fast start would meet "no live upstreams".
   const deadline = Date.now() + 10_000
   for (const port of ports) {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`)
       try {
-        await fetch(`http://127.0.0.1:${port}/healthz`)
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.destroy()
+            resolve()
+          })
+          socket.once('error', reject)
+        })
         break
       } catch {
         if (Date.now() > deadline) throw new Error(`nginx not listening on ${port}: ${stderr}`)

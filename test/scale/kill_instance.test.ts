@@ -82,14 +82,20 @@ describe('kill -9 of an IdP instance under load', { skip, timeout: 240_000 }, ()
     // Each instance answers through the load balancer before the load starts (a port taken by
     // something else between freePort and the instance's bind would show here, with nginx's why).
     for (const index of [0, 1]) await readyThroughNginx(index)
+    // And through the upstream group the load uses: nginx's own probe at its start found both
+    // instances down and marks them failed for fail_timeout (2 s); a fast start lands inside it.
+    await readyThroughNginx(undefined)
   })
 
-  async function readyThroughNginx(index: number): Promise<void> {
+  /** Ready through nginx: pinned to one instance, or (undefined) through the round-robin group. */
+  async function readyThroughNginx(index: number | undefined): Promise<void> {
     const deadline = Date.now() + 30_000
     let last = ''
     while (Date.now() < deadline) {
       try {
-        const res = await fetch(`${lb}/readyz`, { headers: { 'x-test-instance': String(index) } })
+        const res = await fetch(`${lb}/readyz`, {
+          headers: index === undefined ? {} : { 'x-test-instance': String(index) },
+        })
         if (res.status === 200) return
         last = `HTTP ${res.status}`
       } catch (error) {
@@ -98,7 +104,7 @@ describe('kill -9 of an IdP instance under load', { skip, timeout: 240_000 }, ()
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
     throw new Error(
-      `instance ${index} not ready through nginx within 30 s (${last}); nginx: ${nginx.errorLogTail()}`,
+      `${index === undefined ? 'the upstream group' : `instance ${index}`} not ready through nginx within 30 s (${last}); nginx: ${nginx.errorLogTail()}`,
     )
   }
   after(async () => {
