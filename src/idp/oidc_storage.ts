@@ -84,6 +84,28 @@ export interface IssuedTokenRow {
 }
 
 /** A token exchanged from `parentJti`: its grant is its parent's, read when it is stored. */
+/** An `issued_token` row as both adapters read it (PostgreSQL's BIGINT arrives as a string). */
+export interface IssuedTokenColumns {
+  jti: string
+  grant_id: string | null
+  parent_jti: string | null
+  client_id: string
+  sub: string | null
+  expires_at: number | string | null
+}
+
+/** An `issued_token` row as a record (both adapters). */
+export function toIssuedToken(row: IssuedTokenColumns): IssuedTokenRow {
+  return {
+    jti: row.jti,
+    clientId: row.client_id,
+    ...(row.grant_id === null ? {} : { grantId: row.grant_id }),
+    ...(row.parent_jti === null ? {} : { parentJti: row.parent_jti }),
+    ...(row.sub === null ? {} : { sub: row.sub }),
+    ...(row.expires_at === null ? {} : { expiresAt: Number(row.expires_at) }),
+  }
+}
+
 export type ExchangedTokenRow = Omit<IssuedTokenRow, 'grantId' | 'parentJti'> & {
   readonly parentJti: string
 }

@@ -11,8 +11,9 @@ import { migratePostgres, pingPostgres, type PgPool } from '../storage/postgres.
 import {
   ParentTokenNotFound,
   toDelegation,
+  toIssuedToken,
+  type IssuedTokenColumns,
   type DelegationRow,
-  type IssuedTokenRow,
   type OidcAdapter,
   type OidcStorage,
   type Payload,
@@ -71,27 +72,6 @@ const MIGRATIONS = [
      FROM oidc_model WHERE model = 'IssuedAccessToken';
    DELETE FROM oidc_model WHERE model = 'IssuedAccessToken';`,
 ]
-
-/** An `issued_token` row as read back (BIGINT arrives as a string). */
-interface TokenColumns {
-  jti: string
-  grant_id: string | null
-  parent_jti: string | null
-  client_id: string
-  sub: string | null
-  expires_at: string | null
-}
-
-function toIssuedToken(row: TokenColumns): IssuedTokenRow {
-  return {
-    jti: row.jti,
-    clientId: row.client_id,
-    ...(row.grant_id === null ? {} : { grantId: row.grant_id }),
-    ...(row.parent_jti === null ? {} : { parentJti: row.parent_jti }),
-    ...(row.sub === null ? {} : { sub: row.sub }),
-    ...(row.expires_at === null ? {} : { expiresAt: Number(row.expires_at) }),
-  }
-}
 
 const UPSERT_TOKEN_COLUMNS = `ON CONFLICT (jti) DO UPDATE SET grant_id = excluded.grant_id,
   parent_jti = excluded.parent_jti, client_id = excluded.client_id, sub = excluded.sub,
@@ -255,7 +235,7 @@ export async function openPostgresOidcStorage(
         }
       },
       async find(jti) {
-        const { rows } = await pool.query<TokenColumns>(
+        const { rows } = await pool.query<IssuedTokenColumns>(
           'SELECT * FROM issued_token WHERE jti = $1 AND (expires_at IS NULL OR expires_at > $2)',
           [jti, now()],
         )

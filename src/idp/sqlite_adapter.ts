@@ -25,6 +25,8 @@ import { checkpointWalInBackground } from '../storage/sqlite_checkpoint.js'
 import {
   ParentTokenNotFound,
   toDelegation,
+  toIssuedToken,
+  type IssuedTokenColumns,
   type DelegationRow,
   type IssuedTokenRow,
   type OidcAdapter,
@@ -96,27 +98,6 @@ const MIGRATIONS = [
 
 /** The IdP database's schema history (migration N brings version N to N + 1). */
 export const IDP_SQLITE_MIGRATIONS: readonly string[] = Object.freeze(MIGRATIONS)
-
-/** An `issued_token` row as read back. */
-interface TokenColumns {
-  jti: string
-  grant_id: string | null
-  parent_jti: string | null
-  client_id: string
-  sub: string | null
-  expires_at: number | null
-}
-
-function toIssuedToken(row: TokenColumns): IssuedTokenRow {
-  return {
-    jti: row.jti,
-    clientId: row.client_id,
-    ...(row.grant_id === null ? {} : { grantId: row.grant_id }),
-    ...(row.parent_jti === null ? {} : { parentJti: row.parent_jti }),
-    ...(row.sub === null ? {} : { sub: row.sub }),
-    ...(row.expires_at === null ? {} : { expiresAt: row.expires_at }),
-  }
-}
 
 export function openOidcStorage(
   file: string,
@@ -369,7 +350,7 @@ export function openOidcStorage(
       },
       find: async (jti) => {
         if (queuedTokens.has(jti)) commitQueue()
-        const row = statements.findToken.get(jti, now()) as TokenColumns | undefined
+        const row = statements.findToken.get(jti, now()) as IssuedTokenColumns | undefined
         return row === undefined ? undefined : toIssuedToken(row)
       },
       findLive: async (jti) => {
