@@ -7,7 +7,6 @@
  * IdP for what the lean path takes, one for what it hands on.
  */
 import assert from 'node:assert/strict'
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { createLogger } from '../../src/log/logger.js'
@@ -19,16 +18,11 @@ import {
   type LoginTokens,
   type Stack,
 } from '../helpers/stack.js'
+import { sendRaw, type RawAnswer as Answer } from '../helpers/raw_http.js'
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
 const FORM = 'application/x-www-form-urlencoded'
-
-interface Answer {
-  status: number
-  headers: IncomingHttpHeaders
-  text: string
-}
 
 interface Target {
   stack: Stack
@@ -48,30 +42,12 @@ interface Case {
   path?: string
 }
 
+/** A form POST with an exact Content-Length. */
 function send(url: string, path: string, headers: Record<string, string>, body: string) {
-  return new Promise<Answer>((resolve, reject) => {
-    const req = httpRequest(
-      new URL(path, url),
-      {
-        method: 'POST',
-        headers: { 'content-length': String(Buffer.byteLength(body)), ...headers },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString(),
-          }),
-        )
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.end(body)
+  return sendRaw(url, {
+    path,
+    headers: { 'content-length': Buffer.byteLength(body), ...headers },
+    parts: [body],
   })
 }
 

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { request as httpRequest } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { buildSts } from '../../src/sts/app.js'
 import {
@@ -20,56 +20,11 @@ import {
   stsConfigJson,
   tempDir,
 } from './helpers.js'
+import { sendRaw as send, type RawAnswer, type RawRequest } from '../helpers/raw_http.js'
 
 const FORM = 'application/x-www-form-urlencoded'
 const AUTH = basic('app-a', CLIENT_SECRETS.STS_APP_A_SECRET)
 const FASTIFY_HANDLER = 'tracing:fastify.request.handler:start'
-
-interface RawAnswer {
-  status: number
-  headers: IncomingHttpHeaders
-  text: string
-}
-
-interface RawRequest {
-  method?: string
-  path?: string
-  headers?: Record<string, string | number>
-  /** Body parts, written one after another with `pauseMs` between them. */
-  parts?: readonly string[]
-  pauseMs?: number
-}
-
-function send(url: string, options: RawRequest): Promise<RawAnswer> {
-  const target = new URL(options.path ?? '/token', url)
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      target,
-      { method: options.method ?? 'POST', headers: options.headers ?? {}, agent: false },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString(),
-          }),
-        )
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    const parts = options.parts ?? []
-    void (async () => {
-      for (const [index, part] of parts.entries()) {
-        if (index > 0 && options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs))
-        req.write(part)
-      }
-      req.end()
-    })()
-  })
-}
 
 /** A form POST with an exact Content-Length, as app-a. */
 function formPost(body: string, headers: Record<string, string> = {}): RawRequest {
