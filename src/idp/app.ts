@@ -631,7 +631,6 @@ export async function buildIdp(options: IdpOptions): Promise<Idp> {
         perClient,
         issuer,
         tokenPath: current.pathFor('token'),
-        tokenEndpoint: new URL(current.pathFor('token'), `${issuer}/`).href,
         bodyLimit: abuseLimits.tokenBodyBytes,
         logger,
       }),

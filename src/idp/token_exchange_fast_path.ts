@@ -32,7 +32,7 @@
  *
  * @example
  * ```ts
- * app.use(createTokenExchangeFastPath({ runner, grant, clients, perClient, tokenEndpoint, ... }))
+ * app.use(createTokenExchangeFastPath({ runner, grant, clientSecrets, perClient, issuer, tokenPath, ... }))
  * ```
  */
 import { timingSafeEqual } from 'node:crypto'
@@ -56,15 +56,11 @@ export interface TokenExchangeFastPathOptions {
   readonly perClient: RateLimiter
   /** The token endpoint's path as oidc-provider routes it (the front door rewrote other spellings). */
   readonly tokenPath: string
-  /** The token endpoint's URL as clients reach it (a DPoP proof's `htu`). */
-  readonly tokenEndpoint: string
-  /** The Basic challenge's realm, as oidc-provider writes it. */
+  /** The issuer: the Basic challenge's realm, and with `tokenPath` a DPoP proof's `htu`. */
   readonly issuer: string
   /** Largest body taken (larger goes on to oidc-provider, behind the front door's own limit). */
   readonly bodyLimit: number
   readonly logger: Logger
-  /** False while the IdP is closing, or to switch the path off: every request goes on. */
-  readonly enabled?: () => boolean
 }
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void
@@ -200,10 +196,11 @@ function readBody(req: IncomingMessage, length: number): Promise<string | undefi
 }
 
 export function createTokenExchangeFastPath(options: TokenExchangeFastPathOptions): Middleware {
-  const { runner, grant, clientSecrets, perClient, tokenPath, tokenEndpoint, bodyLimit, logger } =
-    options
-  const enabled = options.enabled ?? (() => true)
+  const { runner, grant, clientSecrets, perClient, tokenPath, bodyLimit, logger } = options
   const realm = options.issuer
+  // The token endpoint as clients reach it (the front door pins Host to the issuer's), as
+  // oidc-provider's `urlFor('token')` gives it.
+  const tokenEndpoint = new URL(tokenPath, `${options.issuer}/`).href
   /** The parameters oidc-provider hands the grant: its own, grant_type, client authentication. */
   const grantParameters = [
     'grant_type',
@@ -355,7 +352,6 @@ export function createTokenExchangeFastPath(options: TokenExchangeFastPathOption
   }
 
   return function tokenExchangeFastPath(req, res, next) {
-    if (!enabled()) return next()
     const length = takesShape(req, tokenPath, bodyLimit)
     if (length === undefined) return next()
     const credentials = basicCredentials(req.headers.authorization)
